@@ -1,0 +1,1 @@
+//! Examples and command-line tools.
