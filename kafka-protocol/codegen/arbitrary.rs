@@ -30,7 +30,10 @@ pub fn emit_arbitrary(units: &[Unit<'_>]) -> String {
     let mut out = String::new();
     for u in units {
         let m = &u.module;
-        let _ = writeln!(out, "#[allow(unused_variables, clippy::all)]");
+        let _ = writeln!(
+            out,
+            "#[allow(unused_variables, unused_imports, clippy::all)]"
+        );
         let _ = writeln!(out, "mod arb_{m} {{");
         let _ = writeln!(out, "use super::{{Arbitrary, Gen}};");
         let _ = writeln!(out, "use crate::uuid::Uuid;");
@@ -55,7 +58,9 @@ pub fn emit_arbitrary(units: &[Unit<'_>]) -> String {
                         None if f.ty == Ty::Prim(Prim::Records) => "true".into(),
                         None => "false".into(),
                     };
-                    format!("if ({nullable_now}) && g.one_in(4) {{ None }} else {{ Some({value}) }}")
+                    format!(
+                        "if ({nullable_now}) && g.one_in(4) {{ None }} else {{ Some({value}) }}"
+                    )
                 } else {
                     value
                 };
@@ -83,13 +88,20 @@ pub fn emit_arbitrary(units: &[Unit<'_>]) -> String {
     }
 
     // One round-trip entry point per message, for the tests to iterate over.
-    let _ = writeln!(out, "/// Every message the crate declares, for tests that cover them all.");
+    let _ = writeln!(
+        out,
+        "/// Every message the crate declares, for tests that cover them all."
+    );
     let _ = writeln!(out, "pub fn all_messages() -> Vec<MessageCase> {{");
     let _ = writeln!(out, "    vec![");
     for u in units {
         for msg in &u.file.messages {
             let name = &msg.root.name;
-            let _ = writeln!(out, "        MessageCase::of::<crate::messages::{}::{name}>(),", u.module);
+            let _ = writeln!(
+                out,
+                "        MessageCase::of::<crate::messages::{}::{name}>(),",
+                u.module
+            );
         }
     }
     let _ = writeln!(out, "    ]\n}}");

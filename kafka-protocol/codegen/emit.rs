@@ -42,7 +42,11 @@ impl Unit<'_> {
             out.push((&m.root, self.message_range(m)));
         }
         for s in &self.file.structs {
-            let range = self.struct_range.get(&s.name).copied().unwrap_or(Versions::ALL);
+            let range = self
+                .struct_range
+                .get(&s.name)
+                .copied()
+                .unwrap_or(Versions::ALL);
             out.push((s, range));
         }
         out
@@ -94,7 +98,9 @@ pub fn default_expr(f: &Field) -> String {
     if f.is_option() {
         // Records default to null; other nullable fields to null only when
         // declared so, as in Kafka's schemas.
-        if f.default == Some(Literal::Null) || (f.ty == Ty::Prim(Prim::Records) && f.default.is_none()) {
+        if f.default == Some(Literal::Null)
+            || (f.ty == Ty::Prim(Prim::Records) && f.default.is_none())
+        {
             "None".into()
         } else {
             format!("Some({})", inner(&f.ty, &f.default))
@@ -119,15 +125,17 @@ pub fn differs_expr(f: &Field, this: &str) -> String {
                 Some(Literal::Str(s)) if !s.is_empty() => format!("{v} != {s:?}"),
                 _ => format!("!{v}.is_empty()"),
             },
-            Ty::Prim(Prim::Bytes) | Ty::Prim(Prim::Records) | Ty::Array(_) => format!("!{v}.is_empty()"),
+            Ty::Prim(Prim::Bytes) | Ty::Prim(Prim::Records) | Ty::Array(_) => {
+                format!("!{v}.is_empty()")
+            }
             Ty::Prim(Prim::Uuid) => format!("{v} != Uuid::ZERO"),
             Ty::Struct(name) => format!("{v} != {name}::default()"),
             Ty::Prim(_) => unreachable!(),
         }
     };
     if f.is_option() {
-        let null_default =
-            f.default == Some(Literal::Null) || (f.ty == Ty::Prim(Prim::Records) && f.default.is_none());
+        let null_default = f.default == Some(Literal::Null)
+            || (f.ty == Ty::Prim(Prim::Records) && f.default.is_none());
         if null_default {
             format!("{v}.is_some()")
         } else {
@@ -184,7 +192,10 @@ fn emit_struct(out: &mut String, owner: &str, s: &StructDef, range: Versions) {
         doc_lines(out, "    ", &field_doc(f));
         let _ = writeln!(out, "    pub {}: {},", f.name, f.rust_type());
     }
-    let _ = writeln!(out, "    /// Tagged fields this crate does not know; kept and re-encoded as received.");
+    let _ = writeln!(
+        out,
+        "    /// Tagged fields this crate does not know; kept and re-encoded as received."
+    );
     let _ = writeln!(out, "    pub unknown_tagged_fields: Vec<RawTaggedField>,");
     let _ = writeln!(out, "}}\n");
 
@@ -223,7 +234,10 @@ fn emit_struct(out: &mut String, owner: &str, s: &StructDef, range: Versions) {
             }
         }
         if f.ty == Ty::Prim(Prim::Records) {
-            let _ = writeln!(out, "            encode_records(&self.{fname}, w, flexible);");
+            let _ = writeln!(
+                out,
+                "            encode_records(&self.{fname}, w, flexible);"
+            );
         } else {
             let _ = writeln!(
                 out,
@@ -255,15 +269,24 @@ fn emit_struct(out: &mut String, owner: &str, s: &StructDef, range: Versions) {
         );
     }
     let _ = writeln!(out, "        if flexible {{");
-    let _ = writeln!(out, "            let unknown = &self.unknown_tagged_fields;");
+    let _ = writeln!(
+        out,
+        "            let unknown = &self.unknown_tagged_fields;"
+    );
     let _ = writeln!(out, "            let mut known = 0usize;");
     for f in &tagged {
         let (_, tv) = f.tag.unwrap_or((0, Versions::ALL));
         let present = tv.test_expr("version", range);
         let differs = differs_expr(f, "self");
-        let _ = writeln!(out, "            if {present} && {differs} {{ known += 1; }}");
+        let _ = writeln!(
+            out,
+            "            if {present} && {differs} {{ known += 1; }}"
+        );
     }
-    let _ = writeln!(out, "            put_uvarint(w, (known + unknown.len()) as u32);");
+    let _ = writeln!(
+        out,
+        "            put_uvarint(w, (known + unknown.len()) as u32);"
+    );
     let _ = writeln!(out, "            let mut u = 0usize;");
     for f in &tagged {
         let (tag, tv) = f.tag.unwrap_or((0, Versions::ALL));
@@ -307,10 +330,20 @@ fn emit_struct(out: &mut String, owner: &str, s: &StructDef, range: Versions) {
                 );
             }
         }
-        let _ = writeln!(out, "            v\n        }} else {{\n            {}\n        }};", default_expr(f));
+        let _ = writeln!(
+            out,
+            "            v\n        }} else {{\n            {}\n        }};",
+            default_expr(f)
+        );
     }
     for f in &tagged {
-        let _ = writeln!(out, "        let mut {}: {} = {};", f.name, f.rust_type(), default_expr(f));
+        let _ = writeln!(
+            out,
+            "        let mut {}: {} = {};",
+            f.name,
+            f.rust_type(),
+            default_expr(f)
+        );
     }
     let _ = writeln!(out, "        let mut unknown_tagged_fields = Vec::new();");
     let _ = writeln!(out, "        if flexible {{");
@@ -333,7 +366,10 @@ fn emit_struct(out: &mut String, owner: &str, s: &StructDef, range: Versions) {
         );
         let _ = writeln!(out, "                }}");
     } else {
-        let _ = writeln!(out, "                unknown_tagged_fields.push(RawTaggedField {{ tag, data }});");
+        let _ = writeln!(
+            out,
+            "                unknown_tagged_fields.push(RawTaggedField {{ tag, data }});"
+        );
     }
     let _ = writeln!(out, "                Ok(())");
     let _ = writeln!(out, "            }})?;");
@@ -345,7 +381,10 @@ fn emit_struct(out: &mut String, owner: &str, s: &StructDef, range: Versions) {
     let _ = writeln!(out, "unknown_tagged_fields }})\n    }}\n");
 
     // encoded_len
-    let _ = writeln!(out, "    fn wire_len(&self, version: i16, flexible: bool) -> usize {{");
+    let _ = writeln!(
+        out,
+        "    fn wire_len(&self, version: i16, flexible: bool) -> usize {{"
+    );
     let _ = writeln!(out, "        let _ = (version, flexible);");
     let _ = writeln!(out, "        let mut n = 0usize;");
     for f in s.fields.iter().filter(|f| !is_tagged(f)) {
@@ -357,7 +396,10 @@ fn emit_struct(out: &mut String, owner: &str, s: &StructDef, range: Versions) {
         );
     }
     let _ = writeln!(out, "        if flexible {{");
-    let _ = writeln!(out, "            let mut count = self.unknown_tagged_fields.len();");
+    let _ = writeln!(
+        out,
+        "            let mut count = self.unknown_tagged_fields.len();"
+    );
     for f in &tagged {
         let (tag, tv) = f.tag.unwrap_or((0, Versions::ALL));
         let present = tv.test_expr("version", range);
@@ -368,7 +410,10 @@ fn emit_struct(out: &mut String, owner: &str, s: &StructDef, range: Versions) {
             f.name
         );
     }
-    let _ = writeln!(out, "            n += unknown_tagged_len(&self.unknown_tagged_fields, count);");
+    let _ = writeln!(
+        out,
+        "            n += unknown_tagged_len(&self.unknown_tagged_fields, count);"
+    );
     let _ = writeln!(out, "        }}");
     let _ = writeln!(out, "        n\n    }}\n}}\n");
 }
@@ -410,13 +455,22 @@ pub fn emit_messages(units: &[Unit<'_>], table: &[ApiEntry]) -> String {
             doc_lines(&mut out, "", &file.doc);
         }
         let _ = writeln!(out, "pub mod {} {{", u.module);
-        let _ = writeln!(out, "#![allow(clippy::all, unused_comparisons, unused_mut, unused_imports, unused_variables)]");
+        let _ = writeln!(
+            out,
+            "#![allow(clippy::all, unused_comparisons, unused_mut, unused_imports, unused_variables)]"
+        );
         let _ = writeln!(out, "use crate::codec::*;");
-        let _ = writeln!(out, "use crate::error::{{DecodeError, DecodeErrorKind, EncodeError}};");
+        let _ = writeln!(
+            out,
+            "use crate::error::{{DecodeError, DecodeErrorKind, EncodeError}};"
+        );
         let _ = writeln!(out, "use crate::uuid::Uuid;");
         let _ = writeln!(out, "use bytes::Bytes;\n");
         let owner_of = |s: &str| -> String {
-            file.messages.first().map(|m| m.root.name.clone()).unwrap_or_else(|| s.to_string())
+            file.messages
+                .first()
+                .map(|m| m.root.name.clone())
+                .unwrap_or_else(|| s.to_string())
         };
         for (s, range) in u.all_structs() {
             emit_struct(&mut out, &owner_of(&s.name), s, range);
@@ -442,13 +496,19 @@ pub fn emit_messages(units: &[Unit<'_>], table: &[ApiEntry]) -> String {
                 match m.kind {
                     MessageKind::Request => {
                         let _ = writeln!(out, "impl crate::messages::Request for {name} {{");
-                        let _ = writeln!(out, "    const API_KEY: crate::api::ApiKey = crate::api::ApiKey::{api};");
+                        let _ = writeln!(
+                            out,
+                            "    const API_KEY: crate::api::ApiKey = crate::api::ApiKey::{api};"
+                        );
                         let _ = writeln!(out, "    type Response = {api}Response;");
                         let _ = writeln!(out, "}}\n");
                     }
                     MessageKind::Response => {
                         let _ = writeln!(out, "impl crate::messages::Response for {name} {{");
-                        let _ = writeln!(out, "    const API_KEY: crate::api::ApiKey = crate::api::ApiKey::{api};");
+                        let _ = writeln!(
+                            out,
+                            "    const API_KEY: crate::api::ApiKey = crate::api::ApiKey::{api};"
+                        );
                         let _ = writeln!(out, "}}\n");
                     }
                     MessageKind::Data { .. } => {}
@@ -471,7 +531,10 @@ fn emit_dispatch(units: &[Unit<'_>], table: &[ApiEntry], side: &str) -> String {
     let mut out = String::new();
     let apis: Vec<&str> = units.iter().filter_map(|u| u.file.api.as_deref()).collect();
     let lower = side.to_lowercase();
-    let _ = writeln!(out, "/// Any {lower} body, tagged by API; what a server or a proxy dispatches on.");
+    let _ = writeln!(
+        out,
+        "/// Any {lower} body, tagged by API; what a server or a proxy dispatches on."
+    );
     let _ = writeln!(out, "#[derive(Debug, Clone, PartialEq)]");
     let _ = writeln!(out, "#[allow(clippy::large_enum_variant)]");
     let _ = writeln!(out, "pub enum {side}Body {{");
@@ -518,14 +581,23 @@ fn emit_dispatch(units: &[Unit<'_>], table: &[ApiEntry], side: &str) -> String {
     );
     let _ = writeln!(out, "        match self {{");
     for a in &apis {
-        let _ = writeln!(out, "            Self::{a}(m) => Message::encode(m, w, version),");
+        let _ = writeln!(
+            out,
+            "            Self::{a}(m) => Message::encode(m, w, version),"
+        );
     }
     let _ = writeln!(out, "        }}\n    }}\n");
     let _ = writeln!(out, "    /// The encoded size at `version`.");
-    let _ = writeln!(out, "    pub fn encoded_len(&self, version: i16) -> usize {{");
+    let _ = writeln!(
+        out,
+        "    pub fn encoded_len(&self, version: i16) -> usize {{"
+    );
     let _ = writeln!(out, "        match self {{");
     for a in &apis {
-        let _ = writeln!(out, "            Self::{a}(m) => Message::encoded_len(m, version),");
+        let _ = writeln!(
+            out,
+            "            Self::{a}(m) => Message::encoded_len(m, version),"
+        );
     }
     let _ = writeln!(out, "        }}\n    }}\n}}\n");
     for a in &apis {
@@ -540,10 +612,19 @@ fn emit_dispatch(units: &[Unit<'_>], table: &[ApiEntry], side: &str) -> String {
 /// `ApiKey` and the version table.
 pub fn emit_api_table(table: &[ApiEntry], release: &str) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "/// The Apache Kafka release whose API versions this crate speaks.");
+    let _ = writeln!(
+        out,
+        "/// The Apache Kafka release whose API versions this crate speaks."
+    );
     let _ = writeln!(out, "pub const KAFKA_RELEASE: &str = {release:?};\n");
-    let _ = writeln!(out, "/// The APIs this crate speaks, by Kafka's numeric key.");
-    let _ = writeln!(out, "#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]");
+    let _ = writeln!(
+        out,
+        "/// The APIs this crate speaks, by Kafka's numeric key."
+    );
+    let _ = writeln!(
+        out,
+        "#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]"
+    );
     let _ = writeln!(out, "#[repr(i16)]");
     let _ = writeln!(out, "pub enum ApiKey {{");
     for e in table {
@@ -558,7 +639,10 @@ pub fn emit_api_table(table: &[ApiEntry], release: &str) -> String {
         let _ = writeln!(out, "        ApiKey::{},", e.name);
     }
     let _ = writeln!(out, "    ];\n");
-    let _ = writeln!(out, "    /// The API with numeric key `key`, if we speak it.");
+    let _ = writeln!(
+        out,
+        "    /// The API with numeric key `key`, if we speak it."
+    );
     let _ = writeln!(out, "    pub fn from_i16(key: i16) -> Option<ApiKey> {{");
     let _ = writeln!(out, "        Some(match key {{");
     for e in table {
@@ -579,7 +663,10 @@ pub fn emit_api_table(table: &[ApiEntry], release: &str) -> String {
         let _ = writeln!(out, "            ApiKey::{} => &API_TABLE[{i}],", e.name);
     }
     let _ = writeln!(out, "        }}\n    }}\n}}\n");
-    let _ = writeln!(out, "/// The version table of [`KAFKA_RELEASE`], one entry per API in key order.");
+    let _ = writeln!(
+        out,
+        "/// The version table of [`KAFKA_RELEASE`], one entry per API in key order."
+    );
     let _ = writeln!(out, "pub static API_TABLE: [ApiInfo; {}] = [", table.len());
     for e in table {
         let flex = match e.flexible {

@@ -136,7 +136,13 @@ impl Prim {
     pub fn is_numeric(&self) -> bool {
         matches!(
             self,
-            Prim::Int8 | Prim::Int16 | Prim::Int32 | Prim::Int64 | Prim::Uint16 | Prim::Uint32 | Prim::Float64
+            Prim::Int8
+                | Prim::Int16
+                | Prim::Int32
+                | Prim::Int64
+                | Prim::Uint16
+                | Prim::Uint32
+                | Prim::Float64
         )
     }
 }
@@ -218,7 +224,10 @@ pub enum MessageKind {
     Response,
     /// A versioned structure that travels inside another message's bytes
     /// (for example the consumer protocol's subscription).
-    Data { versions: Versions, flexible: Option<i16> },
+    Data {
+        versions: Versions,
+        flexible: Option<i16>,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -254,6 +263,9 @@ pub struct ApiEntry {
 
 impl ApiEntry {
     pub fn versions(&self) -> Versions {
-        Versions { min: self.min, max: Some(self.max) }
+        Versions {
+            min: self.min,
+            max: Some(self.max),
+        }
     }
 }

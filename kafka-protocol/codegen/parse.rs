@@ -116,14 +116,23 @@ fn words(s: &str) -> Result<Vec<String>, String> {
 pub fn parse_versions(w: &str) -> Option<Versions> {
     let rest = w.strip_prefix('v')?;
     if let Some(min) = rest.strip_suffix('+') {
-        return Some(Versions { min: min.parse().ok()?, max: None });
+        return Some(Versions {
+            min: min.parse().ok()?,
+            max: None,
+        });
     }
     if let Some((a, b)) = rest.split_once('-') {
         let (min, max) = (a.parse().ok()?, b.parse().ok()?);
-        return (min <= max).then_some(Versions { min, max: Some(max) });
+        return (min <= max).then_some(Versions {
+            min,
+            max: Some(max),
+        });
     }
     let v = rest.parse().ok()?;
-    Some(Versions { min: v, max: Some(v) })
+    Some(Versions {
+        min: v,
+        max: Some(v),
+    })
 }
 
 fn parse_literal(w: &str) -> Option<Literal> {
@@ -153,24 +162,38 @@ fn parse_literal(w: &str) -> Option<Literal> {
 
 fn is_ident(w: &str) -> bool {
     let mut c = w.chars();
-    c.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    c.next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 impl<'a> Parser<'a> {
     fn err<T>(&self, line: usize, msg: impl Into<String>) -> PResult<T> {
-        Err(ParseError { path: self.path.to_string(), line, msg: msg.into() })
+        Err(ParseError {
+            path: self.path.to_string(),
+            line,
+            msg: msg.into(),
+        })
     }
 
-    /// Doc comments collected before the next item.
-    fn take_docs(&mut self) -> Vec<String> {
-        let mut docs = Vec::new();
+    /// Doc comments before the next item: the block directly above it, and
+    /// any earlier blocks that a blank line separates from it (`detached`).
+    fn take_docs(&mut self, detached: &mut Vec<String>) -> Vec<String> {
+        let mut docs: Vec<String> = Vec::new();
         while let Some(l) = self.lines.get(self.pos) {
             let t = l.text.trim();
             if let Some(d) = t.strip_prefix("///") {
                 docs.push(d.strip_prefix(' ').unwrap_or(d).to_string());
                 self.pos += 1;
-            } else if t.is_empty() || t.starts_with("//") {
+            } else if t.is_empty() {
+                if !docs.is_empty() {
+                    if !detached.is_empty() {
+                        detached.push(String::new());
+                    }
+                    detached.append(&mut docs);
+                }
+                self.pos += 1;
+            } else if t.starts_with("//") {
                 self.pos += 1;
             } else {
                 break;
@@ -180,7 +203,9 @@ impl<'a> Parser<'a> {
     }
 
     fn next_words(&mut self) -> PResult<Option<(usize, Vec<String>)>> {
-        let Some(l) = self.lines.get(self.pos) else { return Ok(None) };
+        let Some(l) = self.lines.get(self.pos) else {
+            return Ok(None);
+        };
         self.pos += 1;
         let no = l.no;
         match words(strip_comment(l.text)) {
@@ -198,8 +223,10 @@ impl<'a> Parser<'a> {
             structs: Vec::new(),
         };
         loop {
-            let doc = self.take_docs();
-            let Some((no, w)) = self.next_words()? else { break };
+            let doc = self.take_docs(&mut file.doc);
+            let Some((no, w)) = self.next_words()? else {
+                break;
+            };
             let w: Vec<&str> = w.iter().map(String::as_str).collect();
             match w.as_slice() {
                 ["api", name] => {
@@ -207,7 +234,7 @@ impl<'a> Parser<'a> {
                         return self.err(no, "`api` must come first, once");
                     }
                     file.api = Some(name.to_string());
-                    file.doc = doc;
+                    file.doc.extend(doc);
                 }
                 ["request", "{"] | ["response", "{"] => {
                     let Some(api) = file.api.clone() else {
@@ -220,7 +247,15 @@ impl<'a> Parser<'a> {
                     };
                     let name = format!("{api}{suffix}");
                     let fields = self.parse_fields(&mut file.structs)?;
-                    file.messages.push(Message { kind, root: StructDef { name, doc, fields, line: no } });
+                    file.messages.push(Message {
+                        kind,
+                        root: StructDef {
+                            name,
+                            doc,
+                            fields,
+                            line: no,
+                        },
+                    });
                 }
                 ["data", name, "versions", range, rest @ ..] => {
                     let Some(versions) = parse_versions(range) else {
@@ -237,12 +272,22 @@ impl<'a> Parser<'a> {
                     let fields = self.parse_fields(&mut file.structs)?;
                     file.messages.push(Message {
                         kind: MessageKind::Data { versions, flexible },
-                        root: StructDef { name: name.to_string(), doc, fields, line: no },
+                        root: StructDef {
+                            name: name.to_string(),
+                            doc,
+                            fields,
+                            line: no,
+                        },
                     });
                 }
                 ["struct", name, "{"] => {
                     let fields = self.parse_fields(&mut file.structs)?;
-                    file.structs.push(StructDef { name: name.to_string(), doc, fields, line: no });
+                    file.structs.push(StructDef {
+                        name: name.to_string(),
+                        doc,
+                        fields,
+                        line: no,
+                    });
                 }
                 _ => return self.err(no, format!("expected an item, found `{}`", w.join(" "))),
             }
@@ -254,7 +299,13 @@ impl<'a> Parser<'a> {
     fn parse_fields(&mut self, structs: &mut Vec<StructDef>) -> PResult<Vec<Field>> {
         let mut fields = Vec::new();
         loop {
-            let doc = self.take_docs();
+            // Inside a struct every doc block belongs to the next field.
+            let mut detached = Vec::new();
+            let mut doc = self.take_docs(&mut detached);
+            if !detached.is_empty() {
+                detached.append(&mut doc);
+                doc = detached;
+            }
             let Some((no, w)) = self.next_words()? else {
                 return self.err(self.lines.last().map_or(0, |l| l.no), "missing `}`");
             };
@@ -267,12 +318,22 @@ impl<'a> Parser<'a> {
                     Ty::Struct(n) => n.clone(),
                     Ty::Array(inner) => match inner.as_ref() {
                         Ty::Struct(n) => n.clone(),
-                        _ => return self.err(no, "only a struct or an array of structs can have a body"),
+                        _ => {
+                            return self
+                                .err(no, "only a struct or an array of structs can have a body");
+                        }
                     },
-                    _ => return self.err(no, "only a struct or an array of structs can have a body"),
+                    _ => {
+                        return self.err(no, "only a struct or an array of structs can have a body");
+                    }
                 };
                 let inner = self.parse_fields(structs)?;
-                structs.push(StructDef { name, doc: field.doc.clone(), fields: inner, line: no });
+                structs.push(StructDef {
+                    name,
+                    doc: field.doc.clone(),
+                    fields: inner,
+                    line: no,
+                });
             }
             fields.push(field);
         }
@@ -280,12 +341,17 @@ impl<'a> Parser<'a> {
 
     fn parse_field(&self, no: usize, w: &[String], doc: Vec<String>) -> PResult<(Field, bool)> {
         let Some(name) = w.first().and_then(|n| n.strip_suffix(':')) else {
-            return self.err(no, format!("expected `name: type`, found `{}`", w.join(" ")));
+            return self.err(
+                no,
+                format!("expected `name: type`, found `{}`", w.join(" ")),
+            );
         };
         if !is_ident(name) {
             return self.err(no, format!("bad field name `{name}`"));
         }
-        let Some(ty_word) = w.get(1) else { return self.err(no, "missing type") };
+        let Some(ty_word) = w.get(1) else {
+            return self.err(no, "missing type");
+        };
         let ty = self.parse_type(no, ty_word)?;
         let mut field = Field {
             name: name.to_string(),
@@ -369,8 +435,17 @@ impl<'a> Parser<'a> {
 }
 
 pub fn parse_def(path: &str, text: &str) -> Result<DefFile, ParseError> {
-    let lines = text.lines().enumerate().map(|(i, t)| Line { no: i + 1, text: t }).collect();
-    Parser { path, lines, pos: 0 }.parse_file(path)
+    let lines = text
+        .lines()
+        .enumerate()
+        .map(|(i, t)| Line { no: i + 1, text: t })
+        .collect();
+    Parser {
+        path,
+        lines,
+        pos: 0,
+    }
+    .parse_file(path)
 }
 
 pub fn parse_table(path: &str, text: &str) -> Result<Vec<ApiEntry>, ParseError> {
@@ -380,7 +455,11 @@ pub fn parse_table(path: &str, text: &str) -> Result<Vec<ApiEntry>, ParseError> 
         if t.is_empty() {
             continue;
         }
-        let err = |msg: &str| ParseError { path: path.into(), line: i + 1, msg: msg.into() };
+        let err = |msg: &str| ParseError {
+            path: path.into(),
+            line: i + 1,
+            msg: msg.into(),
+        };
         let cols: Vec<&str> = t.split_whitespace().collect();
         let [key, name, min, max, flexible, adv] = cols.as_slice() else {
             return Err(err("expected: key name min max flexible advertised_min"));

@@ -18,12 +18,16 @@
 
 pub mod api;
 pub mod codec;
+pub mod compression;
 pub mod error;
+pub mod error_code;
 pub mod messages;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod uuid;
 
 pub use api::{ApiInfo, ApiKey, KAFKA_RELEASE, VersionRange};
+pub use compression::Compression;
 pub use error::{DecodeError, DecodeErrorKind, EncodeError, EncodeErrorKind};
+pub use error_code::{ErrorClass, ErrorCode};
 pub use uuid::Uuid;

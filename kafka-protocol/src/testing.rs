@@ -21,7 +21,9 @@ pub struct Gen {
 impl Gen {
     /// A generator seeded with `seed`.
     pub fn new(seed: u64) -> Self {
-        Gen { state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1 }
+        Gen {
+            state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
+        }
     }
 
     /// The next 64 random bits.
@@ -93,7 +95,9 @@ impl Gen {
     /// A short string, sometimes empty, sometimes not ASCII.
     pub fn string(&mut self) -> String {
         let len = self.below(9) as usize;
-        let mut s: String = (0..len).map(|_| (b'a' + self.below(26) as u8) as char).collect();
+        let mut s: String = (0..len)
+            .map(|_| (b'a' + self.below(26) as u8) as char)
+            .collect();
         if self.one_in(8) {
             s.push('é');
         }
@@ -103,7 +107,10 @@ impl Gen {
     /// A short byte string.
     pub fn bytes(&mut self) -> Bytes {
         let len = self.below(24) as usize;
-        (0..len).map(|_| self.next_u64() as u8).collect::<Vec<u8>>().into()
+        (0..len)
+            .map(|_| self.next_u64() as u8)
+            .collect::<Vec<u8>>()
+            .into()
     }
 
     /// A random id.
@@ -125,7 +132,10 @@ impl Gen {
         let mut tag = 1000 + self.below(100) as u32;
         let mut out = Vec::new();
         for _ in 0..1 + self.below(2) {
-            out.push(RawTaggedField { tag, data: self.bytes() });
+            out.push(RawTaggedField {
+                tag,
+                data: self.bytes(),
+            });
             tag += 1 + self.below(300) as u32;
         }
         out
@@ -152,7 +162,11 @@ pub struct MessageCase {
 
 impl std::fmt::Debug for MessageCase {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} v{}-{}", self.name, self.versions.min, self.versions.max)
+        write!(
+            f,
+            "{} v{}-{}",
+            self.name, self.versions.min, self.versions.max
+        )
     }
 }
 
@@ -196,15 +210,25 @@ impl MessageCase {
 fn round_trip<M: Message + Arbitrary>(seed: u64, version: i16) -> Result<usize, String> {
     let mut g = Gen::new(seed);
     let original = M::arbitrary(&mut g, version, M::is_flexible(version));
-    let bytes = original.to_bytes(version).map_err(|e| format!("encode: {e}"))?;
+    let bytes = original
+        .to_bytes(version)
+        .map_err(|e| format!("encode: {e}"))?;
     if bytes.len() != original.encoded_len(version) {
-        return Err(format!("encoded_len {} but wrote {}", original.encoded_len(version), bytes.len()));
+        return Err(format!(
+            "encoded_len {} but wrote {}",
+            original.encoded_len(version),
+            bytes.len()
+        ));
     }
     let decoded = M::from_bytes(bytes.clone(), version).map_err(|e| format!("decode: {e}"))?;
     if decoded != original {
-        return Err(format!("value changed:\n  before {original:?}\n  after  {decoded:?}"));
+        return Err(format!(
+            "value changed:\n  before {original:?}\n  after  {decoded:?}"
+        ));
     }
-    let again = decoded.to_bytes(version).map_err(|e| format!("re-encode: {e}"))?;
+    let again = decoded
+        .to_bytes(version)
+        .map_err(|e| format!("re-encode: {e}"))?;
     if again != bytes {
         return Err("re-encoded bytes differ".to_string());
     }

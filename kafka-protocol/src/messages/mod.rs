@@ -49,7 +49,8 @@ pub trait Message: Wire + Default + Clone + PartialEq + Debug + Send + Sync + 's
                 max: Self::VERSIONS.max,
             }));
         }
-        self.write_to(w, version, Self::is_flexible(version)).map_err(|e| e.at(Self::NAME))
+        self.write_to(w, version, Self::is_flexible(version))
+            .map_err(|e| e.at(Self::NAME))
     }
 
     /// Reads the message at `version` from the front of `buf`, leaving any
@@ -82,7 +83,9 @@ pub trait Message: Wire + Default + Clone + PartialEq + Debug + Send + Sync + 's
     fn from_bytes(mut bytes: Bytes, version: i16) -> Result<Self, DecodeError> {
         let m = Self::decode(&mut bytes, version)?;
         if !bytes.is_empty() {
-            return Err(DecodeError::new(DecodeErrorKind::TrailingBytes(bytes.len())).at(Self::NAME));
+            return Err(
+                DecodeError::new(DecodeErrorKind::TrailingBytes(bytes.len())).at(Self::NAME),
+            );
         }
         Ok(m)
     }
