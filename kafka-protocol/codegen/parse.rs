@@ -324,7 +324,8 @@ impl<'a> Parser<'a> {
                         }
                     },
                     _ => {
-                        return self.err(no, "only a struct or an array of structs can have a body");
+                        return self
+                            .err(no, "only a struct or an array of structs can have a body");
                     }
                 };
                 let inner = self.parse_fields(structs)?;

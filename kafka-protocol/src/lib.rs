@@ -21,7 +21,10 @@ pub mod codec;
 pub mod compression;
 pub mod error;
 pub mod error_code;
+pub mod frame;
+pub mod header;
 pub mod messages;
+pub mod records;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod uuid;
