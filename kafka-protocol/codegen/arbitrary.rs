@@ -30,10 +30,7 @@ pub fn emit_arbitrary(units: &[Unit<'_>]) -> String {
     let mut out = String::new();
     for u in units {
         let m = &u.module;
-        let _ = writeln!(
-            out,
-            "#[allow(unused_variables, unused_imports, clippy::all)]"
-        );
+        let _ = writeln!(out, "#[allow(unused_variables, unused_imports, clippy::all)]");
         let _ = writeln!(out, "mod arb_{m} {{");
         let _ = writeln!(out, "use super::{{Arbitrary, Gen}};");
         let _ = writeln!(out, "use crate::uuid::Uuid;");
@@ -41,10 +38,7 @@ pub fn emit_arbitrary(units: &[Unit<'_>]) -> String {
         let _ = writeln!(out, "use crate::messages::{m}::*;\n");
         for (s, range) in u.all_structs() {
             let _ = writeln!(out, "impl Arbitrary for {} {{", s.name);
-            let _ = writeln!(
-                out,
-                "    fn arbitrary(g: &mut Gen, version: i16, flexible: bool) -> Self {{"
-            );
+            let _ = writeln!(out, "    fn arbitrary(g: &mut Gen, version: i16, flexible: bool) -> Self {{");
             let _ = writeln!(out, "        Self {{");
             for f in &s.fields {
                 let present = match f.tag {
@@ -58,9 +52,7 @@ pub fn emit_arbitrary(units: &[Unit<'_>]) -> String {
                         None if f.ty == Ty::Prim(Prim::Records) => "true".into(),
                         None => "false".into(),
                     };
-                    format!(
-                        "if ({nullable_now}) && g.one_in(4) {{ None }} else {{ Some({value}) }}"
-                    )
+                    format!("if ({nullable_now}) && g.one_in(4) {{ None }} else {{ Some({value}) }}")
                 } else {
                     value
                 };
@@ -71,12 +63,8 @@ pub fn emit_arbitrary(units: &[Unit<'_>]) -> String {
                 } else {
                     value
                 };
-                let _ = writeln!(
-                    out,
-                    "            {}: if {present} {{ {value} }} else {{ {} }},",
-                    f.name,
-                    default_expr(f)
-                );
+                let _ =
+                    writeln!(out, "            {}: if {present} {{ {value} }} else {{ {} }},", f.name, default_expr(f));
             }
             let _ = writeln!(
                 out,
@@ -88,20 +76,13 @@ pub fn emit_arbitrary(units: &[Unit<'_>]) -> String {
     }
 
     // One round-trip entry point per message, for the tests to iterate over.
-    let _ = writeln!(
-        out,
-        "/// Every message the crate declares, for tests that cover them all."
-    );
+    let _ = writeln!(out, "/// Every message the crate declares, for tests that cover them all.");
     let _ = writeln!(out, "pub fn all_messages() -> Vec<MessageCase> {{");
     let _ = writeln!(out, "    vec![");
     for u in units {
         for msg in &u.file.messages {
             let name = &msg.root.name;
-            let _ = writeln!(
-                out,
-                "        MessageCase::of::<crate::messages::{}::{name}>(),",
-                u.module
-            );
+            let _ = writeln!(out, "        MessageCase::of::<crate::messages::{}::{name}>(),", u.module);
         }
     }
     let _ = writeln!(out, "    ]\n}}");

@@ -42,11 +42,7 @@ impl Unit<'_> {
             out.push((&m.root, self.message_range(m)));
         }
         for s in &self.file.structs {
-            let range = self
-                .struct_range
-                .get(&s.name)
-                .copied()
-                .unwrap_or(Versions::ALL);
+            let range = self.struct_range.get(&s.name).copied().unwrap_or(Versions::ALL);
             out.push((s, range));
         }
         out
@@ -98,9 +94,7 @@ pub fn default_expr(f: &Field) -> String {
     if f.is_option() {
         // Records default to null; other nullable fields to null only when
         // declared so, as in Kafka's schemas.
-        if f.default == Some(Literal::Null)
-            || (f.ty == Ty::Prim(Prim::Records) && f.default.is_none())
-        {
+        if f.default == Some(Literal::Null) || (f.ty == Ty::Prim(Prim::Records) && f.default.is_none()) {
             "None".into()
         } else {
             format!("Some({})", inner(&f.ty, &f.default))
@@ -134,8 +128,7 @@ pub fn differs_expr(f: &Field, this: &str) -> String {
         }
     };
     if f.is_option() {
-        let null_default = f.default == Some(Literal::Null)
-            || (f.ty == Ty::Prim(Prim::Records) && f.default.is_none());
+        let null_default = f.default == Some(Literal::Null) || (f.ty == Ty::Prim(Prim::Records) && f.default.is_none());
         if null_default {
             format!("{v}.is_some()")
         } else {
@@ -192,10 +185,7 @@ fn emit_struct(out: &mut String, owner: &str, s: &StructDef, range: Versions) {
         doc_lines(out, "    ", &field_doc(f));
         let _ = writeln!(out, "    pub {}: {},", f.name, f.rust_type());
     }
-    let _ = writeln!(
-        out,
-        "    /// Tagged fields this crate does not know; kept and re-encoded as received."
-    );
+    let _ = writeln!(out, "    /// Tagged fields this crate does not know; kept and re-encoded as received.");
     let _ = writeln!(out, "    pub unknown_tagged_fields: Vec<RawTaggedField>,");
     let _ = writeln!(out, "}}\n");
 
@@ -234,10 +224,7 @@ fn emit_struct(out: &mut String, owner: &str, s: &StructDef, range: Versions) {
             }
         }
         if f.ty == Ty::Prim(Prim::Records) {
-            let _ = writeln!(
-                out,
-                "            encode_records(&self.{fname}, w, flexible);"
-            );
+            let _ = writeln!(out, "            encode_records(&self.{fname}, w, flexible);");
         } else {
             let _ = writeln!(
                 out,
@@ -269,24 +256,15 @@ fn emit_struct(out: &mut String, owner: &str, s: &StructDef, range: Versions) {
         );
     }
     let _ = writeln!(out, "        if flexible {{");
-    let _ = writeln!(
-        out,
-        "            let unknown = &self.unknown_tagged_fields;"
-    );
+    let _ = writeln!(out, "            let unknown = &self.unknown_tagged_fields;");
     let _ = writeln!(out, "            let mut known = 0usize;");
     for f in &tagged {
         let (_, tv) = f.tag.unwrap_or((0, Versions::ALL));
         let present = tv.test_expr("version", range);
         let differs = differs_expr(f, "self");
-        let _ = writeln!(
-            out,
-            "            if {present} && {differs} {{ known += 1; }}"
-        );
+        let _ = writeln!(out, "            if {present} && {differs} {{ known += 1; }}");
     }
-    let _ = writeln!(
-        out,
-        "            put_uvarint(w, (known + unknown.len()) as u32);"
-    );
+    let _ = writeln!(out, "            put_uvarint(w, (known + unknown.len()) as u32);");
     let _ = writeln!(out, "            let mut u = 0usize;");
     for f in &tagged {
         let (tag, tv) = f.tag.unwrap_or((0, Versions::ALL));
@@ -307,10 +285,8 @@ fn emit_struct(out: &mut String, owner: &str, s: &StructDef, range: Versions) {
     let _ = writeln!(out, "        Ok(())\n    }}\n");
 
     // decode
-    let _ = writeln!(
-        out,
-        "    fn read_from(r: &mut Bytes, version: i16, flexible: bool) -> Result<Self, DecodeError> {{"
-    );
+    let _ =
+        writeln!(out, "    fn read_from(r: &mut Bytes, version: i16, flexible: bool) -> Result<Self, DecodeError> {{");
     let _ = writeln!(out, "        let _ = (&r, version, flexible);");
     for f in s.fields.iter().filter(|f| !is_tagged(f)) {
         let present = f.versions.test_expr("version", range);
@@ -330,20 +306,10 @@ fn emit_struct(out: &mut String, owner: &str, s: &StructDef, range: Versions) {
                 );
             }
         }
-        let _ = writeln!(
-            out,
-            "            v\n        }} else {{\n            {}\n        }};",
-            default_expr(f)
-        );
+        let _ = writeln!(out, "            v\n        }} else {{\n            {}\n        }};", default_expr(f));
     }
     for f in &tagged {
-        let _ = writeln!(
-            out,
-            "        let mut {}: {} = {};",
-            f.name,
-            f.rust_type(),
-            default_expr(f)
-        );
+        let _ = writeln!(out, "        let mut {}: {} = {};", f.name, f.rust_type(), default_expr(f));
     }
     let _ = writeln!(out, "        let mut unknown_tagged_fields = Vec::new();");
     let _ = writeln!(out, "        if flexible {{");
@@ -360,16 +326,10 @@ fn emit_struct(out: &mut String, owner: &str, s: &StructDef, range: Versions) {
                 "                    {tag} if {present} => {{ {fname} = read_tagged_value::<{ty}>(&mut data, version).map_err(|e| e.at(\"{fname}\"))?; }}"
             );
         }
-        let _ = writeln!(
-            out,
-            "                    _ => unknown_tagged_fields.push(RawTaggedField {{ tag, data }}),"
-        );
+        let _ = writeln!(out, "                    _ => unknown_tagged_fields.push(RawTaggedField {{ tag, data }}),");
         let _ = writeln!(out, "                }}");
     } else {
-        let _ = writeln!(
-            out,
-            "                unknown_tagged_fields.push(RawTaggedField {{ tag, data }});"
-        );
+        let _ = writeln!(out, "                unknown_tagged_fields.push(RawTaggedField {{ tag, data }});");
     }
     let _ = writeln!(out, "                Ok(())");
     let _ = writeln!(out, "            }})?;");
@@ -381,25 +341,15 @@ fn emit_struct(out: &mut String, owner: &str, s: &StructDef, range: Versions) {
     let _ = writeln!(out, "unknown_tagged_fields }})\n    }}\n");
 
     // encoded_len
-    let _ = writeln!(
-        out,
-        "    fn wire_len(&self, version: i16, flexible: bool) -> usize {{"
-    );
+    let _ = writeln!(out, "    fn wire_len(&self, version: i16, flexible: bool) -> usize {{");
     let _ = writeln!(out, "        let _ = (version, flexible);");
     let _ = writeln!(out, "        let mut n = 0usize;");
     for f in s.fields.iter().filter(|f| !is_tagged(f)) {
         let present = f.versions.test_expr("version", range);
-        let _ = writeln!(
-            out,
-            "        if {present} {{ n += self.{}.wire_len(version, flexible); }}",
-            f.name
-        );
+        let _ = writeln!(out, "        if {present} {{ n += self.{}.wire_len(version, flexible); }}", f.name);
     }
     let _ = writeln!(out, "        if flexible {{");
-    let _ = writeln!(
-        out,
-        "            let mut count = self.unknown_tagged_fields.len();"
-    );
+    let _ = writeln!(out, "            let mut count = self.unknown_tagged_fields.len();");
     for f in &tagged {
         let (tag, tv) = f.tag.unwrap_or((0, Versions::ALL));
         let present = tv.test_expr("version", range);
@@ -410,12 +360,26 @@ fn emit_struct(out: &mut String, owner: &str, s: &StructDef, range: Versions) {
             f.name
         );
     }
-    let _ = writeln!(
-        out,
-        "            n += unknown_tagged_len(&self.unknown_tagged_fields, count);"
-    );
+    let _ = writeln!(out, "            n += unknown_tagged_len(&self.unknown_tagged_fields, count);");
     let _ = writeln!(out, "        }}");
     let _ = writeln!(out, "        n\n    }}\n}}\n");
+
+    // JSON rendering
+    let _ = writeln!(out, "impl crate::json::ToJson for {name} {{");
+    let _ = writeln!(out, "    fn write_json(&self, out: &mut String) {{");
+    let _ = writeln!(out, "        out.push('{{');");
+    for (i, f) in s.fields.iter().enumerate() {
+        let comma = if i == 0 { "" } else { "," };
+        let _ = writeln!(out, "        out.push_str(\"{comma}\\\"{}\\\":\");", f.name);
+        let _ = writeln!(out, "        crate::json::ToJson::write_json(&self.{}, out);", f.name);
+    }
+    let lead = if s.fields.is_empty() { "" } else { "," };
+    let _ = writeln!(out, "        if !self.unknown_tagged_fields.is_empty() {{");
+    let _ = writeln!(out, "            out.push_str(\"{lead}\\\"_unknown_tagged_fields\\\":\");");
+    let _ = writeln!(out, "            crate::json::ToJson::write_json(&self.unknown_tagged_fields, out);");
+    let _ = writeln!(out, "        }}");
+    let _ = writeln!(out, "        out.push('}}');");
+    let _ = writeln!(out, "    }}\n}}\n");
 }
 
 fn snake(name: &str) -> String {
@@ -436,11 +400,7 @@ fn snake(name: &str) -> String {
 pub fn module_name(file: &DefFile) -> String {
     match &file.api {
         Some(api) => snake(api),
-        None => std::path::Path::new(&file.path)
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or("data")
-            .to_string(),
+        None => std::path::Path::new(&file.path).file_stem().and_then(|s| s.to_str()).unwrap_or("data").to_string(),
     }
 }
 
@@ -455,23 +415,14 @@ pub fn emit_messages(units: &[Unit<'_>], table: &[ApiEntry]) -> String {
             doc_lines(&mut out, "", &file.doc);
         }
         let _ = writeln!(out, "pub mod {} {{", u.module);
-        let _ = writeln!(
-            out,
-            "#![allow(clippy::all, unused_comparisons, unused_mut, unused_imports, unused_variables)]"
-        );
+        let _ =
+            writeln!(out, "#![allow(clippy::all, unused_comparisons, unused_mut, unused_imports, unused_variables)]");
         let _ = writeln!(out, "use crate::codec::*;");
-        let _ = writeln!(
-            out,
-            "use crate::error::{{DecodeError, DecodeErrorKind, EncodeError}};"
-        );
+        let _ = writeln!(out, "use crate::error::{{DecodeError, DecodeErrorKind, EncodeError}};");
         let _ = writeln!(out, "use crate::uuid::Uuid;");
         let _ = writeln!(out, "use bytes::Bytes;\n");
-        let owner_of = |s: &str| -> String {
-            file.messages
-                .first()
-                .map(|m| m.root.name.clone())
-                .unwrap_or_else(|| s.to_string())
-        };
+        let owner_of =
+            |s: &str| -> String { file.messages.first().map(|m| m.root.name.clone()).unwrap_or_else(|| s.to_string()) };
         for (s, range) in u.all_structs() {
             emit_struct(&mut out, &owner_of(&s.name), s, range);
         }
@@ -496,19 +447,13 @@ pub fn emit_messages(units: &[Unit<'_>], table: &[ApiEntry]) -> String {
                 match m.kind {
                     MessageKind::Request => {
                         let _ = writeln!(out, "impl crate::messages::Request for {name} {{");
-                        let _ = writeln!(
-                            out,
-                            "    const API_KEY: crate::api::ApiKey = crate::api::ApiKey::{api};"
-                        );
+                        let _ = writeln!(out, "    const API_KEY: crate::api::ApiKey = crate::api::ApiKey::{api};");
                         let _ = writeln!(out, "    type Response = {api}Response;");
                         let _ = writeln!(out, "}}\n");
                     }
                     MessageKind::Response => {
                         let _ = writeln!(out, "impl crate::messages::Response for {name} {{");
-                        let _ = writeln!(
-                            out,
-                            "    const API_KEY: crate::api::ApiKey = crate::api::ApiKey::{api};"
-                        );
+                        let _ = writeln!(out, "    const API_KEY: crate::api::ApiKey = crate::api::ApiKey::{api};");
                         let _ = writeln!(out, "}}\n");
                     }
                     MessageKind::Data { .. } => {}
@@ -531,10 +476,7 @@ fn emit_dispatch(units: &[Unit<'_>], table: &[ApiEntry], side: &str) -> String {
     let mut out = String::new();
     let apis: Vec<&str> = units.iter().filter_map(|u| u.file.api.as_deref()).collect();
     let lower = side.to_lowercase();
-    let _ = writeln!(
-        out,
-        "/// Any {lower} body, tagged by API; what a server or a proxy dispatches on."
-    );
+    let _ = writeln!(out, "/// Any {lower} body, tagged by API; what a server or a proxy dispatches on.");
     let _ = writeln!(out, "#[derive(Debug, Clone, PartialEq)]");
     let _ = writeln!(out, "#[allow(clippy::large_enum_variant)]");
     let _ = writeln!(out, "pub enum {side}Body {{");
@@ -551,10 +493,8 @@ fn emit_dispatch(units: &[Unit<'_>], table: &[ApiEntry], side: &str) -> String {
         let _ = writeln!(out, "            Self::{a}(_) => crate::api::ApiKey::{a},");
     }
     let _ = writeln!(out, "        }}\n    }}\n");
-    let _ = writeln!(
-        out,
-        "    /// Decodes the body of `api_key` at `version`; a version outside the table is an error."
-    );
+    let _ =
+        writeln!(out, "    /// Decodes the body of `api_key` at `version`; a version outside the table is an error.");
     let _ = writeln!(
         out,
         "    pub fn decode(api_key: crate::api::ApiKey, version: i16, buf: &mut Bytes) -> Result<Self, DecodeError> {{"
@@ -575,29 +515,17 @@ fn emit_dispatch(units: &[Unit<'_>], table: &[ApiEntry], side: &str) -> String {
     }
     let _ = writeln!(out, "        }})\n    }}\n");
     let _ = writeln!(out, "    /// Encodes the body at `version`.");
-    let _ = writeln!(
-        out,
-        "    pub fn encode(&self, w: &mut Writer, version: i16) -> Result<(), EncodeError> {{"
-    );
+    let _ = writeln!(out, "    pub fn encode(&self, w: &mut Writer, version: i16) -> Result<(), EncodeError> {{");
     let _ = writeln!(out, "        match self {{");
     for a in &apis {
-        let _ = writeln!(
-            out,
-            "            Self::{a}(m) => Message::encode(m, w, version),"
-        );
+        let _ = writeln!(out, "            Self::{a}(m) => Message::encode(m, w, version),");
     }
     let _ = writeln!(out, "        }}\n    }}\n");
     let _ = writeln!(out, "    /// The encoded size at `version`.");
-    let _ = writeln!(
-        out,
-        "    pub fn encoded_len(&self, version: i16) -> usize {{"
-    );
+    let _ = writeln!(out, "    pub fn encoded_len(&self, version: i16) -> usize {{");
     let _ = writeln!(out, "        match self {{");
     for a in &apis {
-        let _ = writeln!(
-            out,
-            "            Self::{a}(m) => Message::encoded_len(m, version),"
-        );
+        let _ = writeln!(out, "            Self::{a}(m) => Message::encoded_len(m, version),");
     }
     let _ = writeln!(out, "        }}\n    }}\n}}\n");
     for a in &apis {
@@ -612,19 +540,10 @@ fn emit_dispatch(units: &[Unit<'_>], table: &[ApiEntry], side: &str) -> String {
 /// `ApiKey` and the version table.
 pub fn emit_api_table(table: &[ApiEntry], release: &str) -> String {
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "/// The Apache Kafka release whose API versions this crate speaks."
-    );
+    let _ = writeln!(out, "/// The Apache Kafka release whose API versions this crate speaks.");
     let _ = writeln!(out, "pub const KAFKA_RELEASE: &str = {release:?};\n");
-    let _ = writeln!(
-        out,
-        "/// The APIs this crate speaks, by Kafka's numeric key."
-    );
-    let _ = writeln!(
-        out,
-        "#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]"
-    );
+    let _ = writeln!(out, "/// The APIs this crate speaks, by Kafka's numeric key.");
+    let _ = writeln!(out, "#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]");
     let _ = writeln!(out, "#[repr(i16)]");
     let _ = writeln!(out, "pub enum ApiKey {{");
     for e in table {
@@ -639,10 +558,7 @@ pub fn emit_api_table(table: &[ApiEntry], release: &str) -> String {
         let _ = writeln!(out, "        ApiKey::{},", e.name);
     }
     let _ = writeln!(out, "    ];\n");
-    let _ = writeln!(
-        out,
-        "    /// The API with numeric key `key`, if we speak it."
-    );
+    let _ = writeln!(out, "    /// The API with numeric key `key`, if we speak it.");
     let _ = writeln!(out, "    pub fn from_i16(key: i16) -> Option<ApiKey> {{");
     let _ = writeln!(out, "        Some(match key {{");
     for e in table {
@@ -663,10 +579,7 @@ pub fn emit_api_table(table: &[ApiEntry], release: &str) -> String {
         let _ = writeln!(out, "            ApiKey::{} => &API_TABLE[{i}],", e.name);
     }
     let _ = writeln!(out, "        }}\n    }}\n}}\n");
-    let _ = writeln!(
-        out,
-        "/// The version table of [`KAFKA_RELEASE`], one entry per API in key order."
-    );
+    let _ = writeln!(out, "/// The version table of [`KAFKA_RELEASE`], one entry per API in key order.");
     let _ = writeln!(out, "pub static API_TABLE: [ApiInfo; {}] = [", table.len());
     for e in table {
         let flex = match e.flexible {

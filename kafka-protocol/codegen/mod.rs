@@ -30,8 +30,7 @@ pub fn run() -> Result<(), String> {
     println!("cargo:rerun-if-changed={}", root.join("codegen").display());
 
     let table_path = schema.join("versions.table");
-    let table_text = std::fs::read_to_string(&table_path)
-        .map_err(|e| format!("{}: {e}", table_path.display()))?;
+    let table_text = std::fs::read_to_string(&table_path).map_err(|e| format!("{}: {e}", table_path.display()))?;
     let table = parse::parse_table("schema/versions.table", &table_text).map_err(fail)?;
 
     let mut paths: Vec<PathBuf> = std::fs::read_dir(&schema)
@@ -45,10 +44,7 @@ pub fn run() -> Result<(), String> {
     for p in &paths {
         println!("cargo:rerun-if-changed={}", p.display());
         let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
-        let rel = format!(
-            "schema/{}",
-            p.file_name().and_then(|n| n.to_str()).unwrap_or("?")
-        );
+        let rel = format!("schema/{}", p.file_name().and_then(|n| n.to_str()).unwrap_or("?"));
         files.push(parse::parse_def(&rel, &text).map_err(fail)?);
     }
 
@@ -59,18 +55,9 @@ pub fn run() -> Result<(), String> {
     }
 
     let out = PathBuf::from(std::env::var("OUT_DIR").map_err(fail)?);
-    write(
-        &out.join("api_table.rs"),
-        &emit::emit_api_table(&table, RELEASE),
-    )?;
-    write(
-        &out.join("messages.rs"),
-        &emit::emit_messages(&units, &table),
-    )?;
-    write(
-        &out.join("arbitrary.rs"),
-        &arbitrary::emit_arbitrary(&units),
-    )?;
+    write(&out.join("api_table.rs"), &emit::emit_api_table(&table, RELEASE))?;
+    write(&out.join("messages.rs"), &emit::emit_messages(&units, &table))?;
+    write(&out.join("arbitrary.rs"), &arbitrary::emit_arbitrary(&units))?;
     Ok(())
 }
 
@@ -78,25 +65,18 @@ fn write(path: &Path, text: &str) -> Result<(), String> {
     std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-fn check<'a>(
-    files: &'a [DefFile],
-    table: &'a [ApiEntry],
-    errors: &mut Vec<String>,
-) -> Vec<Unit<'a>> {
+fn check<'a>(files: &'a [DefFile], table: &'a [ApiEntry], errors: &mut Vec<String>) -> Vec<Unit<'a>> {
     let mut units = Vec::new();
     let mut seen_apis = BTreeSet::new();
     let mut seen_modules = BTreeSet::new();
     for file in files {
-        let mut err =
-            |line: usize, msg: String| errors.push(format!("{}:{line}: {msg}", file.path));
+        let mut err = |line: usize, msg: String| errors.push(format!("{}:{line}: {msg}", file.path));
         let api = match &file.api {
             Some(name) => match table.iter().find(|e| &e.name == name) {
                 Some(e) => {
                     seen_apis.insert(name.clone());
                     let kinds: Vec<_> = file.messages.iter().map(|m| m.kind.clone()).collect();
-                    if !kinds.contains(&MessageKind::Request)
-                        || !kinds.contains(&MessageKind::Response)
-                    {
+                    if !kinds.contains(&MessageKind::Request) || !kinds.contains(&MessageKind::Response) {
                         err(1, format!("api {name} needs both a request and a response"));
                     }
                     Some(e)
@@ -122,19 +102,11 @@ fn check<'a>(
         }
         for m in &file.messages {
             if by_name.contains_key(m.root.name.as_str()) {
-                err(
-                    m.root.line,
-                    format!("{} is also a struct name", m.root.name),
-                );
+                err(m.root.line, format!("{} is also a struct name", m.root.name));
             }
         }
 
-        let mut unit = Unit {
-            file,
-            module,
-            api,
-            struct_range: BTreeMap::new(),
-        };
+        let mut unit = Unit { file, module, api, struct_range: BTreeMap::new() };
         for m in &file.messages {
             let range = unit.message_range(m);
             let flexible = unit.message_flexible(m);
@@ -187,51 +159,25 @@ fn check<'a>(
     units
 }
 
-fn check_struct(
-    s: &StructDef,
-    within: Versions,
-    flexible: Option<i16>,
-    err: &mut impl FnMut(usize, String),
-) {
+fn check_struct(s: &StructDef, within: Versions, flexible: Option<i16>, err: &mut impl FnMut(usize, String)) {
     let mut names = BTreeSet::new();
     let mut tags = BTreeSet::new();
     for f in &s.fields {
         if !names.insert(f.name.as_str()) || f.name == "unknown_tagged_fields" {
-            err(
-                f.line,
-                format!("field {} is declared twice or uses a reserved name", f.name),
-            );
+            err(f.line, format!("field {} is declared twice or uses a reserved name", f.name));
         }
         if f.versions.clamp(within).is_none() {
             err(
                 f.line,
-                format!(
-                    "field {} (versions {}) is outside the message's versions {within}",
-                    f.name, f.versions
-                ),
+                format!("field {} (versions {}) is outside the message's versions {within}", f.name, f.versions),
             );
         }
         if let Some(n) = f.nullable {
             if !f.ty.can_be_null() {
-                err(
-                    f.line,
-                    format!(
-                        "field {} cannot be nullable: only strings, bytes and arrays can",
-                        f.name
-                    ),
-                );
+                err(f.line, format!("field {} cannot be nullable: only strings, bytes and arrays can", f.name));
             }
-            if f.versions
-                .clamp(within)
-                .is_some_and(|v| n.clamp(v).is_none())
-            {
-                err(
-                    f.line,
-                    format!(
-                        "field {}: nullable versions {n} outside its versions",
-                        f.name
-                    ),
-                );
+            if f.versions.clamp(within).is_some_and(|v| n.clamp(v).is_none()) {
+                err(f.line, format!("field {}: nullable versions {n} outside its versions", f.name));
             }
         }
         if let Some((tag, tv)) = f.tag {
@@ -239,26 +185,14 @@ fn check_struct(
                 err(f.line, format!("tag {tag} is used twice in {}", s.name));
             }
             if tv != f.versions {
-                err(
-                    f.line,
-                    format!(
-                        "field {}: a tagged field is tagged in all its versions",
-                        f.name
-                    ),
-                );
+                err(f.line, format!("field {}: a tagged field is tagged in all its versions", f.name));
             }
             let flex_ok = match flexible {
                 Some(fv) => tv.min >= fv,
                 None => false,
             };
             if !flex_ok {
-                err(
-                    f.line,
-                    format!(
-                        "field {}: tagged versions {tv} are not all flexible",
-                        f.name
-                    ),
-                );
+                err(f.line, format!("field {}: tagged versions {tv} are not all flexible", f.name));
             }
         }
         let default_ok = match (&f.default, &f.ty) {
@@ -271,13 +205,7 @@ fn check_struct(
             _ => false,
         };
         if !default_ok {
-            err(
-                f.line,
-                format!(
-                    "field {}: default {:?} does not fit its type",
-                    f.name, f.default
-                ),
-            );
+            err(f.line, format!("field {}: default {:?} does not fit its type", f.name, f.default));
         }
     }
 }

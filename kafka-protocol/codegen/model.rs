@@ -62,11 +62,7 @@ impl Versions {
             (a, None) => a,
             (None, b) => b,
         };
-        if max.is_some_and(|m| m < min) {
-            None
-        } else {
-            Some(Versions { min, max })
-        }
+        if max.is_some_and(|m| m < min) { None } else { Some(Versions { min, max }) }
     }
 }
 
@@ -136,13 +132,7 @@ impl Prim {
     pub fn is_numeric(&self) -> bool {
         matches!(
             self,
-            Prim::Int8
-                | Prim::Int16
-                | Prim::Int32
-                | Prim::Int64
-                | Prim::Uint16
-                | Prim::Uint32
-                | Prim::Float64
+            Prim::Int8 | Prim::Int16 | Prim::Int32 | Prim::Int64 | Prim::Uint16 | Prim::Uint32 | Prim::Float64
         )
     }
 }
@@ -165,10 +155,7 @@ impl Ty {
     }
 
     pub fn can_be_null(&self) -> bool {
-        matches!(
-            self,
-            Ty::Prim(Prim::String) | Ty::Prim(Prim::Bytes) | Ty::Prim(Prim::Records) | Ty::Array(_)
-        )
+        matches!(self, Ty::Prim(Prim::String) | Ty::Prim(Prim::Bytes) | Ty::Prim(Prim::Records) | Ty::Array(_))
     }
 }
 
@@ -202,11 +189,7 @@ impl Field {
     }
 
     pub fn rust_type(&self) -> String {
-        if self.is_option() {
-            format!("Option<{}>", self.ty.rust())
-        } else {
-            self.ty.rust()
-        }
+        if self.is_option() { format!("Option<{}>", self.ty.rust()) } else { self.ty.rust() }
     }
 }
 
@@ -263,9 +246,6 @@ pub struct ApiEntry {
 
 impl ApiEntry {
     pub fn versions(&self) -> Versions {
-        Versions {
-            min: self.min,
-            max: Some(self.max),
-        }
+        Versions { min: self.min, max: Some(self.max) }
     }
 }

@@ -116,23 +116,14 @@ fn words(s: &str) -> Result<Vec<String>, String> {
 pub fn parse_versions(w: &str) -> Option<Versions> {
     let rest = w.strip_prefix('v')?;
     if let Some(min) = rest.strip_suffix('+') {
-        return Some(Versions {
-            min: min.parse().ok()?,
-            max: None,
-        });
+        return Some(Versions { min: min.parse().ok()?, max: None });
     }
     if let Some((a, b)) = rest.split_once('-') {
         let (min, max) = (a.parse().ok()?, b.parse().ok()?);
-        return (min <= max).then_some(Versions {
-            min,
-            max: Some(max),
-        });
+        return (min <= max).then_some(Versions { min, max: Some(max) });
     }
     let v = rest.parse().ok()?;
-    Some(Versions {
-        min: v,
-        max: Some(v),
-    })
+    Some(Versions { min: v, max: Some(v) })
 }
 
 fn parse_literal(w: &str) -> Option<Literal> {
@@ -162,18 +153,13 @@ fn parse_literal(w: &str) -> Option<Literal> {
 
 fn is_ident(w: &str) -> bool {
     let mut c = w.chars();
-    c.next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    c.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 impl<'a> Parser<'a> {
     fn err<T>(&self, line: usize, msg: impl Into<String>) -> PResult<T> {
-        Err(ParseError {
-            path: self.path.to_string(),
-            line,
-            msg: msg.into(),
-        })
+        Err(ParseError { path: self.path.to_string(), line, msg: msg.into() })
     }
 
     /// Doc comments before the next item: the block directly above it, and
@@ -215,13 +201,8 @@ impl<'a> Parser<'a> {
     }
 
     fn parse_file(mut self, path: &str) -> PResult<DefFile> {
-        let mut file = DefFile {
-            path: path.to_string(),
-            api: None,
-            doc: Vec::new(),
-            messages: Vec::new(),
-            structs: Vec::new(),
-        };
+        let mut file =
+            DefFile { path: path.to_string(), api: None, doc: Vec::new(), messages: Vec::new(), structs: Vec::new() };
         loop {
             let doc = self.take_docs(&mut file.doc);
             let Some((no, w)) = self.next_words()? else {
@@ -247,15 +228,7 @@ impl<'a> Parser<'a> {
                     };
                     let name = format!("{api}{suffix}");
                     let fields = self.parse_fields(&mut file.structs)?;
-                    file.messages.push(Message {
-                        kind,
-                        root: StructDef {
-                            name,
-                            doc,
-                            fields,
-                            line: no,
-                        },
-                    });
+                    file.messages.push(Message { kind, root: StructDef { name, doc, fields, line: no } });
                 }
                 ["data", name, "versions", range, rest @ ..] => {
                     let Some(versions) = parse_versions(range) else {
@@ -272,22 +245,12 @@ impl<'a> Parser<'a> {
                     let fields = self.parse_fields(&mut file.structs)?;
                     file.messages.push(Message {
                         kind: MessageKind::Data { versions, flexible },
-                        root: StructDef {
-                            name: name.to_string(),
-                            doc,
-                            fields,
-                            line: no,
-                        },
+                        root: StructDef { name: name.to_string(), doc, fields, line: no },
                     });
                 }
                 ["struct", name, "{"] => {
                     let fields = self.parse_fields(&mut file.structs)?;
-                    file.structs.push(StructDef {
-                        name: name.to_string(),
-                        doc,
-                        fields,
-                        line: no,
-                    });
+                    file.structs.push(StructDef { name: name.to_string(), doc, fields, line: no });
                 }
                 _ => return self.err(no, format!("expected an item, found `{}`", w.join(" "))),
             }
@@ -319,22 +282,15 @@ impl<'a> Parser<'a> {
                     Ty::Array(inner) => match inner.as_ref() {
                         Ty::Struct(n) => n.clone(),
                         _ => {
-                            return self
-                                .err(no, "only a struct or an array of structs can have a body");
+                            return self.err(no, "only a struct or an array of structs can have a body");
                         }
                     },
                     _ => {
-                        return self
-                            .err(no, "only a struct or an array of structs can have a body");
+                        return self.err(no, "only a struct or an array of structs can have a body");
                     }
                 };
                 let inner = self.parse_fields(structs)?;
-                structs.push(StructDef {
-                    name,
-                    doc: field.doc.clone(),
-                    fields: inner,
-                    line: no,
-                });
+                structs.push(StructDef { name, doc: field.doc.clone(), fields: inner, line: no });
             }
             fields.push(field);
         }
@@ -342,10 +298,7 @@ impl<'a> Parser<'a> {
 
     fn parse_field(&self, no: usize, w: &[String], doc: Vec<String>) -> PResult<(Field, bool)> {
         let Some(name) = w.first().and_then(|n| n.strip_suffix(':')) else {
-            return self.err(
-                no,
-                format!("expected `name: type`, found `{}`", w.join(" ")),
-            );
+            return self.err(no, format!("expected `name: type`, found `{}`", w.join(" ")));
         };
         if !is_ident(name) {
             return self.err(no, format!("bad field name `{name}`"));
@@ -436,17 +389,8 @@ impl<'a> Parser<'a> {
 }
 
 pub fn parse_def(path: &str, text: &str) -> Result<DefFile, ParseError> {
-    let lines = text
-        .lines()
-        .enumerate()
-        .map(|(i, t)| Line { no: i + 1, text: t })
-        .collect();
-    Parser {
-        path,
-        lines,
-        pos: 0,
-    }
-    .parse_file(path)
+    let lines = text.lines().enumerate().map(|(i, t)| Line { no: i + 1, text: t }).collect();
+    Parser { path, lines, pos: 0 }.parse_file(path)
 }
 
 pub fn parse_table(path: &str, text: &str) -> Result<Vec<ApiEntry>, ParseError> {
@@ -456,11 +400,7 @@ pub fn parse_table(path: &str, text: &str) -> Result<Vec<ApiEntry>, ParseError> 
         if t.is_empty() {
             continue;
         }
-        let err = |msg: &str| ParseError {
-            path: path.into(),
-            line: i + 1,
-            msg: msg.into(),
-        };
+        let err = |msg: &str| ParseError { path: path.into(), line: i + 1, msg: msg.into() };
         let cols: Vec<&str> = t.split_whitespace().collect();
         let [key, name, min, max, flexible, adv] = cols.as_slice() else {
             return Err(err("expected: key name min max flexible advertised_min"));

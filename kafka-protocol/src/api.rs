@@ -19,10 +19,7 @@ impl VersionRange {
 
     /// The versions both ranges share, if any.
     pub fn intersect(&self, other: VersionRange) -> Option<VersionRange> {
-        let r = VersionRange {
-            min: self.min.max(other.min),
-            max: self.max.min(other.max),
-        };
+        let r = VersionRange { min: self.min.max(other.min), max: self.max.min(other.max) };
         (r.min <= r.max).then_some(r)
     }
 }
@@ -56,11 +53,7 @@ impl ApiInfo {
     /// except ApiVersions, whose responses always use header v0 so that a
     /// client that does not yet know the broker's versions can read them.
     pub fn response_header_version(&self, version: i16) -> i16 {
-        if self.key != ApiKey::ApiVersions && self.is_flexible(version) {
-            1
-        } else {
-            0
-        }
+        if self.key != ApiKey::ApiVersions && self.is_flexible(version) { 1 } else { 0 }
     }
 }
 

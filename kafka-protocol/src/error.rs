@@ -75,10 +75,7 @@ pub struct DecodeError {
 impl DecodeError {
     /// An error of `kind` with no path yet.
     pub fn new(kind: DecodeErrorKind) -> Self {
-        DecodeError {
-            kind,
-            path: Vec::new(),
-        }
+        DecodeError { kind, path: Vec::new() }
     }
 
     /// A structural error described by `msg`.
@@ -185,10 +182,7 @@ pub struct EncodeError {
 impl EncodeError {
     /// An error of `kind` with no path yet.
     pub fn new(kind: EncodeErrorKind) -> Self {
-        EncodeError {
-            kind,
-            path: Vec::new(),
-        }
+        EncodeError { kind, path: Vec::new() }
     }
 
     pub(crate) fn field_not_in_version(version: i16) -> Self {

@@ -216,10 +216,7 @@ impl ErrorCode {
     /// True when retrying can succeed, possibly after refreshing metadata or
     /// finding the coordinator again.
     pub fn is_retriable(self) -> bool {
-        matches!(
-            self.class(),
-            ErrorClass::Retriable | ErrorClass::RefreshMetadata | ErrorClass::RefreshCoordinator
-        )
+        matches!(self.class(), ErrorClass::Retriable | ErrorClass::RefreshMetadata | ErrorClass::RefreshCoordinator)
     }
 
     /// True when the client's metadata is stale and must be refreshed.
@@ -287,26 +284,15 @@ mod tests {
         ] {
             assert!(c.needs_metadata_refresh() && c.is_retriable(), "{c:?}");
         }
-        for c in [
-            ErrorCode::NOT_ENOUGH_REPLICAS,
-            ErrorCode::REQUEST_TIMED_OUT,
-            ErrorCode::CORRUPT_MESSAGE,
-        ] {
+        for c in [ErrorCode::NOT_ENOUGH_REPLICAS, ErrorCode::REQUEST_TIMED_OUT, ErrorCode::CORRUPT_MESSAGE] {
             assert_eq!(c.class(), ErrorClass::Retriable, "{c:?}");
         }
         assert!(ErrorCode::NOT_COORDINATOR.needs_coordinator_lookup());
-        for c in [
-            ErrorCode::MESSAGE_TOO_LARGE,
-            ErrorCode::TOPIC_AUTHORIZATION_FAILED,
-            ErrorCode::INVALID_RECORD,
-        ] {
+        for c in [ErrorCode::MESSAGE_TOO_LARGE, ErrorCode::TOPIC_AUTHORIZATION_FAILED, ErrorCode::INVALID_RECORD] {
             assert!(!c.is_retriable(), "{c:?}");
         }
         assert_eq!(ErrorCode::NONE.class(), ErrorClass::None);
         assert_eq!(ErrorCode(-42).name(), "UNKNOWN_ERROR_CODE");
-        assert_eq!(
-            ErrorCode(6).to_string().split(':').next(),
-            Some("NOT_LEADER_OR_FOLLOWER (6)")
-        );
+        assert_eq!(ErrorCode(6).to_string().split(':').next(), Some("NOT_LEADER_OR_FOLLOWER (6)"));
     }
 }

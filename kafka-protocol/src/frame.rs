@@ -61,10 +61,7 @@ impl FrameDecoder {
         }
         let size = size as usize;
         if size > self.max {
-            return Err(FrameError::TooLarge {
-                size,
-                max: self.max,
-            });
+            return Err(FrameError::TooLarge { size, max: self.max });
         }
         if buf.len() < 4 + size {
             buf.reserve(4 + size - buf.len());
@@ -89,10 +86,7 @@ pub fn encode_request(header: &RequestHeader, body: &RequestBody) -> Result<Writ
 }
 
 /// Builds a request frame for a typed request.
-pub fn encode_typed_request<R: Request>(
-    header: &RequestHeader,
-    body: &R,
-) -> Result<Writer, EncodeError> {
+pub fn encode_typed_request<R: Request>(header: &RequestHeader, body: &R) -> Result<Writer, EncodeError> {
     let hv = R::API_KEY.info().request_header_version(header.api_version);
     let len = header.encoded_len(hv) + body.encoded_len(header.api_version);
     let mut w = Writer::with_capacity(len.min(64 * 1024) + 4);
@@ -103,16 +97,9 @@ pub fn encode_typed_request<R: Request>(
 }
 
 /// Builds a response frame for a request of `api_key` at `version`.
-pub fn encode_response(
-    correlation_id: i32,
-    version: i16,
-    body: &ResponseBody,
-) -> Result<Writer, EncodeError> {
+pub fn encode_response(correlation_id: i32, version: i16, body: &ResponseBody) -> Result<Writer, EncodeError> {
     let hv = body.api_key().info().response_header_version(version);
-    let header = ResponseHeader {
-        correlation_id,
-        unknown_tagged_fields: Vec::new(),
-    };
+    let header = ResponseHeader { correlation_id, unknown_tagged_fields: Vec::new() };
     let len = header.encoded_len(hv) + body.encoded_len(version);
     let mut w = Writer::with_capacity(len.min(64 * 1024) + 4);
     put_i32(&mut w, len as i32);
@@ -124,11 +111,7 @@ pub fn encode_response(
 
 /// Reads the response header of a frame for a request of `api_key` at
 /// `version`, leaving the body in `frame`.
-pub fn decode_response_header(
-    frame: &mut Bytes,
-    api_key: ApiKey,
-    version: i16,
-) -> Result<ResponseHeader, DecodeError> {
+pub fn decode_response_header(frame: &mut Bytes, api_key: ApiKey, version: i16) -> Result<ResponseHeader, DecodeError> {
     ResponseHeader::decode(frame, api_key.info().response_header_version(version))
 }
 
@@ -193,24 +176,15 @@ pub enum RequestError {
 /// says whether this server serves that version: the version table by
 /// default, narrower for a server that serves fewer APIs (the testkit, for
 /// one). Bytes after the body are ignored, as Kafka does.
-pub fn parse_request(
-    mut frame: Bytes,
-    accepts: impl Fn(ApiKey, i16) -> bool,
-) -> Result<ParsedRequest, RequestError> {
+pub fn parse_request(mut frame: Bytes, accepts: impl Fn(ApiKey, i16) -> bool) -> Result<ParsedRequest, RequestError> {
     if frame.len() < 8 {
-        return Err(RequestError::NoHeader(DecodeError::invalid(format!(
-            "{} bytes",
-            frame.len()
-        ))));
+        return Err(RequestError::NoHeader(DecodeError::invalid(format!("{} bytes", frame.len()))));
     }
     let key = i16::from_be_bytes([frame[0], frame[1]]);
     let version = i16::from_be_bytes([frame[2], frame[3]]);
     let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
     let Some(api) = ApiKey::from_i16(key).filter(|&a| accepts(a, api_min(a))) else {
-        return Err(RequestError::UnknownApi {
-            api_key: key,
-            correlation_id,
-        });
+        return Err(RequestError::UnknownApi { api_key: key, correlation_id });
     };
     let info = api.info();
     if api == ApiKey::ApiVersions && version > info.versions.max {
@@ -218,36 +192,19 @@ pub fn parse_request(
         // flexible from v3), which is what we read.
         let header = RequestHeader::decode(&mut frame, 2)
             .or_else(|_| RequestHeader::decode(&mut frame.clone(), 1))
-            .map_err(|source| RequestError::Malformed {
-                api,
-                version,
-                correlation_id,
-                source,
-            })?;
+            .map_err(|source| RequestError::Malformed { api, version, correlation_id, source })?;
         return Ok(ParsedRequest::UnsupportedApiVersions { header });
     }
     if !info.versions.contains(version) || !accepts(api, version) {
-        return Err(RequestError::UnsupportedVersion {
-            api,
-            version,
-            correlation_id,
-        });
+        return Err(RequestError::UnsupportedVersion { api, version, correlation_id });
     }
-    let header = RequestHeader::decode(&mut frame, info.request_header_version(version)).map_err(
-        |source| RequestError::Malformed {
-            api,
-            version,
-            correlation_id,
-            source,
-        },
-    )?;
-    let body = RequestBody::decode(api, version, &mut frame).map_err(|source| {
-        RequestError::Malformed {
-            api,
-            version,
-            correlation_id,
-            source,
-        }
+    let header = RequestHeader::decode(&mut frame, info.request_header_version(version))
+        .map_err(|source| RequestError::Malformed { api, version, correlation_id, source })?;
+    let body = RequestBody::decode(api, version, &mut frame).map_err(|source| RequestError::Malformed {
+        api,
+        version,
+        correlation_id,
+        source,
     })?;
     Ok(ParsedRequest::Request { header, body })
 }
@@ -282,10 +239,7 @@ pub fn encode_typed_response<M: Message>(
     version: i16,
     body: &M,
 ) -> Result<Writer, EncodeError> {
-    let header = ResponseHeader {
-        correlation_id,
-        unknown_tagged_fields: Vec::new(),
-    };
+    let header = ResponseHeader { correlation_id, unknown_tagged_fields: Vec::new() };
     let len = header.encoded_len(header_version) + body.encoded_len(version);
     let mut w = Writer::with_capacity(len.min(64 * 1024) + 4);
     put_i32(&mut w, len as i32);
@@ -301,10 +255,7 @@ mod tests {
 
     fn frame_of(w: Writer) -> Bytes {
         let mut b = BytesMut::from(&w.into_bytes()[..]);
-        FrameDecoder::new(DEFAULT_MAX_FRAME)
-            .decode(&mut b)
-            .unwrap()
-            .unwrap()
+        FrameDecoder::new(DEFAULT_MAX_FRAME).decode(&mut b).unwrap().unwrap()
     }
 
     #[test]
@@ -313,25 +264,15 @@ mod tests {
         let mut b = BytesMut::from(&[0u8, 0, 0, 3, 1, 2][..]);
         assert_eq!(d.decode(&mut b), Ok(None));
         b.extend_from_slice(&[3, 0, 0]);
-        assert_eq!(
-            d.decode(&mut b).unwrap().unwrap(),
-            Bytes::from_static(&[1, 2, 3])
-        );
+        assert_eq!(d.decode(&mut b).unwrap().unwrap(), Bytes::from_static(&[1, 2, 3]));
         assert_eq!(&b[..], &[0, 0]);
         let mut big = BytesMut::from(&[0u8, 0, 0, 11][..]);
-        assert_eq!(
-            d.decode(&mut big),
-            Err(FrameError::TooLarge { size: 11, max: 10 })
-        );
+        assert_eq!(d.decode(&mut big), Err(FrameError::TooLarge { size: 11, max: 10 }));
         let mut neg = BytesMut::from(&[0xffu8, 0xff, 0xff, 0xff][..]);
         assert_eq!(d.decode(&mut neg), Err(FrameError::Negative(-1)));
         // A 2 GiB announcement does not allocate 2 GiB.
         let mut huge = BytesMut::from(&[0x7fu8, 0xff, 0xff, 0xff][..]);
-        assert!(
-            FrameDecoder::new(DEFAULT_MAX_FRAME)
-                .decode(&mut huge)
-                .is_err()
-        );
+        assert!(FrameDecoder::new(DEFAULT_MAX_FRAME).decode(&mut huge).is_err());
     }
 
     #[test]
@@ -344,10 +285,7 @@ mod tests {
                 client_id: Some("c".into()),
                 ..Default::default()
             };
-            let body = RequestBody::Metadata(MetadataRequest {
-                topics: Some(vec![]),
-                ..Default::default()
-            });
+            let body = RequestBody::Metadata(MetadataRequest { topics: Some(vec![]), ..Default::default() });
             let frame = frame_of(encode_request(&header, &body).unwrap());
             match parse_request(frame, |_, _| true).unwrap() {
                 ParsedRequest::Request { header: h, body: b } => {
@@ -364,43 +302,25 @@ mod tests {
         let mut bytes = vec![0, 99, 0, 0, 0, 0, 0, 5, 0xff, 0xff];
         assert_eq!(
             parse_request(Bytes::from(bytes.clone()), |_, _| true),
-            Err(RequestError::UnknownApi {
-                api_key: 99,
-                correlation_id: 5
-            })
+            Err(RequestError::UnknownApi { api_key: 99, correlation_id: 5 })
         );
         // Metadata v14 does not exist in 4.0.0.
         bytes[1] = 3;
         bytes[3] = 14;
         assert!(matches!(
             parse_request(Bytes::from(bytes.clone()), |_, _| true),
-            Err(RequestError::UnsupportedVersion {
-                api: ApiKey::Metadata,
-                version: 14,
-                ..
-            })
+            Err(RequestError::UnsupportedVersion { api: ApiKey::Metadata, version: 14, .. })
         ));
         // Produce v2 is listed by Kafka 4.0 but not served.
         bytes[1] = 0;
         bytes[3] = 2;
         assert!(matches!(
             parse_request(Bytes::from(bytes), |_, _| true),
-            Err(RequestError::UnsupportedVersion {
-                api: ApiKey::Produce,
-                version: 2,
-                ..
-            })
+            Err(RequestError::UnsupportedVersion { api: ApiKey::Produce, version: 2, .. })
         ));
         // An API the server chooses not to serve reads as unknown.
-        let header = RequestHeader {
-            api_key: 3,
-            api_version: 12,
-            correlation_id: 1,
-            ..Default::default()
-        };
-        let frame = frame_of(
-            encode_request(&header, &RequestBody::Metadata(MetadataRequest::default())).unwrap(),
-        );
+        let header = RequestHeader { api_key: 3, api_version: 12, correlation_id: 1, ..Default::default() };
+        let frame = frame_of(encode_request(&header, &RequestBody::Metadata(MetadataRequest::default())).unwrap());
         assert!(matches!(
             parse_request(frame, |a, _| a != ApiKey::Metadata),
             Err(RequestError::UnknownApi { api_key: 3, .. })
@@ -422,52 +342,22 @@ mod tests {
         header.encode(&mut w, 2).unwrap();
         crate::codec::put_slice(&mut w, &[0xde, 0xad, 0xbe, 0xef]);
         let parsed = parse_request(w.into_bytes(), |_, _| true).unwrap();
-        let ParsedRequest::UnsupportedApiVersions { header: h } = parsed else {
-            panic!("{parsed:?}")
-        };
-        assert_eq!(
-            (h.correlation_id, h.client_id.as_deref()),
-            (77, Some("future"))
-        );
-        let supported: Vec<_> = crate::api::API_TABLE
-            .iter()
-            .map(|i| (i.key, i.advertised_min, i.versions.max))
-            .collect();
+        let ParsedRequest::UnsupportedApiVersions { header: h } = parsed else { panic!("{parsed:?}") };
+        assert_eq!((h.correlation_id, h.client_id.as_deref()), (77, Some("future")));
+        let supported: Vec<_> =
+            crate::api::API_TABLE.iter().map(|i| (i.key, i.advertised_min, i.versions.max)).collect();
         let resp = unsupported_api_versions_response(&supported);
         // Encoded at v0 with response header v0, as the client expects.
-        let mut frame =
-            frame_of(encode_response(77, 0, &ResponseBody::ApiVersions(resp.clone())).unwrap());
-        assert_eq!(
-            crate::header::ResponseHeader::decode(&mut frame, 0)
-                .unwrap()
-                .correlation_id,
-            77
-        );
+        let mut frame = frame_of(encode_response(77, 0, &ResponseBody::ApiVersions(resp.clone())).unwrap());
+        assert_eq!(crate::header::ResponseHeader::decode(&mut frame, 0).unwrap().correlation_id, 77);
         let back = ApiVersionsResponse::from_bytes(frame, 0).unwrap();
         assert_eq!(back.error_code, 35);
         assert_eq!(back.api_keys.len(), crate::api::API_TABLE.len());
-        assert!(
-            back.api_keys
-                .iter()
-                .any(|k| k.api_key == 18 && k.min_version == 0 && k.max_version == 4)
-        );
+        assert!(back.api_keys.iter().any(|k| k.api_key == 18 && k.min_version == 0 && k.max_version == 4));
         // ApiVersions v3 itself parses normally.
-        let header = RequestHeader {
-            api_key: 18,
-            api_version: 3,
-            correlation_id: 1,
-            ..Default::default()
-        };
-        let frame = frame_of(
-            encode_request(
-                &header,
-                &RequestBody::ApiVersions(ApiVersionsRequest::default()),
-            )
-            .unwrap(),
-        );
-        assert!(matches!(
-            parse_request(frame, |_, _| true),
-            Ok(ParsedRequest::Request { .. })
-        ));
+        let header = RequestHeader { api_key: 18, api_version: 3, correlation_id: 1, ..Default::default() };
+        let frame =
+            frame_of(encode_request(&header, &RequestBody::ApiVersions(ApiVersionsRequest::default())).unwrap());
+        assert!(matches!(parse_request(frame, |_, _| true), Ok(ParsedRequest::Request { .. })));
     }
 }

@@ -41,9 +41,7 @@ impl RequestHeader {
         if header_version >= 1 {
             // Never compact, even in v2: brokers must read it before they
             // know whether the request is flexible.
-            self.client_id
-                .write_to(w, 0, false)
-                .map_err(|e| e.at("client_id"))?;
+            self.client_id.write_to(w, 0, false).map_err(|e| e.at("client_id"))?;
         }
         if header_version >= 2 {
             put_uvarint(w, self.unknown_tagged_fields.len() as u32);
@@ -61,10 +59,7 @@ impl RequestHeader {
             n += self.client_id.wire_len(0, false);
         }
         if header_version >= 2 {
-            n += unknown_tagged_len(
-                &self.unknown_tagged_fields,
-                self.unknown_tagged_fields.len(),
-            );
+            n += unknown_tagged_len(&self.unknown_tagged_fields, self.unknown_tagged_fields.len());
         }
         n
     }
@@ -86,13 +81,7 @@ impl RequestHeader {
                 Ok(())
             })?;
         }
-        Ok(RequestHeader {
-            api_key,
-            api_version,
-            correlation_id,
-            client_id,
-            unknown_tagged_fields,
-        })
+        Ok(RequestHeader { api_key, api_version, correlation_id, client_id, unknown_tagged_fields })
     }
 }
 
@@ -120,10 +109,7 @@ impl ResponseHeader {
     /// Bytes the header takes in `header_version`.
     pub fn encoded_len(&self, header_version: i16) -> usize {
         if header_version >= 1 {
-            4 + unknown_tagged_len(
-                &self.unknown_tagged_fields,
-                self.unknown_tagged_fields.len(),
-            )
+            4 + unknown_tagged_len(&self.unknown_tagged_fields, self.unknown_tagged_fields.len())
         } else {
             4
         }
@@ -139,10 +125,7 @@ impl ResponseHeader {
                 Ok(())
             })?;
         }
-        Ok(ResponseHeader {
-            correlation_id,
-            unknown_tagged_fields,
-        })
+        Ok(ResponseHeader { correlation_id, unknown_tagged_fields })
     }
 }
 
@@ -161,17 +144,9 @@ mod tests {
         };
         let mut w = Writer::new();
         h.encode(&mut w, 2).unwrap();
-        assert_eq!(
-            &w.into_bytes()[..],
-            &[0, 18, 0, 3, 0, 0, 0, 1, 0, 2, b'a', b'b', 0]
-        );
+        assert_eq!(&w.into_bytes()[..], &[0, 18, 0, 3, 0, 0, 0, 1, 0, 2, b'a', b'b', 0]);
         let mut w = Writer::new();
-        RequestHeader {
-            client_id: None,
-            ..h.clone()
-        }
-        .encode(&mut w, 1)
-        .unwrap();
+        RequestHeader { client_id: None, ..h.clone() }.encode(&mut w, 1).unwrap();
         assert_eq!(&w.into_bytes()[..], &[0, 18, 0, 3, 0, 0, 0, 1, 0xff, 0xff]);
         for v in 0..=2 {
             let mut w = Writer::new();
@@ -181,10 +156,7 @@ mod tests {
             let back = RequestHeader::decode(&mut b, v).unwrap();
             assert!(b.is_empty());
             assert_eq!(back.correlation_id, 1);
-            assert_eq!(
-                back.client_id.as_deref(),
-                if v == 0 { None } else { Some("ab") }
-            );
+            assert_eq!(back.client_id.as_deref(), if v == 0 { None } else { Some("ab") });
         }
     }
 }

@@ -23,6 +23,7 @@ pub mod error;
 pub mod error_code;
 pub mod frame;
 pub mod header;
+pub mod json;
 pub mod messages;
 pub mod records;
 #[cfg(any(test, feature = "testing"))]

@@ -16,14 +16,20 @@ use crate::uuid::Uuid;
 #[derive(Debug, Clone)]
 pub struct Gen {
     state: u64,
+    unknown_tags: bool,
 }
 
 impl Gen {
     /// A generator seeded with `seed`.
     pub fn new(seed: u64) -> Self {
-        Gen {
-            state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
-        }
+        Gen { state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1, unknown_tags: true }
+    }
+
+    /// Never generates unknown tagged fields: for comparing with
+    /// implementations that drop them.
+    pub fn without_unknown_tags(mut self) -> Self {
+        self.unknown_tags = false;
+        self
     }
 
     /// The next 64 random bits.
@@ -95,9 +101,7 @@ impl Gen {
     /// A short string, sometimes empty, sometimes not ASCII.
     pub fn string(&mut self) -> String {
         let len = self.below(9) as usize;
-        let mut s: String = (0..len)
-            .map(|_| (b'a' + self.below(26) as u8) as char)
-            .collect();
+        let mut s: String = (0..len).map(|_| (b'a' + self.below(26) as u8) as char).collect();
         if self.one_in(8) {
             s.push('é');
         }
@@ -107,10 +111,7 @@ impl Gen {
     /// A short byte string.
     pub fn bytes(&mut self) -> Bytes {
         let len = self.below(24) as usize;
-        (0..len)
-            .map(|_| self.next_u64() as u8)
-            .collect::<Vec<u8>>()
-            .into()
+        (0..len).map(|_| self.next_u64() as u8).collect::<Vec<u8>>().into()
     }
 
     /// A random id.
@@ -126,16 +127,13 @@ impl Gen {
 
     /// A few tagged fields with tags no message declares, in ascending order.
     pub fn unknown_tagged_fields(&mut self) -> Vec<RawTaggedField> {
-        if !self.one_in(3) {
+        if !self.unknown_tags || !self.one_in(3) {
             return Vec::new();
         }
         let mut tag = 1000 + self.below(100) as u32;
         let mut out = Vec::new();
         for _ in 0..1 + self.below(2) {
-            out.push(RawTaggedField {
-                tag,
-                data: self.bytes(),
-            });
+            out.push(RawTaggedField { tag, data: self.bytes() });
             tag += 1 + self.below(300) as u32;
         }
         out
@@ -158,15 +156,12 @@ pub struct MessageCase {
     round_trip: fn(u64, i16) -> Result<usize, String>,
     decode_bytes: fn(&[u8], i16) -> bool,
     encode_random: fn(u64, i16) -> Result<Bytes, String>,
+    sample: fn(u64, i16) -> Result<(Bytes, String), String>,
 }
 
 impl std::fmt::Debug for MessageCase {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} v{}-{}",
-            self.name, self.versions.min, self.versions.max
-        )
+        write!(f, "{} v{}-{}", self.name, self.versions.min, self.versions.max)
     }
 }
 
@@ -186,6 +181,12 @@ impl MessageCase {
                 let m = M::arbitrary(&mut g, v, M::is_flexible(v));
                 m.to_bytes(v).map_err(|e| e.to_string())
             },
+            sample: |seed, v| {
+                let mut g = Gen::new(seed).without_unknown_tags();
+                let m = M::arbitrary(&mut g, v, M::is_flexible(v));
+                let bytes = m.to_bytes(v).map_err(|e| e.to_string())?;
+                Ok((bytes, crate::json::ToJson::to_json(&m)))
+            },
         }
     }
 
@@ -201,6 +202,12 @@ impl MessageCase {
         (self.decode_bytes)(bytes, version)
     }
 
+    /// A random value without unknown tagged fields: its encoding and its
+    /// JSON rendering, for cross-checks with other implementations.
+    pub fn sample(&self, seed: u64, version: i16) -> Result<(Bytes, String), String> {
+        (self.sample)(seed, version)
+    }
+
     /// The encoding of a random value from `seed` at `version`.
     pub fn encode_random(&self, seed: u64, version: i16) -> Result<Bytes, String> {
         (self.encode_random)(seed, version)
@@ -210,25 +217,15 @@ impl MessageCase {
 fn round_trip<M: Message + Arbitrary>(seed: u64, version: i16) -> Result<usize, String> {
     let mut g = Gen::new(seed);
     let original = M::arbitrary(&mut g, version, M::is_flexible(version));
-    let bytes = original
-        .to_bytes(version)
-        .map_err(|e| format!("encode: {e}"))?;
+    let bytes = original.to_bytes(version).map_err(|e| format!("encode: {e}"))?;
     if bytes.len() != original.encoded_len(version) {
-        return Err(format!(
-            "encoded_len {} but wrote {}",
-            original.encoded_len(version),
-            bytes.len()
-        ));
+        return Err(format!("encoded_len {} but wrote {}", original.encoded_len(version), bytes.len()));
     }
     let decoded = M::from_bytes(bytes.clone(), version).map_err(|e| format!("decode: {e}"))?;
     if decoded != original {
-        return Err(format!(
-            "value changed:\n  before {original:?}\n  after  {decoded:?}"
-        ));
+        return Err(format!("value changed:\n  before {original:?}\n  after  {decoded:?}"));
     }
-    let again = decoded
-        .to_bytes(version)
-        .map_err(|e| format!("re-encode: {e}"))?;
+    let again = decoded.to_bytes(version).map_err(|e| format!("re-encode: {e}"))?;
     if again != bytes {
         return Err("re-encoded bytes differ".to_string());
     }

@@ -50,11 +50,7 @@ impl fmt::Display for Uuid {
         let mut out = [0u8; 22];
         for (i, c) in out.iter_mut().enumerate() {
             let shift = 128i32 - 6 * (i as i32 + 1);
-            let idx = if shift >= 0 {
-                (v >> shift) & 0x3f
-            } else {
-                (v << (-shift)) & 0x3f
-            };
+            let idx = if shift >= 0 { (v >> shift) & 0x3f } else { (v << (-shift)) & 0x3f };
             *c = B64[idx as usize];
         }
         f.write_str(std::str::from_utf8(&out).map_err(|_| fmt::Error)?)
@@ -105,13 +101,7 @@ mod tests {
         // Kafka prints the all-zero id as 22 'A's and id 1 ends in "AQ".
         assert_eq!(Uuid::ZERO.to_string(), "AAAAAAAAAAAAAAAAAAAAAA");
         assert_eq!(Uuid::from_u128(1).to_string(), "AAAAAAAAAAAAAAAAAAAAAQ");
-        for v in [
-            0u128,
-            1,
-            12345,
-            u128::MAX,
-            0x0123_4567_89ab_cdef_fedc_ba98_7654_3210,
-        ] {
+        for v in [0u128, 1, 12345, u128::MAX, 0x0123_4567_89ab_cdef_fedc_ba98_7654_3210] {
             let id = Uuid::from_u128(v);
             assert_eq!(id.to_string().parse::<Uuid>().unwrap(), id);
         }

@@ -14,10 +14,7 @@ use crate::error::{DecodeError, DecodeErrorKind};
 #[inline]
 pub fn ensure(r: &Bytes, n: usize) -> Result<(), DecodeError> {
     if r.len() < n {
-        Err(DecodeError::new(DecodeErrorKind::UnexpectedEof {
-            needed: n,
-            remaining: r.len(),
-        }))
+        Err(DecodeError::new(DecodeErrorKind::UnexpectedEof { needed: n, remaining: r.len() }))
     } else {
         Ok(())
     }
@@ -27,10 +24,7 @@ pub fn ensure(r: &Bytes, n: usize) -> Result<(), DecodeError> {
 #[inline]
 pub fn ensure_len(r: &Bytes, length: u64) -> Result<usize, DecodeError> {
     if length > r.len() as u64 {
-        Err(DecodeError::new(DecodeErrorKind::LengthExceedsInput {
-            length,
-            remaining: r.len(),
-        }))
+        Err(DecodeError::new(DecodeErrorKind::LengthExceedsInput { length, remaining: r.len() }))
     } else {
         Ok(length as usize)
     }

@@ -45,12 +45,7 @@ pub fn unknown_tagged_len(unknown: &[RawTaggedField], count: usize) -> usize {
 }
 
 /// Appends a known tagged field; its value is always in the compact form.
-pub fn write_tagged_field<T: Wire>(
-    w: &mut Writer,
-    tag: u32,
-    value: &T,
-    version: i16,
-) -> Result<(), EncodeError> {
+pub fn write_tagged_field<T: Wire>(w: &mut Writer, tag: u32, value: &T, version: i16) -> Result<(), EncodeError> {
     put_uvarint(w, tag);
     put_uvarint(w, value.wire_len(version, true) as u32);
     value.write_to(w, version, true)

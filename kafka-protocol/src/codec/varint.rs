@@ -89,11 +89,7 @@ pub fn decode_u32(b: &[u8]) -> Result<(u32, usize), DecodeError> {
     let mut v: u32 = 0;
     for i in 0..5 {
         let Some(&byte) = b.get(i) else {
-            return Err(DecodeErrorKind::UnexpectedEof {
-                needed: i + 1,
-                remaining: b.len(),
-            }
-            .into());
+            return Err(DecodeErrorKind::UnexpectedEof { needed: i + 1, remaining: b.len() }.into());
         };
         if i == 4 && byte > 0x0f {
             return Err(DecodeErrorKind::VarintTooLong(5).into());
@@ -117,11 +113,7 @@ pub fn decode_u64(b: &[u8]) -> Result<(u64, usize), DecodeError> {
     let mut v: u64 = 0;
     for i in 0..10 {
         let Some(&byte) = b.get(i) else {
-            return Err(DecodeErrorKind::UnexpectedEof {
-                needed: i + 1,
-                remaining: b.len(),
-            }
-            .into());
+            return Err(DecodeErrorKind::UnexpectedEof { needed: i + 1, remaining: b.len() }.into());
         };
         if i == 9 && byte > 0x01 {
             return Err(DecodeErrorKind::VarintTooLong(10).into());
@@ -185,16 +177,7 @@ mod tests {
 
     #[test]
     fn lengths_match_encoding() {
-        for v in [
-            0u64,
-            1,
-            127,
-            128,
-            16383,
-            16384,
-            u64::from(u32::MAX),
-            u64::MAX,
-        ] {
+        for v in [0u64, 1, 127, 128, 16383, 16384, u64::from(u32::MAX), u64::MAX] {
             let mut out = Vec::new();
             put_u64(&mut out, v);
             assert_eq!(out.len(), len_u64(v));

@@ -86,43 +86,26 @@ impl Wire for Uuid {
 }
 
 /// Writes the length prefix of a string, bytes or array; `None` is null.
-fn put_len(
-    w: &mut Writer,
-    len: Option<usize>,
-    flexible: bool,
-    short: bool,
-) -> Result<(), EncodeError> {
+fn put_len(w: &mut Writer, len: Option<usize>, flexible: bool, short: bool) -> Result<(), EncodeError> {
     match (len, flexible) {
         (None, true) => put_uvarint(w, 0),
         (None, false) if short => put_i16(w, -1),
         (None, false) => put_i32(w, -1),
         (Some(n), true) => {
             if n >= u32::MAX as usize {
-                return Err(EncodeErrorKind::TooLong {
-                    len: n,
-                    max: u32::MAX as usize - 1,
-                }
-                .into());
+                return Err(EncodeErrorKind::TooLong { len: n, max: u32::MAX as usize - 1 }.into());
             }
             put_uvarint(w, n as u32 + 1);
         }
         (Some(n), false) if short => {
             if n > i16::MAX as usize {
-                return Err(EncodeErrorKind::TooLong {
-                    len: n,
-                    max: i16::MAX as usize,
-                }
-                .into());
+                return Err(EncodeErrorKind::TooLong { len: n, max: i16::MAX as usize }.into());
             }
             put_i16(w, n as i16);
         }
         (Some(n), false) => {
             if n > i32::MAX as usize {
-                return Err(EncodeErrorKind::TooLong {
-                    len: n,
-                    max: i32::MAX as usize,
-                }
-                .into());
+                return Err(EncodeErrorKind::TooLong { len: n, max: i32::MAX as usize }.into());
             }
             put_i32(w, n as i32);
         }
@@ -231,12 +214,7 @@ pub fn encode_records(records: &Option<Bytes>, w: &mut Writer, flexible: bool) {
     }
 }
 
-fn read_elements<T: Wire>(
-    r: &mut Bytes,
-    n: usize,
-    version: i16,
-    flexible: bool,
-) -> Result<Vec<T>, DecodeError> {
+fn read_elements<T: Wire>(r: &mut Bytes, n: usize, version: i16, flexible: bool) -> Result<Vec<T>, DecodeError> {
     // `n` is already bounded by the bytes left; start small anyway, since an
     // element may be far larger in memory than on the wire.
     let mut out = Vec::with_capacity(n.min(64));
@@ -261,11 +239,7 @@ impl<T: Wire> Wire for Vec<T> {
         }
     }
     fn wire_len(&self, version: i16, flexible: bool) -> usize {
-        len_len(Some(self.len()), flexible, false)
-            + self
-                .iter()
-                .map(|e| e.wire_len(version, flexible))
-                .sum::<usize>()
+        len_len(Some(self.len()), flexible, false) + self.iter().map(|e| e.wire_len(version, flexible)).sum::<usize>()
     }
 }
 

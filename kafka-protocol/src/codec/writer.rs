@@ -27,11 +27,7 @@ impl Writer {
 
     /// An empty writer with room for `n` bytes before it reallocates.
     pub fn with_capacity(n: usize) -> Self {
-        Writer {
-            buf: BytesMut::with_capacity(n),
-            parts: Vec::new(),
-            parts_len: 0,
-        }
+        Writer { buf: BytesMut::with_capacity(n), parts: Vec::new(), parts_len: 0 }
     }
 
     /// Bytes written so far.

@@ -29,9 +29,7 @@ pub(super) fn compress(input: &[u8], out: &mut Vec<u8>) -> Result<(), Compressio
 /// Length of the frame descriptor (FLG, BD, optional content size and
 /// dictionary id) that follows the magic number.
 fn descriptor_len(input: &[u8]) -> Result<usize, CompressionError> {
-    let flg = *input
-        .get(4)
-        .ok_or_else(|| corrupt("truncated frame header"))?;
+    let flg = *input.get(4).ok_or_else(|| corrupt("truncated frame header"))?;
     let mut len = 2;
     if flg & 0x08 != 0 {
         len += 8; // content size
@@ -42,11 +40,7 @@ fn descriptor_len(input: &[u8]) -> Result<usize, CompressionError> {
     Ok(len)
 }
 
-pub(super) fn decompress(
-    input: &[u8],
-    limit: usize,
-    legacy_checksum: bool,
-) -> Result<Vec<u8>, CompressionError> {
+pub(super) fn decompress(input: &[u8], limit: usize, legacy_checksum: bool) -> Result<Vec<u8>, CompressionError> {
     if input.len() < 7 || input[..4] != MAGIC {
         return Err(corrupt("not an LZ4 frame"));
     }

@@ -139,10 +139,7 @@ pub enum CompressionError {
 
 impl CompressionError {
     fn corrupt(codec: Compression, reason: impl std::fmt::Display) -> Self {
-        CompressionError::Corrupt {
-            codec,
-            reason: reason.to_string(),
-        }
+        CompressionError::Corrupt { codec, reason: reason.to_string() }
     }
 }
 
@@ -173,11 +170,7 @@ pub fn compress(
 }
 
 /// Decompresses `input`, failing once the output would exceed `limit` bytes.
-pub fn decompress(
-    codec: Compression,
-    input: &[u8],
-    limit: usize,
-) -> Result<Vec<u8>, CompressionError> {
+pub fn decompress(codec: Compression, input: &[u8], limit: usize) -> Result<Vec<u8>, CompressionError> {
     match codec {
         Compression::None => {
             if input.len() > limit {
@@ -199,17 +192,11 @@ pub fn decompress_legacy_lz4(input: &[u8], limit: usize) -> Result<Vec<u8>, Comp
 }
 
 /// Reads all of `reader` into a vector, failing past `limit` bytes.
-fn read_bounded(
-    mut reader: impl std::io::Read,
-    codec: Compression,
-    limit: usize,
-) -> Result<Vec<u8>, CompressionError> {
+fn read_bounded(mut reader: impl std::io::Read, codec: Compression, limit: usize) -> Result<Vec<u8>, CompressionError> {
     use std::io::Read;
     let mut out = Vec::new();
     let mut limited = (&mut reader).take(limit as u64 + 1);
-    limited
-        .read_to_end(&mut out)
-        .map_err(|e| CompressionError::corrupt(codec, e))?;
+    limited.read_to_end(&mut out).map_err(|e| CompressionError::corrupt(codec, e))?;
     if out.len() > limit {
         return Err(CompressionError::TooLarge { codec, limit });
     }
@@ -221,47 +208,28 @@ mod tests {
     use super::*;
 
     fn sample() -> Vec<u8> {
-        (0..200_000u32)
-            .flat_map(|i| format!("record {i} value {}\n", i % 97).into_bytes())
-            .collect()
+        (0..200_000u32).flat_map(|i| format!("record {i} value {}\n", i % 97).into_bytes()).collect()
     }
 
     #[test]
     fn every_codec_round_trips() {
         let data = sample();
-        for codec in [
-            Compression::None,
-            Compression::Gzip,
-            Compression::Snappy,
-            Compression::Lz4,
-            Compression::Zstd,
-        ] {
+        for codec in [Compression::None, Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd] {
             let mut packed = Vec::new();
             compress(codec, None, &data, &mut packed).unwrap();
             if codec != Compression::None {
                 assert!(packed.len() < data.len() / 3, "{codec} did not compress");
             }
-            assert_eq!(
-                decompress(codec, &packed, data.len()).unwrap(),
-                data,
-                "{codec}"
-            );
+            assert_eq!(decompress(codec, &packed, data.len()).unwrap(), data, "{codec}");
             assert_eq!(
                 decompress(codec, &packed, data.len() - 1),
-                Err(CompressionError::TooLarge {
-                    codec,
-                    limit: data.len() - 1
-                }),
+                Err(CompressionError::TooLarge { codec, limit: data.len() - 1 }),
                 "{codec}"
             );
             // Empty input round-trips too.
             let mut empty = Vec::new();
             compress(codec, None, &[], &mut empty).unwrap();
-            assert_eq!(
-                decompress(codec, &empty, 0).unwrap(),
-                Vec::<u8>::new(),
-                "{codec}"
-            );
+            assert_eq!(decompress(codec, &empty, 0).unwrap(), Vec::<u8>::new(), "{codec}");
         }
     }
 
@@ -277,22 +245,11 @@ mod tests {
     #[test]
     fn a_bomb_is_stopped_at_the_limit() {
         let zeros = vec![0u8; 50 << 20];
-        for codec in [
-            Compression::Gzip,
-            Compression::Snappy,
-            Compression::Lz4,
-            Compression::Zstd,
-        ] {
+        for codec in [Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd] {
             let mut packed = Vec::new();
             compress(codec, None, &zeros, &mut packed).unwrap();
             assert!(packed.len() < 3 << 20, "{codec}: {}", packed.len());
-            assert!(
-                matches!(
-                    decompress(codec, &packed, 1 << 20),
-                    Err(CompressionError::TooLarge { .. })
-                ),
-                "{codec}"
-            );
+            assert!(matches!(decompress(codec, &packed, 1 << 20), Err(CompressionError::TooLarge { .. })), "{codec}");
         }
     }
 
@@ -308,12 +265,7 @@ mod tests {
                     g as u8
                 })
                 .collect();
-            for codec in [
-                Compression::Gzip,
-                Compression::Snappy,
-                Compression::Lz4,
-                Compression::Zstd,
-            ] {
+            for codec in [Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd] {
                 let _ = decompress(codec, &junk, 1 << 20);
             }
         }

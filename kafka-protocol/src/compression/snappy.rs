@@ -31,16 +31,11 @@ pub(super) fn compress_xerial(input: &[u8], out: &mut Vec<u8>) -> Result<(), Com
 fn raw_block(block: &[u8], out: &mut Vec<u8>, limit: usize) -> Result<(), CompressionError> {
     let len = snap::raw::decompress_len(block).map_err(corrupt)?;
     if out.len() + len > limit {
-        return Err(CompressionError::TooLarge {
-            codec: Compression::Snappy,
-            limit,
-        });
+        return Err(CompressionError::TooLarge { codec: Compression::Snappy, limit });
     }
     let start = out.len();
     out.resize(start + len, 0);
-    let n = snap::raw::Decoder::new()
-        .decompress(block, &mut out[start..])
-        .map_err(corrupt)?;
+    let n = snap::raw::Decoder::new().decompress(block, &mut out[start..]).map_err(corrupt)?;
     out.truncate(start + n);
     Ok(())
 }
@@ -55,10 +50,7 @@ pub(super) fn decompress(input: &[u8], limit: usize) -> Result<Vec<u8>, Compress
             };
             let len = i32::from_be_bytes(*len);
             if len < 0 || len as usize > tail.len() {
-                return Err(corrupt(format!(
-                    "xerial block length {len} exceeds the {} bytes left",
-                    tail.len()
-                )));
+                return Err(corrupt(format!("xerial block length {len} exceeds the {} bytes left", tail.len())));
             }
             let (block, next) = tail.split_at(len as usize);
             raw_block(block, &mut out, limit)?;
@@ -85,10 +77,7 @@ mod tests {
     fn xerial_header_is_javas() {
         let mut out = Vec::new();
         compress_xerial(b"abc", &mut out).unwrap();
-        assert_eq!(
-            &out[..16],
-            b"\x82SNAPPY\x00\x00\x00\x00\x01\x00\x00\x00\x01"
-        );
+        assert_eq!(&out[..16], b"\x82SNAPPY\x00\x00\x00\x00\x01\x00\x00\x00\x01");
     }
 
     #[test]

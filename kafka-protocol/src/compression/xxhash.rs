@@ -8,9 +8,7 @@ const P4: u32 = 668_265_263;
 const P5: u32 = 374_761_393;
 
 fn round(acc: u32, lane: u32) -> u32 {
-    acc.wrapping_add(lane.wrapping_mul(P2))
-        .rotate_left(13)
-        .wrapping_mul(P1)
+    acc.wrapping_add(lane.wrapping_mul(P2)).rotate_left(13).wrapping_mul(P1)
 }
 
 fn le32(b: &[u8]) -> u32 {
@@ -21,12 +19,7 @@ fn le32(b: &[u8]) -> u32 {
 pub(super) fn xxh32(data: &[u8], seed: u32) -> u32 {
     let mut rest = data;
     let mut h = if data.len() >= 16 {
-        let mut v = [
-            seed.wrapping_add(P1).wrapping_add(P2),
-            seed.wrapping_add(P2),
-            seed,
-            seed.wrapping_sub(P1),
-        ];
+        let mut v = [seed.wrapping_add(P1).wrapping_add(P2), seed.wrapping_add(P2), seed, seed.wrapping_sub(P1)];
         while rest.len() >= 16 {
             for (i, lane) in v.iter_mut().enumerate() {
                 *lane = round(*lane, le32(&rest[i * 4..]));
@@ -42,17 +35,11 @@ pub(super) fn xxh32(data: &[u8], seed: u32) -> u32 {
     };
     h = h.wrapping_add(data.len() as u32);
     while rest.len() >= 4 {
-        h = h
-            .wrapping_add(le32(rest).wrapping_mul(P3))
-            .rotate_left(17)
-            .wrapping_mul(P4);
+        h = h.wrapping_add(le32(rest).wrapping_mul(P3)).rotate_left(17).wrapping_mul(P4);
         rest = &rest[4..];
     }
     for &b in rest {
-        h = h
-            .wrapping_add(u32::from(b).wrapping_mul(P5))
-            .rotate_left(11)
-            .wrapping_mul(P1);
+        h = h.wrapping_add(u32::from(b).wrapping_mul(P5)).rotate_left(11).wrapping_mul(P1);
     }
     h ^= h >> 15;
     h = h.wrapping_mul(P2);
@@ -71,9 +58,6 @@ mod tests {
         assert_eq!(xxh32(b"", 0), 0x02CC_5D05);
         assert_eq!(xxh32(b"a", 0), 0x550D_7456);
         assert_eq!(xxh32(b"abc", 0), 0x32D1_53FF);
-        assert_eq!(
-            xxh32(b"Nobody inspects the spammish repetition", 0),
-            0xE229_3B2F
-        );
+        assert_eq!(xxh32(b"Nobody inspects the spammish repetition", 0), 0xE229_3B2F);
     }
 }

@@ -2,13 +2,8 @@
 
 use super::{Compression, CompressionError, read_bounded};
 
-pub(super) fn compress(
-    input: &[u8],
-    level: i32,
-    out: &mut Vec<u8>,
-) -> Result<(), CompressionError> {
-    let packed = ::zstd::bulk::compress(input, level)
-        .map_err(|e| CompressionError::corrupt(Compression::Zstd, e))?;
+pub(super) fn compress(input: &[u8], level: i32, out: &mut Vec<u8>) -> Result<(), CompressionError> {
+    let packed = ::zstd::bulk::compress(input, level).map_err(|e| CompressionError::corrupt(Compression::Zstd, e))?;
     out.extend_from_slice(&packed);
     Ok(())
 }

@@ -23,7 +23,7 @@ use crate::codec::{Wire, Writer};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError, EncodeErrorKind};
 
 /// A top-level message: a request, a response, or a versioned data blob.
-pub trait Message: Wire + Default + Clone + PartialEq + Debug + Send + Sync + 'static {
+pub trait Message: Wire + crate::json::ToJson + Default + Clone + PartialEq + Debug + Send + Sync + 'static {
     /// Kafka's name for it, e.g. `"ProduceRequest"`.
     const NAME: &'static str;
     /// The versions this crate encodes and decodes.
@@ -49,8 +49,7 @@ pub trait Message: Wire + Default + Clone + PartialEq + Debug + Send + Sync + 's
                 max: Self::VERSIONS.max,
             }));
         }
-        self.write_to(w, version, Self::is_flexible(version))
-            .map_err(|e| e.at(Self::NAME))
+        self.write_to(w, version, Self::is_flexible(version)).map_err(|e| e.at(Self::NAME))
     }
 
     /// Reads the message at `version` from the front of `buf`, leaving any
@@ -83,9 +82,7 @@ pub trait Message: Wire + Default + Clone + PartialEq + Debug + Send + Sync + 's
     fn from_bytes(mut bytes: Bytes, version: i16) -> Result<Self, DecodeError> {
         let m = Self::decode(&mut bytes, version)?;
         if !bytes.is_empty() {
-            return Err(
-                DecodeError::new(DecodeErrorKind::TrailingBytes(bytes.len())).at(Self::NAME),
-            );
+            return Err(DecodeError::new(DecodeErrorKind::TrailingBytes(bytes.len())).at(Self::NAME));
         }
         Ok(m)
     }

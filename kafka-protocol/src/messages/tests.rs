@@ -46,10 +46,7 @@ proptest! {
 fn versions_outside_the_table_are_refused() {
     use crate::messages::{Message, MetadataRequest};
     let err = MetadataRequest::default().to_bytes(14).unwrap_err();
-    assert!(
-        err.to_string().contains("version 14 is not supported"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("version 14 is not supported"), "{err}");
     let err = MetadataRequest::from_bytes(bytes::Bytes::new(), -1).unwrap_err();
     assert!(err.to_string().contains("not supported"), "{err}");
 }
@@ -59,10 +56,7 @@ fn a_field_the_version_lacks_is_an_error_unless_ignorable() {
     use crate::messages::metadata::MetadataRequestTopic;
     use crate::messages::{Message, MetadataRequest};
     // allow_auto_topic_creation (v4+) is not ignorable: false cannot be said in v3.
-    let req = MetadataRequest {
-        allow_auto_topic_creation: false,
-        ..Default::default()
-    };
+    let req = MetadataRequest { allow_auto_topic_creation: false, ..Default::default() };
     let err = req.to_bytes(3).unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -71,15 +65,9 @@ fn a_field_the_version_lacks_is_an_error_unless_ignorable() {
     // Its default (true) is what v3 means anyway, so that encodes.
     MetadataRequest::default().to_bytes(3).unwrap();
     // topic_id (v10+) is ignorable: silently dropped in v9.
-    let topic = MetadataRequestTopic {
-        topic_id: crate::Uuid::from_u128(7),
-        name: Some("t".into()),
-        ..Default::default()
-    };
-    let req = MetadataRequest {
-        topics: Some(vec![topic]),
-        ..Default::default()
-    };
+    let topic =
+        MetadataRequestTopic { topic_id: crate::Uuid::from_u128(7), name: Some("t".into()), ..Default::default() };
+    let req = MetadataRequest { topics: Some(vec![topic]), ..Default::default() };
     let back = MetadataRequest::from_bytes(req.to_bytes(9).unwrap(), 9).unwrap();
     assert_eq!(back.topics.unwrap()[0].topic_id, crate::Uuid::ZERO);
 }
@@ -88,16 +76,10 @@ fn a_field_the_version_lacks_is_an_error_unless_ignorable() {
 fn null_only_where_the_version_allows_it() {
     use crate::messages::{Message, MetadataRequest};
     // topics is nullable from v1: null means "all topics".
-    let all = MetadataRequest {
-        topics: None,
-        ..Default::default()
-    };
+    let all = MetadataRequest { topics: None, ..Default::default() };
     all.to_bytes(1).unwrap();
     let err = all.to_bytes(0).unwrap_err();
-    assert!(
-        err.to_string().contains("null is not allowed at version 0"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("null is not allowed at version 0"), "{err}");
 }
 
 #[test]
@@ -106,10 +88,7 @@ fn a_forged_length_does_not_allocate() {
     // v0: topics array length 0x7fffffff on a 6-byte body.
     let bytes = bytes::Bytes::from_static(&[0x7f, 0xff, 0xff, 0xff, 0x00, 0x01]);
     let err = MetadataRequest::from_bytes(bytes, 0).unwrap_err();
-    assert!(
-        err.to_string().contains("exceeds the 2 bytes left"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("exceeds the 2 bytes left"), "{err}");
 }
 
 #[test]
@@ -117,21 +96,16 @@ fn every_api_has_a_request_and_a_response() {
     let names: Vec<&str> = all_messages().iter().map(|c| c.name).collect();
     let missing: Vec<String> = crate::ApiKey::ALL
         .iter()
-        .flat_map(|k| {
-            [
-                format!("{}Request", k.name()),
-                format!("{}Response", k.name()),
-            ]
-        })
+        .flat_map(|k| [format!("{}Request", k.name()), format!("{}Response", k.name())])
         .filter(|n| !names.contains(&n.as_str()))
         .collect();
     assert!(missing.is_empty(), "no definition for {missing:?}");
     // Request and response ranges are the table's.
     for case in all_messages() {
-        if let Some(key) = crate::ApiKey::ALL.iter().find(|k| {
-            case.name == format!("{}Request", k.name())
-                || case.name == format!("{}Response", k.name())
-        }) {
+        if let Some(key) = crate::ApiKey::ALL
+            .iter()
+            .find(|k| case.name == format!("{}Request", k.name()) || case.name == format!("{}Response", k.name()))
+        {
             assert_eq!(case.versions, key.info().versions, "{}", case.name);
         }
     }

@@ -113,9 +113,7 @@ impl BatchHeader {
         }
         let magic = b[OFF_MAGIC] as i8;
         if magic != 2 {
-            return Err(DecodeError::invalid(format!(
-                "record batch magic {magic}, expected 2"
-            )));
+            return Err(DecodeError::invalid(format!("record batch magic {magic}, expected 2")));
         }
         Ok(BatchHeader {
             base_offset: be_i64(b, OFF_BASE_OFFSET),
@@ -137,8 +135,7 @@ impl BatchHeader {
     /// The compression codec; ids 5–7 are an error.
     pub fn compression(&self) -> Result<Compression, DecodeError> {
         let id = (self.attributes & ATTR_COMPRESSION) as u8;
-        Compression::from_id(id)
-            .ok_or_else(|| DecodeError::invalid(format!("unknown compression codec id {id}")))
+        Compression::from_id(id).ok_or_else(|| DecodeError::invalid(format!("unknown compression codec id {id}")))
     }
 
     /// How record timestamps were set.
@@ -182,11 +179,7 @@ impl BatchHeader {
             return -1;
         }
         let last = i64::from(self.base_sequence) + i64::from(self.last_offset_delta);
-        if last > i64::from(i32::MAX) {
-            (last - i64::from(i32::MAX) - 1) as i32
-        } else {
-            last as i32
-        }
+        if last > i64::from(i32::MAX) { (last - i64::from(i32::MAX) - 1) as i32 } else { last as i32 }
     }
 }
 
@@ -258,15 +251,11 @@ impl RecordBatch {
         let data = match codec {
             Compression::None => body,
             c => Bytes::from(
-                compression::decompress(c, &body, decompress_limit)
-                    .map_err(|e| DecodeError::invalid(e.to_string()))?,
+                compression::decompress(c, &body, decompress_limit).map_err(|e| DecodeError::invalid(e.to_string()))?,
             ),
         };
         if self.header.record_count < 0 {
-            return Err(DecodeError::invalid(format!(
-                "negative record count {}",
-                self.header.record_count
-            )));
+            return Err(DecodeError::invalid(format!("negative record count {}", self.header.record_count)));
         }
         // Every record takes at least 7 bytes; a count the data cannot hold is corrupt.
         if (self.header.record_count as u64) * 7 > data.len() as u64 {
@@ -328,9 +317,7 @@ impl Records {
             if !self.data.is_empty() {
                 let n = self.data.len();
                 self.data.clear();
-                return Some(Err(DecodeError::invalid(format!(
-                    "{n} bytes left after the batch's last record"
-                ))));
+                return Some(Err(DecodeError::invalid(format!("{n} bytes left after the batch's last record"))));
             }
             return None;
         }
@@ -354,9 +341,7 @@ impl Iterator for Records {
         };
         Some(Ok(Record {
             offset: self.base_offset + i64::from(raw.offset_delta),
-            timestamp: self
-                .log_append
-                .unwrap_or(self.base_timestamp.wrapping_add(raw.timestamp_delta)),
+            timestamp: self.log_append.unwrap_or(self.base_timestamp.wrapping_add(raw.timestamp_delta)),
             key: raw.key,
             value: raw.value,
             headers: raw.headers,
@@ -370,9 +355,7 @@ fn take_varbytes(body: &mut Bytes, pos: &mut usize) -> Result<Option<Bytes>, Dec
     *pos += n;
     if len < 0 {
         if len != -1 {
-            return Err(DecodeError::invalid(format!(
-                "invalid record field length {len}"
-            )));
+            return Err(DecodeError::invalid(format!("invalid record field length {len}")));
         }
         return Ok(None);
     }
@@ -391,10 +374,7 @@ fn take_varbytes(body: &mut Bytes, pos: &mut usize) -> Result<Option<Bytes>, Dec
 fn parse_record(data: &mut Bytes) -> Result<RawRecord, DecodeError> {
     let (len, n) = varint::decode_i32(data)?;
     if len < 0 || len as usize > data.len() - n {
-        return Err(DecodeError::invalid(format!(
-            "record length {len} exceeds the {} bytes left",
-            data.len() - n
-        )));
+        return Err(DecodeError::invalid(format!("record length {len} exceeds the {} bytes left", data.len() - n)));
     }
     let mut body = data.slice(n..n + len as usize);
     let _ = data.split_to(n + len as usize);
@@ -412,9 +392,7 @@ fn parse_record(data: &mut Bytes) -> Result<RawRecord, DecodeError> {
     let (count, k) = varint::decode_i32(&body[pos..])?;
     pos += k;
     if count < 0 || count as usize > body.len() - pos {
-        return Err(DecodeError::invalid(format!(
-            "invalid header count {count}"
-        )));
+        return Err(DecodeError::invalid(format!("invalid header count {count}")));
     }
     let mut headers = Vec::with_capacity(count as usize);
     for _ in 0..count {
@@ -422,24 +400,12 @@ fn parse_record(data: &mut Bytes) -> Result<RawRecord, DecodeError> {
             return Err(DecodeError::invalid("null header key"));
         };
         let value = take_varbytes(&mut body, &mut pos)?;
-        headers.push(Header {
-            key: String::from_utf8_lossy(&key).into_owned(),
-            value,
-        });
+        headers.push(Header { key: String::from_utf8_lossy(&key).into_owned(), value });
     }
     if pos != body.len() {
-        return Err(DecodeError::invalid(format!(
-            "record declares {} bytes but its fields take {pos}",
-            body.len()
-        )));
+        return Err(DecodeError::invalid(format!("record declares {} bytes but its fields take {pos}", body.len())));
     }
-    Ok(RawRecord {
-        offset_delta,
-        timestamp_delta,
-        key,
-        value,
-        headers,
-    })
+    Ok(RawRecord { offset_delta, timestamp_delta, key, value, headers })
 }
 
 /// Writes `offset` as the batch's base offset.
@@ -470,15 +436,9 @@ pub fn set_log_append_time(batch: &mut [u8], timestamp: i64) {
 
 /// Rewrites the producer id, epoch and base sequence and recomputes the CRC;
 /// what an idempotent producer does when it renumbers an unsent batch.
-pub fn set_producer_state(
-    batch: &mut [u8],
-    producer_id: i64,
-    producer_epoch: i16,
-    base_sequence: i32,
-) {
+pub fn set_producer_state(batch: &mut [u8], producer_id: i64, producer_epoch: i16, base_sequence: i32) {
     batch[OFF_PRODUCER_ID..OFF_PRODUCER_ID + 8].copy_from_slice(&producer_id.to_be_bytes());
-    batch[OFF_PRODUCER_EPOCH..OFF_PRODUCER_EPOCH + 2]
-        .copy_from_slice(&producer_epoch.to_be_bytes());
+    batch[OFF_PRODUCER_EPOCH..OFF_PRODUCER_EPOCH + 2].copy_from_slice(&producer_epoch.to_be_bytes());
     batch[OFF_BASE_SEQUENCE..OFF_BASE_SEQUENCE + 4].copy_from_slice(&base_sequence.to_be_bytes());
     update_crc(batch);
 }

@@ -127,31 +127,15 @@ impl BatchBuilder {
 
     /// What the next record would add to [`Self::size`], given its timestamp.
     #[inline]
-    pub fn size_of_next(
-        &self,
-        timestamp: i64,
-        key: Option<&[u8]>,
-        value: Option<&[u8]>,
-        headers: &[Header],
-    ) -> usize {
-        let delta = if self.count == 0 {
-            0
-        } else {
-            timestamp.wrapping_sub(self.base_timestamp)
-        };
+    pub fn size_of_next(&self, timestamp: i64, key: Option<&[u8]>, value: Option<&[u8]>, headers: &[Header]) -> usize {
+        let delta = if self.count == 0 { 0 } else { timestamp.wrapping_sub(self.base_timestamp) };
         Self::record_size(delta, self.count, key, value, headers)
     }
 
     /// Appends a record with timestamp `timestamp` (milliseconds); returns its
     /// offset delta.
     #[inline]
-    pub fn append(
-        &mut self,
-        timestamp: i64,
-        key: Option<&[u8]>,
-        value: Option<&[u8]>,
-        headers: &[Header],
-    ) -> i32 {
+    pub fn append(&mut self, timestamp: i64, key: Option<&[u8]>, value: Option<&[u8]>, headers: &[Header]) -> i32 {
         if self.count == 0 {
             self.base_timestamp = timestamp;
         }
@@ -192,32 +176,20 @@ impl BatchBuilder {
     /// the finished batch. An empty batch is an error.
     pub fn finish(self) -> Result<Bytes, EncodeError> {
         if self.count == 0 {
-            return Err(EncodeErrorKind::Invalid(
-                "a record batch needs at least one record".into(),
-            )
-            .into());
+            return Err(EncodeErrorKind::Invalid("a record batch needs at least one record".into()).into());
         }
         let mut out = if self.compression == Compression::None {
             self.buf
         } else {
             let mut packed = Vec::with_capacity(HEADER_LEN + self.buf.len() / 2);
             packed.resize(HEADER_LEN, 0);
-            compression::compress(
-                self.compression,
-                self.level,
-                &self.buf[HEADER_LEN..],
-                &mut packed,
-            )
-            .map_err(|e| EncodeError::new(EncodeErrorKind::Invalid(e.to_string())))?;
+            compression::compress(self.compression, self.level, &self.buf[HEADER_LEN..], &mut packed)
+                .map_err(|e| EncodeError::new(EncodeErrorKind::Invalid(e.to_string())))?;
             BytesMut::from(&packed[..])
         };
         let len = out.len();
         if len - LOG_OVERHEAD > i32::MAX as usize {
-            return Err(EncodeErrorKind::TooLong {
-                len,
-                max: i32::MAX as usize,
-            }
-            .into());
+            return Err(EncodeErrorKind::TooLong { len, max: i32::MAX as usize }.into());
         }
         let mut attributes = i16::from(self.compression.id());
         if self.transactional {
@@ -264,18 +236,8 @@ fn put_varbytes(buf: &mut BytesMut, b: Option<&[u8]>) {
 }
 
 #[inline]
-fn body_len(
-    ts_delta: i64,
-    offset_delta: i32,
-    key: Option<&[u8]>,
-    value: Option<&[u8]>,
-    headers: &[Header],
-) -> usize {
-    let mut n = 1
-        + varint::len_i64(ts_delta)
-        + varint::len_i32(offset_delta)
-        + varbytes_len(key)
-        + varbytes_len(value);
+fn body_len(ts_delta: i64, offset_delta: i32, key: Option<&[u8]>, value: Option<&[u8]>, headers: &[Header]) -> usize {
+    let mut n = 1 + varint::len_i64(ts_delta) + varint::len_i32(offset_delta) + varbytes_len(key) + varbytes_len(value);
     n += varint::len_i32(headers.len() as i32);
     for h in headers {
         n += varbytes_len(Some(h.key.as_bytes())) + varbytes_len(h.value.as_deref());

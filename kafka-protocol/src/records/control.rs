@@ -39,16 +39,11 @@ impl ControlRecord {
     /// Reads a control record from its key and value.
     pub fn parse(key: &[u8], value: Option<&[u8]>) -> Result<ControlRecord, DecodeError> {
         if key.len() < 4 {
-            return Err(DecodeError::invalid(format!(
-                "control record key of {} bytes, need 4",
-                key.len()
-            )));
+            return Err(DecodeError::invalid(format!("control record key of {} bytes, need 4", key.len())));
         }
         let version = i16::from_be_bytes([key[0], key[1]]);
         if version < 0 {
-            return Err(DecodeError::invalid(format!(
-                "control record key version {version}"
-            )));
+            return Err(DecodeError::invalid(format!("control record key version {version}")));
         }
         let kind = match i16::from_be_bytes([key[2], key[3]]) {
             0 => ControlRecordType::Abort,
@@ -60,16 +55,11 @@ impl ControlRecord {
                 i32::from_be_bytes([v[2], v[3], v[4], v[5]])
             }
             (ControlRecordType::Abort | ControlRecordType::Commit, _) => {
-                return Err(DecodeError::invalid(
-                    "transaction marker without a 6-byte value",
-                ));
+                return Err(DecodeError::invalid("transaction marker without a 6-byte value"));
             }
             _ => -1,
         };
-        Ok(ControlRecord {
-            kind,
-            coordinator_epoch,
-        })
+        Ok(ControlRecord { kind, coordinator_epoch })
     }
 
     /// The key: version 0 and the type.

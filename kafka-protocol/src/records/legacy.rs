@@ -67,9 +67,7 @@ fn next_message(b: &mut Bytes, check_crc: bool) -> Result<Option<Message>, Decod
     }
     let size = i32::from_be_bytes([b[8], b[9], b[10], b[11]]);
     if size < 14 {
-        return Err(DecodeError::invalid(format!(
-            "legacy message size {size} is below the minimum"
-        )));
+        return Err(DecodeError::invalid(format!("legacy message size {size} is below the minimum")));
     }
     if b.len() < 12 + size as usize {
         return Ok(None);
@@ -79,9 +77,7 @@ fn next_message(b: &mut Bytes, check_crc: bool) -> Result<Option<Message>, Decod
     let mut m = b.split_to(size as usize);
     let crc = m.get_u32();
     if check_crc && crc32fast::hash(&m) != crc {
-        return Err(DecodeError::invalid(format!(
-            "legacy message at offset {offset} fails its CRC32"
-        )));
+        return Err(DecodeError::invalid(format!("legacy message at offset {offset} fails its CRC32")));
     }
     let magic = m.get_i8();
     let attributes = m.get_i8();
@@ -90,27 +86,15 @@ fn next_message(b: &mut Bytes, check_crc: bool) -> Result<Option<Message>, Decod
         1 if m.len() >= 8 => m.get_i64(),
         1 => return Err(DecodeError::invalid("legacy message truncated")),
         _ => {
-            return Err(DecodeError::invalid(format!(
-                "message magic {magic} is not a legacy format"
-            )));
+            return Err(DecodeError::invalid(format!("message magic {magic} is not a legacy format")));
         }
     };
     let key = take_bytes(&mut m)?;
     let value = take_bytes(&mut m)?;
     if !m.is_empty() {
-        return Err(DecodeError::invalid(format!(
-            "{} bytes left over in a legacy message",
-            m.len()
-        )));
+        return Err(DecodeError::invalid(format!("{} bytes left over in a legacy message", m.len())));
     }
-    Ok(Some(Message {
-        offset,
-        magic,
-        attributes,
-        timestamp,
-        key,
-        value,
-    }))
+    Ok(Some(Message { offset, magic, attributes, timestamp, key, value }))
 }
 
 /// Decodes a legacy message set, expanding compressed wrappers (whose
@@ -124,9 +108,8 @@ pub fn decode_message_set(
     let mut out = Vec::new();
     while let Some(m) = next_message(&mut bytes, check_crc)? {
         let codec_id = (m.attributes & 0x07) as u8;
-        let codec = Compression::from_id(codec_id).ok_or_else(|| {
-            DecodeError::invalid(format!("unknown compression codec id {codec_id}"))
-        })?;
+        let codec = Compression::from_id(codec_id)
+            .ok_or_else(|| DecodeError::invalid(format!("unknown compression codec id {codec_id}")))?;
         let ts_type = if m.magic == 1 && m.attributes & 0x08 != 0 {
             TimestampType::LogAppendTime
         } else {
@@ -144,9 +127,7 @@ pub fn decode_message_set(
             continue;
         }
         let Some(packed) = m.value else {
-            return Err(DecodeError::invalid(
-                "compressed legacy message without a value",
-            ));
+            return Err(DecodeError::invalid("compressed legacy message without a value"));
         };
         let inner = if codec == Compression::Lz4 && m.magic == 0 {
             compression::decompress_legacy_lz4(&packed, decompress_limit)
@@ -158,29 +139,17 @@ pub fn decode_message_set(
         let mut msgs = Vec::new();
         while let Some(im) = next_message(&mut inner, check_crc)? {
             if im.attributes & 0x07 != 0 {
-                return Err(DecodeError::invalid(
-                    "nested compression in a legacy message set",
-                ));
+                return Err(DecodeError::invalid("nested compression in a legacy message set"));
             }
             msgs.push(im);
         }
         if !inner.is_empty() {
-            return Err(DecodeError::invalid(
-                "truncated message inside a compressed legacy message",
-            ));
+            return Err(DecodeError::invalid("truncated message inside a compressed legacy message"));
         }
         let last_relative = msgs.last().map_or(0, |im| im.offset);
         for im in msgs {
-            let offset = if m.magic == 0 {
-                im.offset
-            } else {
-                m.offset - last_relative + im.offset
-            };
-            let timestamp = if ts_type == TimestampType::LogAppendTime {
-                m.timestamp
-            } else {
-                im.timestamp
-            };
+            let offset = if m.magic == 0 { im.offset } else { m.offset - last_relative + im.offset };
+            let timestamp = if ts_type == TimestampType::LogAppendTime { m.timestamp } else { im.timestamp };
             out.push(LegacyRecord {
                 offset,
                 magic: im.magic,
@@ -238,28 +207,15 @@ mod tests {
         set.extend(encode_message(6, 1, 0, 1234, None, Some(b"v1")));
         let recs = decode_message_set(Bytes::from(set), 1 << 20, true).unwrap();
         assert_eq!(recs.len(), 2);
-        assert_eq!(
-            (recs[0].offset, recs[0].timestamp, recs[0].key.as_deref()),
-            (5, -1, Some(&b"k0"[..]))
-        );
-        assert_eq!(
-            (recs[1].offset, recs[1].timestamp, recs[1].key.as_deref()),
-            (6, 1234, None)
-        );
+        assert_eq!((recs[0].offset, recs[0].timestamp, recs[0].key.as_deref()), (5, -1, Some(&b"k0"[..])));
+        assert_eq!((recs[1].offset, recs[1].timestamp, recs[1].key.as_deref()), (6, 1234, None));
     }
 
     #[test]
     fn compressed_magic1_wrapper_uses_relative_offsets() {
         let mut inner = Vec::new();
         for i in 0..3 {
-            inner.extend(encode_message(
-                i,
-                1,
-                0,
-                100 + i,
-                None,
-                Some(format!("v{i}").as_bytes()),
-            ));
+            inner.extend(encode_message(i, 1, 0, 100 + i, None, Some(format!("v{i}").as_bytes())));
         }
         let mut packed = Vec::new();
         compression::compress(Compression::Gzip, None, &inner, &mut packed).unwrap();
@@ -277,12 +233,7 @@ mod tests {
         let whole = set.len();
         set.extend(encode_message(1, 1, 0, 1, None, Some(b"yy")));
         set.truncate(set.len() - 2);
-        assert_eq!(
-            decode_message_set(Bytes::from(set.clone()), 1 << 20, true)
-                .unwrap()
-                .len(),
-            1
-        );
+        assert_eq!(decode_message_set(Bytes::from(set.clone()), 1 << 20, true).unwrap().len(), 1);
         set[whole - 1] ^= 0xff;
         assert!(decode_message_set(Bytes::from(set), 1 << 20, true).is_err());
     }

@@ -54,10 +54,7 @@ pub struct Header {
 impl Header {
     /// A header with a value.
     pub fn new(key: impl Into<String>, value: impl Into<Bytes>) -> Self {
-        Header {
-            key: key.into(),
-            value: Some(value.into()),
-        }
+        Header { key: key.into(), value: Some(value.into()) }
     }
 }
 

@@ -28,10 +28,7 @@ pub struct RecordSet {
 impl RecordSet {
     /// Iterates over `records`.
     pub fn new(records: Bytes) -> Self {
-        RecordSet {
-            rest: records,
-            partial: false,
-        }
+        RecordSet { rest: records, partial: false }
     }
 
     /// True once iteration stopped at an entry cut short by the end of the
@@ -56,9 +53,7 @@ impl Iterator for RecordSet {
         let len = i32::from_be_bytes([self.rest[8], self.rest[9], self.rest[10], self.rest[11]]);
         if len < 0 {
             self.rest.clear();
-            return Some(Err(DecodeError::invalid(format!(
-                "record set entry with negative length {len}"
-            ))));
+            return Some(Err(DecodeError::invalid(format!("record set entry with negative length {len}"))));
         }
         let size = LOG_OVERHEAD + len as usize;
         if self.rest.len() < size {
@@ -72,9 +67,7 @@ impl Iterator for RecordSet {
             0 | 1 => Some(Ok(RecordSetEntry::Legacy(entry))),
             m => {
                 self.rest.clear();
-                Some(Err(DecodeError::invalid(format!(
-                    "unknown record format magic {m}"
-                ))))
+                Some(Err(DecodeError::invalid(format!("unknown record format magic {m}"))))
             }
         }
     }

@@ -5,13 +5,8 @@ use super::batch::{self, HEADER_LEN};
 use super::*;
 use crate::Compression;
 
-const CODECS: [Compression; 5] = [
-    Compression::None,
-    Compression::Gzip,
-    Compression::Snappy,
-    Compression::Lz4,
-    Compression::Zstd,
-];
+const CODECS: [Compression; 5] =
+    [Compression::None, Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd];
 
 #[derive(Debug, Clone)]
 struct Input {
@@ -27,32 +22,18 @@ fn input() -> impl Strategy<Value = Input> {
         proptest::option::of(proptest::collection::vec(any::<u8>(), 0..40)),
         proptest::option::of(proptest::collection::vec(any::<u8>(), 0..300)),
         proptest::collection::vec(
-            (
-                "[a-z]{0,6}",
-                proptest::option::of(proptest::collection::vec(any::<u8>(), 0..8)),
-            ),
+            ("[a-z]{0,6}", proptest::option::of(proptest::collection::vec(any::<u8>(), 0..8))),
             0..3,
         ),
     )
-        .prop_map(|(timestamp, key, value, headers)| Input {
-            timestamp,
-            key,
-            value,
-            headers,
-        })
+        .prop_map(|(timestamp, key, value, headers)| Input { timestamp, key, value, headers })
 }
 
 fn build(codec: Compression, inputs: &[Input]) -> Bytes {
     let mut b = BatchBuilder::new(codec, None);
     for i in inputs {
-        let headers: Vec<Header> = i
-            .headers
-            .iter()
-            .map(|(k, v)| Header {
-                key: k.clone(),
-                value: v.clone().map(Bytes::from),
-            })
-            .collect();
+        let headers: Vec<Header> =
+            i.headers.iter().map(|(k, v)| Header { key: k.clone(), value: v.clone().map(Bytes::from) }).collect();
         let before = b.size();
         let expected = b.size_of_next(i.timestamp, i.key.as_deref(), i.value.as_deref(), &headers);
         b.append(i.timestamp, i.key.as_deref(), i.value.as_deref(), &headers);
@@ -126,12 +107,7 @@ fn header_layout_is_kafkas() {
     let mut b = BatchBuilder::new(Compression::None, None);
     b.set_producer(1000, 5, 42);
     b.append(1_700_000_000_123, Some(b"k"), Some(b"v"), &[]);
-    b.append(
-        1_700_000_000_100,
-        None,
-        Some(b"w"),
-        &[Header::new("h", "x")],
-    );
+    b.append(1_700_000_000_100, None, Some(b"w"), &[Header::new("h", "x")]);
     let bytes = b.finish().unwrap();
     let h = BatchHeader::parse(&bytes).unwrap();
     assert_eq!(h.base_offset, 0);
@@ -142,19 +118,13 @@ fn header_layout_is_kafkas() {
     assert_eq!(h.last_offset_delta, 1);
     assert_eq!(h.base_timestamp, 1_700_000_000_123);
     assert_eq!(h.max_timestamp, 1_700_000_000_123);
-    assert_eq!(
-        (h.producer_id, h.producer_epoch, h.base_sequence),
-        (1000, 5, 42)
-    );
+    assert_eq!((h.producer_id, h.producer_epoch, h.base_sequence), (1000, 5, 42));
     assert_eq!(h.last_sequence(), 43);
     assert_eq!(h.record_count, 2);
     assert_eq!(h.crc, crc32c::crc32c(&bytes[21..]));
     // First record: length 8+? bytes; attributes 0, ts delta 0, offset delta 0,
     // key "k", value "v", no headers.
-    assert_eq!(
-        &bytes[HEADER_LEN..HEADER_LEN + 9],
-        &[0x10, 0x00, 0x00, 0x00, 0x02, b'k', 0x02, b'v', 0x00]
-    );
+    assert_eq!(&bytes[HEADER_LEN..HEADER_LEN + 9], &[0x10, 0x00, 0x00, 0x00, 0x02, b'k', 0x02, b'v', 0x00]);
     // The second record's timestamp delta is negative (-23 zigzags to 45).
     assert_eq!(bytes[HEADER_LEN + 11], 45);
 }
@@ -178,74 +148,34 @@ fn broker_edits_keep_the_crc_right() {
     batch::set_log_append_time(&mut bytes, 5555);
     let batch = RecordBatch::new(Bytes::from(bytes.clone())).unwrap();
     batch.verify_crc().unwrap();
-    assert_eq!(
-        batch.header().timestamp_type(),
-        TimestampType::LogAppendTime
-    );
-    assert!(
-        batch
-            .records(1 << 20)
-            .unwrap()
-            .all(|r| r.unwrap().timestamp == 5555)
-    );
+    assert_eq!(batch.header().timestamp_type(), TimestampType::LogAppendTime);
+    assert!(batch.records(1 << 20).unwrap().all(|r| r.unwrap().timestamp == 5555));
     // Producer state can be rewritten for a renumbered retry.
     batch::set_producer_state(&mut bytes, 9, 1, 0);
     let batch = RecordBatch::new(Bytes::from(bytes.clone())).unwrap();
     batch.verify_crc().unwrap();
-    assert_eq!(
-        (
-            batch.header().producer_id,
-            batch.header().producer_epoch,
-            batch.header().base_sequence
-        ),
-        (9, 1, 0)
-    );
+    assert_eq!((batch.header().producer_id, batch.header().producer_epoch, batch.header().base_sequence), (9, 1, 0));
     // A flipped payload byte is caught.
     let last = bytes.len() - 1;
     bytes[last] ^= 1;
-    assert!(
-        RecordBatch::new(Bytes::from(bytes))
-            .unwrap()
-            .verify_crc()
-            .is_err()
-    );
+    assert!(RecordBatch::new(Bytes::from(bytes)).unwrap().verify_crc().is_err());
 }
 
 #[test]
 fn control_batches() {
     let mut b = BatchBuilder::new(Compression::None, None);
     b.set_producer(7, 0, -1);
-    b.append_control(
-        99,
-        &ControlRecord {
-            kind: ControlRecordType::Commit,
-            coordinator_epoch: 4,
-        },
-    );
+    b.append_control(99, &ControlRecord { kind: ControlRecordType::Commit, coordinator_epoch: 4 });
     let batch = RecordBatch::new(b.finish().unwrap()).unwrap();
     assert!(batch.header().is_control() && batch.header().is_transactional());
     let r = batch.records(1024).unwrap().next().unwrap().unwrap();
     let c = ControlRecord::parse(&r.key.unwrap(), r.value.as_deref()).unwrap();
-    assert_eq!(
-        c,
-        ControlRecord {
-            kind: ControlRecordType::Commit,
-            coordinator_epoch: 4
-        }
-    );
+    assert_eq!(c, ControlRecord { kind: ControlRecordType::Commit, coordinator_epoch: 4 });
 }
 
 #[test]
 fn record_sets_stop_at_a_partial_batch() {
-    let one = build(
-        Compression::None,
-        &[Input {
-            timestamp: 1,
-            key: None,
-            value: Some(vec![1; 50]),
-            headers: vec![],
-        }],
-    );
+    let one = build(Compression::None, &[Input { timestamp: 1, key: None, value: Some(vec![1; 50]), headers: vec![] }]);
     let mut two = one.to_vec();
     two.extend_from_slice(&one[..one.len() - 10]);
     let mut set = RecordSet::new(Bytes::from(two));
@@ -256,25 +186,13 @@ fn record_sets_stop_at_a_partial_batch() {
 
 #[test]
 fn wrong_counts_are_caught() {
-    let bytes = build(
-        Compression::None,
-        &[Input {
-            timestamp: 1,
-            key: None,
-            value: Some(vec![1; 5]),
-            headers: vec![],
-        }],
-    );
+    let bytes =
+        build(Compression::None, &[Input { timestamp: 1, key: None, value: Some(vec![1; 5]), headers: vec![] }]);
     // Claim two records where there is one.
     let mut b = bytes.to_vec();
     b[57..61].copy_from_slice(&2i32.to_be_bytes());
     let batch = RecordBatch::new(Bytes::from(b)).unwrap();
-    assert!(
-        batch
-            .records(1024)
-            .map(|r| r.collect::<Result<Vec<_>, _>>().is_err())
-            .unwrap_or(true)
-    );
+    assert!(batch.records(1024).map(|r| r.collect::<Result<Vec<_>, _>>().is_err()).unwrap_or(true));
     // Claim zero records with one present: the leftover bytes are an error.
     let mut b = bytes.to_vec();
     b[57..61].copy_from_slice(&0i32.to_be_bytes());
