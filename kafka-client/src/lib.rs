@@ -1,1 +1,22 @@
-//! kafka-client
+//! An async Kafka client on tokio: [`producer`], [`consumer`] and admin,
+//! speaking the Apache Kafka 4.0 protocol through `kafka-protocol`.
+#![deny(missing_docs)]
+#![warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod error;
+pub mod metadata;
+pub mod net;
+
+/// The producer.
+pub mod producer {
+    pub mod partitioner;
+}
+
+/// The consumer.
+pub mod consumer {
+    pub mod assignor;
+    pub mod protocol;
+}
+
+pub use error::{ConfigError, Error, Result};

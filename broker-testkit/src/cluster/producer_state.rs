@@ -1,0 +1,201 @@
+//! Idempotent-producer state of one partition, as Kafka's
+//! `ProducerStateManager` keeps it: per producer id, the current epoch and the
+//! last five batches written (sequence range and offsets).
+//!
+//! Rules (Kafka 4.0, KIP-98 and KIP-360):
+//! - a batch whose epoch and sequence range match a cached batch is a
+//!   duplicate: it is not written again and answers with the original offset;
+//! - an epoch lower than the producer's current one → INVALID_PRODUCER_EPOCH;
+//! - a higher epoch must start at sequence 0 (clients bump their own epoch,
+//!   KIP-360) → otherwise OUT_OF_ORDER_SEQUENCE_NUMBER;
+//! - same epoch: the first sequence must follow the last one (wrapping after
+//!   `i32::MAX` to 0) → otherwise OUT_OF_ORDER_SEQUENCE_NUMBER;
+//! - a producer the partition has no state for may start at any sequence
+//!   (its state may have been lost to retention or DeleteRecords).
+//!
+//! The state is rebuilt from the log whenever a replica becomes leader or a
+//! broker restarts, by replaying the batches' producer fields.
+
+use std::collections::{HashMap, VecDeque};
+
+use kafka_protocol::ErrorCode;
+use kafka_protocol::records::BatchHeader;
+
+/// Batches remembered per producer (Kafka's `NUM_BATCHES_TO_RETAIN`).
+pub const BATCHES_TO_RETAIN: usize = 5;
+
+/// A batch of one producer, as remembered for duplicate detection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchMeta {
+    /// First sequence number.
+    pub first_seq: i32,
+    /// Last sequence number.
+    pub last_seq: i32,
+    /// First offset it was written at.
+    pub first_offset: i64,
+    /// Last offset it was written at.
+    pub last_offset: i64,
+    /// Its max timestamp (returned as the log append time of a duplicate of
+    /// a LogAppendTime batch).
+    pub timestamp: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+struct ProducerEntry {
+    epoch: i16,
+    batches: VecDeque<BatchMeta>,
+}
+
+/// The verdict on an incoming batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SequenceVerdict {
+    /// Write it.
+    Append,
+    /// Already written: answer success with the original offsets.
+    Duplicate(BatchMeta),
+    /// Refuse it with this error.
+    Reject(ErrorCode),
+}
+
+/// Producer state of one partition.
+#[derive(Debug, Clone, Default)]
+pub struct ProducerStates {
+    producers: HashMap<i64, ProducerEntry>,
+}
+
+fn in_sequence(last: i32, next: i32) -> bool {
+    next == last.wrapping_add(1) && next >= 0 || (last == i32::MAX && next == 0)
+}
+
+impl ProducerStates {
+    /// No producers known.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Judges a batch of producer `pid` at `epoch` covering sequences
+    /// `first_seq..=last_seq`.
+    pub fn check(&self, pid: i64, epoch: i16, first_seq: i32, last_seq: i32) -> SequenceVerdict {
+        let Some(entry) = self.producers.get(&pid) else {
+            return SequenceVerdict::Append;
+        };
+        if epoch < entry.epoch {
+            return SequenceVerdict::Reject(ErrorCode::INVALID_PRODUCER_EPOCH);
+        }
+        if epoch == entry.epoch {
+            if let Some(dup) = entry.batches.iter().find(|b| b.first_seq == first_seq && b.last_seq == last_seq) {
+                return SequenceVerdict::Duplicate(*dup);
+            }
+            return match entry.batches.back() {
+                Some(last) if !in_sequence(last.last_seq, first_seq) => {
+                    SequenceVerdict::Reject(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER)
+                }
+                _ => SequenceVerdict::Append,
+            };
+        }
+        // A newer epoch: the producer bumped it and restarted its sequences.
+        if first_seq != 0 {
+            return SequenceVerdict::Reject(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER);
+        }
+        SequenceVerdict::Append
+    }
+
+    /// Records a batch that was written.
+    pub fn record(&mut self, pid: i64, epoch: i16, meta: BatchMeta) {
+        let entry = self.producers.entry(pid).or_default();
+        if epoch != entry.epoch {
+            entry.epoch = epoch;
+            entry.batches.clear();
+        }
+        if entry.batches.len() == BATCHES_TO_RETAIN {
+            entry.batches.pop_front();
+        }
+        entry.batches.push_back(meta);
+    }
+
+    /// Rebuilds the state from a log's batch headers, oldest first.
+    pub fn rebuild<'a>(headers: impl IntoIterator<Item = &'a BatchHeader>) -> Self {
+        let mut s = ProducerStates::new();
+        for h in headers {
+            if h.producer_id < 0 || h.base_sequence < 0 || h.is_control() {
+                continue;
+            }
+            s.record(
+                h.producer_id,
+                h.producer_epoch,
+                BatchMeta {
+                    first_seq: h.base_sequence,
+                    last_seq: h.last_sequence(),
+                    first_offset: h.base_offset,
+                    last_offset: h.last_offset(),
+                    timestamp: h.max_timestamp,
+                },
+            );
+        }
+        s
+    }
+
+    /// The current epoch of `pid`, if known (for inspection).
+    pub fn epoch_of(&self, pid: i64) -> Option<i16> {
+        self.producers.get(&pid).map(|e| e.epoch)
+    }
+
+    /// The batches remembered for `pid`, oldest first (for inspection).
+    pub fn batches_of(&self, pid: i64) -> Vec<BatchMeta> {
+        self.producers.get(&pid).map(|e| e.batches.iter().copied().collect()).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(first_seq: i32, last_seq: i32, first_offset: i64) -> BatchMeta {
+        BatchMeta {
+            first_seq,
+            last_seq,
+            first_offset,
+            last_offset: first_offset + i64::from(last_seq - first_seq),
+            timestamp: 0,
+        }
+    }
+
+    #[test]
+    fn sequences_epochs_and_duplicates() {
+        let mut s = ProducerStates::new();
+        // Unknown producers may start anywhere.
+        assert_eq!(s.check(1, 0, 17, 19), SequenceVerdict::Append);
+        s.record(1, 0, meta(17, 19, 100));
+        // The next batch must follow.
+        assert_eq!(s.check(1, 0, 20, 24), SequenceVerdict::Append);
+        assert_eq!(s.check(1, 0, 21, 24), SequenceVerdict::Reject(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER));
+        s.record(1, 0, meta(20, 24, 103));
+        // A retry of a written batch is a duplicate with its first offsets.
+        assert_eq!(s.check(1, 0, 17, 19), SequenceVerdict::Duplicate(meta(17, 19, 100)));
+        // A stale epoch is fenced.
+        s.record(1, 2, meta(0, 0, 108));
+        assert_eq!(s.check(1, 1, 1, 1), SequenceVerdict::Reject(ErrorCode::INVALID_PRODUCER_EPOCH));
+        // A bumped epoch must restart at 0.
+        assert_eq!(s.check(1, 3, 5, 5), SequenceVerdict::Reject(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER));
+        assert_eq!(s.check(1, 3, 0, 4), SequenceVerdict::Append);
+    }
+
+    #[test]
+    fn only_five_batches_are_remembered() {
+        let mut s = ProducerStates::new();
+        for i in 0..7 {
+            s.record(9, 0, meta(i, i, i64::from(i)));
+        }
+        assert_eq!(s.batches_of(9).len(), BATCHES_TO_RETAIN);
+        assert_eq!(s.check(9, 0, 2, 2), SequenceVerdict::Duplicate(meta(2, 2, 2)));
+        // Older than the window: no longer recognised, and out of sequence.
+        assert_eq!(s.check(9, 0, 1, 1), SequenceVerdict::Reject(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER));
+    }
+
+    #[test]
+    fn sequences_wrap_after_i32_max() {
+        let mut s = ProducerStates::new();
+        s.record(3, 0, meta(i32::MAX - 1, i32::MAX, 0));
+        assert_eq!(s.check(3, 0, 0, 3), SequenceVerdict::Append);
+    }
+}

@@ -1,0 +1,184 @@
+//! Produce: validate each partition's batch, append it on the leader, and
+//! answer by acks — at once for acks=1, after the ISR has the records for
+//! acks=all (parked until the high watermark passes them), never for acks=0
+//! (where any failure closes the connection instead, as in Kafka).
+
+use kafka_protocol::ErrorCode;
+use kafka_protocol::messages::produce::{
+    BatchIndexAndErrorMessage, LeaderIdAndEpoch, NodeEndpoint, PartitionProduceResponse, TopicProduceResponse,
+};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse, ResponseBody};
+
+use super::{Handled, leader_hint};
+use crate::cluster::{Core, Outcome, PendingProduce, ReplyId, RequestCtx, validate};
+
+/// Produce: validates, appends, and answers by acks.
+pub fn handle(core: &mut Core, ctx: &RequestCtx, req: ProduceRequest) -> Handled {
+    if ctx.version < 3 {
+        // Kafka 4 lists Produce v0-v2 (KAFKA-18659) but refuses them.
+        return Handled::Close;
+    }
+    let acks = req.acks;
+    let mut resp = ProduceResponse::default();
+    let mut waits = Vec::new();
+    let mut failed = false;
+    let mut not_leader = false;
+    let brokers = core.brokers.clone();
+    let online = |b: i32| brokers.get(&b).is_some_and(|x| x.online);
+    let defaults = core.topic_defaults.clone();
+    for td in req.topic_data {
+        let mut tr = TopicProduceResponse { name: td.name.clone(), ..Default::default() };
+        for pd in td.partition_data {
+            let mut pr = PartitionProduceResponse { index: pd.index, base_offset: -1, ..Default::default() };
+            let code = if req.transactional_id.is_some() {
+                Some((
+                    ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+                    "transactions are not supported by broker-testkit".to_string(),
+                ))
+            } else if !matches!(acks, -1..=1) {
+                Some((ErrorCode::INVALID_REQUIRED_ACKS, format!("acks={acks} is not -1, 0 or 1")))
+            } else {
+                None
+            };
+            let result = match code {
+                Some(e) => Err(e),
+                None => match core.topics.get_mut(&td.name) {
+                    None => Err((ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, format!("unknown topic {}", td.name))),
+                    Some(topic) => {
+                        let cfg = topic.config(&defaults);
+                        match topic.partition_mut(pd.index) {
+                            None => Err((
+                                ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+                                format!("unknown partition {}-{}", td.name, pd.index),
+                            )),
+                            Some(p) if p.leader != ctx.broker => {
+                                not_leader = true;
+                                Err((
+                                    ErrorCode::NOT_LEADER_OR_FOLLOWER,
+                                    format!("broker {} does not lead {}-{}", ctx.broker, td.name, pd.index),
+                                ))
+                            }
+                            Some(p) => match validate::validate(pd.records.as_ref(), ctx.version, &cfg, ctx.now_ms) {
+                                Err(inv) => {
+                                    pr.record_errors = inv
+                                        .record_errors
+                                        .iter()
+                                        .map(|(i, m)| BatchIndexAndErrorMessage {
+                                            batch_index: *i,
+                                            batch_index_error_message: Some(m.clone()),
+                                            ..Default::default()
+                                        })
+                                        .collect();
+                                    Err((inv.code, inv.message))
+                                }
+                                Ok(batch) => match p.append(batch, &cfg, acks, ctx.now_ms, &online) {
+                                    Err(r) => Err((r.code, r.message)),
+                                    Ok(a) => {
+                                        pr.base_offset = a.base_offset;
+                                        pr.log_append_time_ms = a.log_append_time;
+                                        pr.log_start_offset = p.log_start_offset();
+                                        if acks == -1 && !a.duplicate && p.high_watermark <= a.last_offset {
+                                            waits.push((
+                                                resp.responses.len(),
+                                                tr.partition_responses.len(),
+                                                td.name.clone(),
+                                                pd.index,
+                                                a.last_offset + 1,
+                                            ));
+                                        }
+                                        Ok(())
+                                    }
+                                },
+                            },
+                        }
+                    }
+                },
+            };
+            if let Err((code, msg)) = result {
+                failed = true;
+                pr.error_code = code.0;
+                pr.error_message = Some(msg);
+                pr.log_start_offset = -1;
+                if code == ErrorCode::NOT_LEADER_OR_FOLLOWER && ctx.version >= 10 {
+                    let (leader_id, leader_epoch) = leader_hint(core, &td.name, pd.index);
+                    pr.current_leader = LeaderIdAndEpoch { leader_id, leader_epoch, ..Default::default() };
+                }
+            }
+            tr.partition_responses.push(pr);
+        }
+        resp.responses.push(tr);
+    }
+    if not_leader && ctx.version >= 10 {
+        resp.node_endpoints = core
+            .brokers
+            .values()
+            .filter(|b| b.online)
+            .map(|b| NodeEndpoint {
+                node_id: b.id,
+                host: b.host.clone(),
+                port: i32::from(b.port),
+                rack: b.rack.clone(),
+                ..Default::default()
+            })
+            .collect();
+    }
+    if acks == 0 {
+        return if failed { Handled::Close } else { Handled::NoResponse };
+    }
+    if waits.is_empty() {
+        return Handled::Now(ResponseBody::Produce(resp));
+    }
+    core.pending_produce.push(PendingProduce {
+        reply: ctx.reply,
+        broker: ctx.broker,
+        deadline_ms: ctx.now_ms + i64::from(req.timeout_ms.max(0)),
+        response: resp,
+        waits,
+    });
+    Handled::Later
+}
+
+/// Completes a parked acks=all produce whose partitions all reached the ISR,
+/// lost their leader, or lost too many replicas; returns it otherwise.
+pub(crate) fn try_complete(core: &Core, mut p: PendingProduce) -> Result<(ReplyId, Outcome), PendingProduce> {
+    let defaults = &core.topic_defaults;
+    p.waits.retain(|(ti, pi, topic, partition, need)| {
+        let Some(t) = core.topics.get(topic) else {
+            set_error(&mut p.response, *ti, *pi, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+            return false;
+        };
+        let Some(part) = t.partition(*partition) else {
+            set_error(&mut p.response, *ti, *pi, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+            return false;
+        };
+        if part.leader != p.broker {
+            set_error(&mut p.response, *ti, *pi, ErrorCode::NOT_LEADER_OR_FOLLOWER);
+            return false;
+        }
+        if part.high_watermark >= *need {
+            return false;
+        }
+        if part.isr.len() < t.config(defaults).min_insync_replicas {
+            set_error(&mut p.response, *ti, *pi, ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND);
+            return false;
+        }
+        true
+    });
+    if p.waits.is_empty() { Ok((p.reply, Outcome::Respond(ResponseBody::Produce(p.response)))) } else { Err(p) }
+}
+
+/// Answers a parked produce whose timeout passed: REQUEST_TIMED_OUT for the
+/// partitions still waiting (their records stay written, as in Kafka).
+pub(crate) fn time_out(mut p: PendingProduce) -> (ReplyId, Outcome) {
+    for (ti, pi, ..) in std::mem::take(&mut p.waits) {
+        set_error(&mut p.response, ti, pi, ErrorCode::REQUEST_TIMED_OUT);
+    }
+    (p.reply, Outcome::Respond(ResponseBody::Produce(p.response)))
+}
+
+fn set_error(resp: &mut ProduceResponse, ti: usize, pi: usize, code: ErrorCode) {
+    if let Some(pr) = resp.responses.get_mut(ti).and_then(|t| t.partition_responses.get_mut(pi)) {
+        pr.error_code = code.0;
+        pr.error_message = Some(code.message().to_string());
+    }
+}

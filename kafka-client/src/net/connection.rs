@@ -1,0 +1,508 @@
+//! One connection to one broker, with pipelined requests.
+//!
+//! A writer task sends frames in the order requests were made, recording
+//! each one that expects an answer; a reader task matches answers to them in
+//! order (Kafka answers in order on a connection) and checks each
+//! correlation id. At most `max_in_flight` requests are unanswered at once;
+//! the next waits for a slot. Writing and reading run in separate tasks so a
+//! large request being written can never block the reading of a large
+//! response — with one task, each side could wait on the other forever.
+//!
+//! Anything wrong closes the connection and fails everything in flight: a
+//! request without an answer within `request.timeout.ms` (that one gets
+//! [`Error::RequestTimeout`]), a correlation id that does not match, a frame
+//! too large, the socket closing. Requests that reached the socket fail
+//! with `Disconnected { sent: true }` — their outcome is unknown — and those
+//! that did not with `sent: false`, so a producer can tell a batch that
+//! certainly was not written from one that might have been.
+//!
+//! ApiVersions is negotiated when connecting (KIP-511: if the broker does
+//! not know our ApiVersions version, it answers with its own ranges in a v0
+//! body and we retry at its highest version).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::api::VersionRange;
+use kafka_protocol::frame::{FrameDecoder, encode_typed_request};
+use kafka_protocol::header::{RequestHeader, ResponseHeader};
+use kafka_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse, Message, Request};
+use kafka_protocol::{ApiKey, ErrorCode};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+use tokio::time::Instant;
+
+use crate::error::{Error, Result};
+
+/// Settings of a connection.
+#[derive(Debug, Clone)]
+pub struct ConnectionConfig {
+    /// `client.id` sent in every request header.
+    pub client_id: Option<String>,
+    /// `request.timeout.ms`.
+    pub request_timeout: Duration,
+    /// `socket.connection.setup.timeout.ms`.
+    pub connect_timeout: Duration,
+    /// Unanswered requests allowed at once.
+    pub max_in_flight: usize,
+    /// The largest response frame accepted.
+    pub max_response_bytes: usize,
+}
+
+impl Default for ConnectionConfig {
+    fn default() -> Self {
+        ConnectionConfig {
+            client_id: Some("kafka-rs".into()),
+            request_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            max_in_flight: 5,
+            max_response_bytes: 512 << 20,
+        }
+    }
+}
+
+/// The client software name and version sent in ApiVersions (KIP-511).
+const SOFTWARE_NAME: &str = "kafka-rs";
+const SOFTWARE_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+struct Outgoing {
+    correlation_id: i32,
+    api: ApiKey,
+    version: i16,
+    parts: Vec<Bytes>,
+    expect_response: bool,
+    reply: oneshot::Sender<Result<Bytes>>,
+    _permit: OwnedSemaphorePermit,
+}
+
+struct InFlight {
+    correlation_id: i32,
+    api: ApiKey,
+    version: i16,
+    deadline: Instant,
+    reply: oneshot::Sender<Result<Bytes>>,
+    _permit: OwnedSemaphorePermit,
+}
+
+struct Shared {
+    broker: i32,
+    addr: String,
+    in_flight: Mutex<VecDeque<InFlight>>,
+    /// Wakes the reader when the first request starts waiting, so it can
+    /// arm the timeout.
+    new_request: Notify,
+    closed: AtomicBool,
+    closed_notify: Notify,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<InFlight>> {
+        self.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Closes the connection: every request in flight fails; `timed_out`
+    /// names the one whose deadline passed, if that is why.
+    fn close(&self, timed_out: Option<(i32, Duration)>) {
+        if self.closed.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let pending: Vec<InFlight> = self.lock().drain(..).collect();
+        for p in pending {
+            let err = match timed_out {
+                Some((corr, timeout)) if corr == p.correlation_id => {
+                    Error::RequestTimeout { broker: self.broker, api: p.api, timeout }
+                }
+                _ => Error::Disconnected { broker: self.broker, addr: self.addr.clone(), api: p.api, sent: true },
+            };
+            let _ = p.reply.send(Err(err));
+        }
+        self.closed_notify.notify_waiters();
+    }
+}
+
+/// A connection to one broker. Cheap to clone; all clones share it.
+#[derive(Clone)]
+pub struct Connection {
+    shared: Arc<Shared>,
+    tx: mpsc::UnboundedSender<Outgoing>,
+    permits: Arc<Semaphore>,
+    next_correlation: Arc<AtomicI32>,
+    versions: Arc<HashMap<i16, VersionRange>>,
+    config: Arc<ConnectionConfig>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection").field("broker", &self.shared.broker).field("addr", &self.shared.addr).finish()
+    }
+}
+
+impl Connection {
+    /// Connects to `addr` (broker `broker`, negative for a bootstrap
+    /// address) and negotiates API versions.
+    pub async fn connect(addr: &str, broker: i32, config: ConnectionConfig) -> Result<Connection> {
+        let stream = tokio::time::timeout(config.connect_timeout, TcpStream::connect(addr))
+            .await
+            .map_err(|_| Error::Connect {
+                addr: addr.to_string(),
+                reason: format!("timed out after {:?}", config.connect_timeout),
+            })?
+            .map_err(|e| Error::Connect { addr: addr.to_string(), reason: e.to_string() })?;
+        let _ = stream.set_nodelay(true);
+        let (rd, wr) = stream.into_split();
+        let shared = Arc::new(Shared {
+            broker,
+            addr: addr.to_string(),
+            in_flight: Mutex::new(VecDeque::new()),
+            new_request: Notify::new(),
+            closed: AtomicBool::new(false),
+            closed_notify: Notify::new(),
+        });
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(write_loop(wr, rx, shared.clone(), config.request_timeout));
+        tokio::spawn(read_loop(rd, shared.clone(), config.request_timeout, config.max_response_bytes));
+        tracing::debug!(broker, addr, "connected");
+        let mut conn = Connection {
+            shared,
+            tx,
+            permits: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
+            next_correlation: Arc::new(AtomicI32::new(0)),
+            versions: Arc::new(HashMap::new()),
+            config: Arc::new(config),
+        };
+        conn.versions = Arc::new(conn.negotiate().await?);
+        Ok(conn)
+    }
+
+    async fn negotiate(&self) -> Result<HashMap<i16, VersionRange>> {
+        let ours = ApiKey::ApiVersions.info().versions.max;
+        let req = ApiVersionsRequest {
+            client_software_name: SOFTWARE_NAME.into(),
+            client_software_version: SOFTWARE_VERSION.into(),
+            ..Default::default()
+        };
+        let mut version = ours;
+        for _ in 0..2 {
+            let body = self.send_raw(&req, version, true).await?;
+            // An UNSUPPORTED_VERSION answer always comes as a v0 body.
+            let resp = match ApiVersionsResponse::from_bytes(body.clone(), version) {
+                Ok(r) if r.error_code != ErrorCode::UNSUPPORTED_VERSION.0 => r,
+                _ => ApiVersionsResponse::decode(&mut body.clone(), 0).map_err(|e| Error::Decode {
+                    broker: self.broker(),
+                    api: ApiKey::ApiVersions,
+                    reason: e.to_string(),
+                })?,
+            };
+            if resp.error_code == ErrorCode::UNSUPPORTED_VERSION.0 {
+                let theirs =
+                    resp.api_keys.iter().find(|k| k.api_key == ApiKey::ApiVersions as i16).map_or(0, |k| k.max_version);
+                if theirs >= version {
+                    break;
+                }
+                version = theirs.clamp(0, ours);
+                continue;
+            }
+            if resp.error_code != 0 {
+                return Err(Error::broker(
+                    ErrorCode(resp.error_code),
+                    ApiKey::ApiVersions,
+                    self.broker(),
+                    "connection setup",
+                    None,
+                ));
+            }
+            return Ok(resp
+                .api_keys
+                .iter()
+                .map(|k| (k.api_key, VersionRange { min: k.min_version, max: k.max_version }))
+                .collect());
+        }
+        Err(Error::UnsupportedVersion {
+            broker: self.broker(),
+            api: ApiKey::ApiVersions,
+            min: 0,
+            max: ours,
+            broker_min: -1,
+            broker_max: -1,
+        })
+    }
+
+    /// The broker this connects to.
+    pub fn broker(&self) -> i32 {
+        self.shared.broker
+    }
+
+    /// Its address.
+    pub fn addr(&self) -> &str {
+        &self.shared.addr
+    }
+
+    /// Whether the connection has closed.
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.load(Ordering::SeqCst)
+    }
+
+    /// Resolves when the connection closes.
+    pub async fn closed(&self) {
+        while !self.is_closed() {
+            let n = self.shared.closed_notify.notified();
+            if self.is_closed() {
+                return;
+            }
+            n.await;
+        }
+    }
+
+    /// Closes the connection, failing what is in flight.
+    pub fn close(&self) {
+        self.shared.close(None);
+    }
+
+    /// The version to use for `api`: the highest both sides support.
+    pub fn version_for(&self, api: ApiKey) -> Result<i16> {
+        let ours = api.info().versions;
+        let theirs = self.versions.get(&(api as i16)).copied();
+        match theirs.and_then(|t| t.intersect(ours)) {
+            Some(r) => Ok(r.max),
+            None => Err(Error::UnsupportedVersion {
+                broker: self.broker(),
+                api,
+                min: ours.min,
+                max: ours.max,
+                broker_min: theirs.map_or(-1, |t| t.min),
+                broker_max: theirs.map_or(-1, |t| t.max),
+            }),
+        }
+    }
+
+    /// Whether the broker supports `api` at `version`.
+    pub fn supports(&self, api: ApiKey, version: i16) -> bool {
+        self.versions.get(&(api as i16)).is_some_and(|r| r.contains(version))
+    }
+
+    /// Sends `req` at the negotiated version and awaits the response.
+    pub async fn request<R: Request>(&self, req: &R) -> Result<R::Response> {
+        let version = self.version_for(R::API_KEY)?;
+        self.request_at(req, version).await
+    }
+
+    /// Sends `req` at `version` and awaits the response.
+    pub async fn request_at<R: Request>(&self, req: &R, version: i16) -> Result<R::Response> {
+        let mut body = self.send_raw(req, version, true).await?;
+        // Bytes after the body are ignored, as Kafka's own clients do.
+        <R::Response as Message>::decode(&mut body, version).map_err(|e| Error::Decode {
+            broker: self.broker(),
+            api: R::API_KEY,
+            reason: e.to_string(),
+        })
+    }
+
+    /// Queues `req` at `version` and returns once it is queued (a slot among
+    /// the `max_in_flight` was free); the returned future yields the
+    /// response. For pipelining: queue several, then await them.
+    pub async fn start_request<R: Request>(&self, req: &R, version: i16) -> Result<PendingResponse<R::Response>> {
+        let rx = self.enqueue(req, version, true).await?;
+        Ok(PendingResponse { rx, version, broker: self.broker(), api: R::API_KEY, _t: std::marker::PhantomData })
+    }
+
+    /// Sends a request that gets no response (a Produce with acks=0); returns
+    /// once it has been written.
+    pub async fn send_no_response<R: Request>(&self, req: &R, version: i16) -> Result<()> {
+        let rx = self.enqueue(req, version, false).await?;
+        rx.await.map_err(|_| self.disconnected(R::API_KEY, true))?.map(|_| ())
+    }
+
+    async fn send_raw<R: Request>(&self, req: &R, version: i16, expect_response: bool) -> Result<Bytes> {
+        let rx = self.enqueue(req, version, expect_response).await?;
+        rx.await.map_err(|_| self.disconnected(R::API_KEY, true))?
+    }
+
+    fn disconnected(&self, api: ApiKey, sent: bool) -> Error {
+        Error::Disconnected { broker: self.broker(), addr: self.shared.addr.clone(), api, sent }
+    }
+
+    async fn enqueue<R: Request>(
+        &self,
+        req: &R,
+        version: i16,
+        expect_response: bool,
+    ) -> Result<oneshot::Receiver<Result<Bytes>>> {
+        if self.is_closed() {
+            return Err(self.disconnected(R::API_KEY, false));
+        }
+        let permit = tokio::select! {
+            p = self.permits.clone().acquire_owned() => p.map_err(|_| self.disconnected(R::API_KEY, false))?,
+            () = self.closed() => return Err(self.disconnected(R::API_KEY, false)),
+        };
+        let correlation_id = self.next_correlation.fetch_add(1, Ordering::Relaxed) & i32::MAX;
+        let header = RequestHeader {
+            api_key: R::API_KEY as i16,
+            api_version: version,
+            correlation_id,
+            client_id: self.config.client_id.clone(),
+            unknown_tagged_fields: Vec::new(),
+        };
+        let parts = encode_typed_request(&header, req)
+            .map_err(|e| Error::Encode { api: R::API_KEY, reason: e.to_string() })?
+            .into_parts();
+        let (reply, rx) = oneshot::channel();
+        let out = Outgoing { correlation_id, api: R::API_KEY, version, parts, expect_response, reply, _permit: permit };
+        self.tx.send(out).map_err(|_| self.disconnected(R::API_KEY, false))?;
+        Ok(rx)
+    }
+}
+
+/// A response not yet received; see [`Connection::start_request`].
+pub struct PendingResponse<T> {
+    rx: oneshot::Receiver<Result<Bytes>>,
+    version: i16,
+    broker: i32,
+    api: ApiKey,
+    _t: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: Message> PendingResponse<T> {
+    /// Waits for the response and decodes it.
+    pub async fn response(self) -> Result<T> {
+        let body = self.rx.await.map_err(|_| Error::Disconnected {
+            broker: self.broker,
+            addr: String::new(),
+            api: self.api,
+            sent: true,
+        })??;
+        T::from_bytes(body, self.version).map_err(|e| Error::Decode {
+            broker: self.broker,
+            api: self.api,
+            reason: e.to_string(),
+        })
+    }
+}
+
+async fn write_loop(
+    mut wr: tokio::net::tcp::OwnedWriteHalf,
+    mut rx: mpsc::UnboundedReceiver<Outgoing>,
+    shared: Arc<Shared>,
+    timeout: Duration,
+) {
+    while let Some(out) = rx.recv().await {
+        let Outgoing { correlation_id, api, version, parts, expect_response, reply, _permit } = out;
+        if shared.closed.load(Ordering::SeqCst) {
+            let _ = reply.send(Err(Error::Disconnected {
+                broker: shared.broker,
+                addr: shared.addr.clone(),
+                api,
+                sent: false,
+            }));
+            continue;
+        }
+        // A request that expects an answer is recorded before it is written,
+        // so the answer always finds it; the reply then goes through the
+        // reader. One that expects none is answered here once written.
+        let after_write = if expect_response {
+            let entry = InFlight { correlation_id, api, version, deadline: Instant::now() + timeout, reply, _permit };
+            let first = {
+                let mut q = shared.lock();
+                q.push_back(entry);
+                q.len() == 1
+            };
+            if first {
+                shared.new_request.notify_one();
+            }
+            None
+        } else {
+            Some((reply, _permit))
+        };
+        let mut ok = true;
+        for p in &parts {
+            if wr.write_all(p).await.is_err() {
+                ok = false;
+                break;
+            }
+        }
+        if let Some((reply, _permit)) = after_write {
+            let result = if ok {
+                Ok(Bytes::new())
+            } else {
+                Err(Error::Disconnected { broker: shared.broker, addr: shared.addr.clone(), api, sent: true })
+            };
+            let _ = reply.send(result);
+        }
+        if !ok {
+            shared.close(None);
+        }
+    }
+    let _ = wr.shutdown().await;
+}
+
+async fn read_loop(mut rd: tokio::net::tcp::OwnedReadHalf, shared: Arc<Shared>, timeout: Duration, max_frame: usize) {
+    let decoder = FrameDecoder::new(max_frame);
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    loop {
+        let frame = match decoder.decode(&mut buf) {
+            Ok(Some(f)) => f,
+            Ok(None) => {
+                let deadline = shared.lock().front().map(|p| p.deadline);
+                tokio::select! {
+                    r = rd.read_buf(&mut buf) => match r {
+                        Ok(0) | Err(_) => {
+                            shared.close(None);
+                            return;
+                        }
+                        Ok(_) => continue,
+                    },
+                    () = async {
+                        match deadline {
+                            Some(d) => tokio::time::sleep_until(d).await,
+                            None => shared.new_request.notified().await,
+                        }
+                    } => {
+                        if deadline.is_some() {
+                            let expired = shared.lock().front().filter(|p| p.deadline <= Instant::now()).map(|p| p.correlation_id);
+                            if let Some(corr) = expired {
+                                tracing::debug!(broker = shared.broker, "request timed out; closing the connection");
+                                shared.close(Some((corr, timeout)));
+                                return;
+                            }
+                        }
+                        if shared.closed.load(Ordering::SeqCst) {
+                            return;
+                        }
+                        continue;
+                    }
+                    () = shared.closed_notify.notified() => return,
+                }
+            }
+            Err(e) => {
+                tracing::debug!(broker = shared.broker, error = %e, "bad response frame; closing the connection");
+                shared.close(None);
+                return;
+            }
+        };
+        let Some(p) = shared.lock().pop_front() else {
+            tracing::debug!(broker = shared.broker, "response without a request; closing the connection");
+            shared.close(None);
+            return;
+        };
+        let mut frame = frame;
+        let hv = p.api.info().response_header_version(p.version);
+        match ResponseHeader::decode(&mut frame, hv) {
+            Ok(h) if h.correlation_id == p.correlation_id => {
+                let _ = p.reply.send(Ok(frame));
+            }
+            other => {
+                tracing::debug!(broker = shared.broker, expected = p.correlation_id, got = ?other.map(|h| h.correlation_id), "correlation id mismatch; closing the connection");
+                let _ = p.reply.send(Err(Error::Decode {
+                    broker: shared.broker,
+                    api: p.api,
+                    reason: "response correlation id does not match the request".into(),
+                }));
+                shared.close(None);
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! One producer batch: records for one partition, encoded straight into a
+//! record-batch buffer as they are appended, then closed (header, sequence,
+//! compression, CRC) when drained for sending, and completed once.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use kafka_protocol::Compression;
+use kafka_protocol::records::{BatchBuilder, Header, RecordBatch, batch as batch_edit};
+
+use super::delivery::{BatchCompletion, BatchResult, SplitPart};
+use crate::error::Error;
+
+/// A topic and partition.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TopicPartition {
+    /// Topic name.
+    pub topic: Arc<str>,
+    /// Partition number.
+    pub partition: i32,
+}
+
+impl TopicPartition {
+    /// A topic-partition.
+    ///
+    /// ```
+    /// let tp = kafka_client::producer::TopicPartition::new("orders", 3);
+    /// assert_eq!(tp.to_string(), "orders-3");
+    /// ```
+    pub fn new(topic: impl Into<Arc<str>>, partition: i32) -> Self {
+        TopicPartition { topic: topic.into(), partition }
+    }
+}
+
+impl std::fmt::Display for TopicPartition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.topic, self.partition)
+    }
+}
+
+/// The producer identity a batch was (or will be) sent under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ProducerIdentity {
+    pub producer_id: i64,
+    pub epoch: i16,
+    pub base_sequence: i32,
+}
+
+/// A batch in the accumulator or in flight.
+#[derive(Debug)]
+pub(crate) struct ProducerBatch {
+    pub tp: TopicPartition,
+    /// While open: the records so far.
+    builder: Option<BatchBuilder>,
+    /// Once closed: the bytes to send.
+    payload: Option<Bytes>,
+    pub record_count: i32,
+    /// Uncompressed size so far (batch.size accounting).
+    pub size: usize,
+    pub created_ms: i64,
+    pub attempts: u32,
+    /// Not to be drained before this time (retry backoff).
+    pub retry_at_ms: i64,
+    pub completion: Arc<BatchCompletion>,
+    /// Bytes of `buffer.memory` this batch holds.
+    pub reserved: usize,
+    /// Sequence state, once assigned at first drain (idempotence).
+    pub identity: Option<ProducerIdentity>,
+    /// Whether any attempt reached the socket (its outcome may be unknown).
+    pub ever_sent: bool,
+    pub compression: Compression,
+    pub level: Option<i32>,
+    /// Each record's timestamp, for delivery metadata of split batches.
+    timestamps_first: i64,
+}
+
+impl ProducerBatch {
+    pub(crate) fn new(tp: TopicPartition, compression: Compression, level: Option<i32>, capacity: usize, reserved: usize, now_ms: i64) -> Self {
+        ProducerBatch {
+            tp,
+            builder: Some(BatchBuilder::with_capacity(compression, level, capacity)),
+            payload: None,
+            record_count: 0,
+            size: 61,
+            created_ms: now_ms,
+            attempts: 0,
+            retry_at_ms: 0,
+            completion: BatchCompletion::new(),
+            reserved,
+            identity: None,
+            ever_sent: false,
+            compression,
+            level,
+            timestamps_first: 0,
+        }
+    }
+
+    /// Whether the batch still takes records.
+    pub(crate) fn is_open(&self) -> bool {
+        self.builder.is_some()
+    }
+
+    /// Bytes a record would add, or None when the batch is closed.
+    pub(crate) fn size_of_next(&self, ts: i64, key: Option<&[u8]>, value: Option<&[u8]>, headers: &[Header]) -> Option<usize> {
+        self.builder.as_ref().map(|b| b.size_of_next(ts, key, value, headers))
+    }
+
+    /// Appends a record; returns its index in the batch.
+    pub(crate) fn append(&mut self, ts: i64, key: Option<&[u8]>, value: Option<&[u8]>, headers: &[Header]) -> Option<u32> {
+        let b = self.builder.as_mut()?;
+        if self.record_count == 0 {
+            self.timestamps_first = ts;
+        }
+        b.append(ts, key, value, headers);
+        self.record_count += 1;
+        self.size = b.size();
+        u32::try_from(self.record_count - 1).ok()
+    }
+
+    /// Closes the batch: writes the producer identity, compresses, CRCs.
+    /// A closed batch (a retry) keeps its bytes, rewriting the identity only
+    /// when it changed (an epoch bump renumbers it).
+    pub(crate) fn close(&mut self, identity: Option<ProducerIdentity>) -> Result<(), Error> {
+        if let Some(mut b) = self.builder.take() {
+            if let Some(id) = identity {
+                b.set_producer(id.producer_id, id.epoch, id.base_sequence);
+            }
+            self.payload = Some(b.finish().map_err(|e| Error::InvalidRecord(e.to_string()))?);
+        } else if let (Some(id), Some(old)) = (identity, self.identity) {
+            if id != old {
+                if let Some(p) = self.payload.take() {
+                    let mut bytes = p.to_vec();
+                    batch_edit::set_producer_state(&mut bytes, id.producer_id, id.epoch, id.base_sequence);
+                    self.payload = Some(Bytes::from(bytes));
+                }
+            }
+        }
+        self.identity = identity.or(self.identity);
+        Ok(())
+    }
+
+    /// The bytes to send; only after [`Self::close`].
+    pub(crate) fn payload(&self) -> Option<&Bytes> {
+        self.payload.as_ref()
+    }
+
+    /// The encoded size to send (closed) or the estimate (open).
+    pub(crate) fn wire_size(&self) -> usize {
+        self.payload.as_ref().map_or(self.size, Bytes::len)
+    }
+
+    pub(crate) fn complete(self, result: Result<BatchResult, Error>) -> usize {
+        self.completion.complete(result);
+        self.reserved
+    }
+
+    /// Splits a closed batch (the broker found it too large) into batches of
+    /// at most `max_bytes` uncompressed, in order; the original's records
+    /// are handed to them. Records keep their timestamps, keys, values and
+    /// headers; sequence numbers are assigned anew when they are drained.
+    pub(crate) fn split(self, max_bytes: usize, now_ms: i64) -> Result<Vec<ProducerBatch>, (ProducerBatch, Error)> {
+        let Some(payload) = self.payload.clone() else {
+            return Err((self, Error::InvalidRecord("an open batch cannot be split".into())));
+        };
+        let records = match RecordBatch::new(payload).and_then(|b| b.records(usize::MAX >> 2).map(|r| r.collect::<Result<Vec<_>, _>>())) {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) | Err(e) => return Err((self, Error::InvalidRecord(format!("cannot split batch: {e}")))),
+        };
+        if records.len() <= 1 {
+            return Err((self, Error::InvalidRecord("a single record is larger than the broker accepts".into())));
+        }
+        let mut out: Vec<ProducerBatch> = Vec::new();
+        let mut parts = Vec::new();
+        for (i, r) in records.iter().enumerate() {
+            let need_new = match out.last() {
+                None => true,
+                Some(b) => {
+                    let add = b.size_of_next(r.timestamp, r.key.as_deref(), r.value.as_deref(), &r.headers).unwrap_or(usize::MAX);
+                    b.size + add > max_bytes && b.record_count > 0
+                }
+            };
+            if need_new {
+                let mut nb = ProducerBatch::new(self.tp.clone(), self.compression, self.level, max_bytes, 0, now_ms);
+                nb.created_ms = self.created_ms;
+                nb.attempts = self.attempts;
+                parts.push(SplitPart { first: i as u32, count: 0, child: nb.completion.clone() });
+                out.push(nb);
+            }
+            if let (Some(b), Some(p)) = (out.last_mut(), parts.last_mut()) {
+                b.append(r.timestamp, r.key.as_deref(), r.value.as_deref(), &r.headers);
+                p.count += 1;
+            }
+        }
+        // The reserved memory moves with the first child.
+        if let Some(first) = out.first_mut() {
+            first.reserved = self.reserved;
+        }
+        self.completion.split_into(parts);
+        Ok(out)
+    }
+}
