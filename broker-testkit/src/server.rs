@@ -241,7 +241,7 @@ async fn serve_connection(
             Ok(ParsedRequest::UnsupportedApiVersions { header }) => {
                 let resp =
                     ResponseBody::ApiVersions(unsupported_api_versions_response(&handlers::api_versions::advertised()));
-                if write(&mut wr, header.correlation_id, 0, &resp).await.is_err() {
+                if write(&mut wr, header.correlation_id, 0, resp).await.is_err() {
                     return;
                 }
                 continue;
@@ -260,7 +260,7 @@ async fn serve_connection(
         match fault {
             Some(FaultAction::Error(code)) => {
                 let resp = handlers::errors::error_response(&body, code);
-                if write(&mut wr, correlation_id, version, &resp).await.is_err() {
+                if write(&mut wr, correlation_id, version, resp).await.is_err() {
                     return;
                 }
                 continue;
@@ -298,7 +298,7 @@ async fn serve_connection(
             Some(FaultAction::Throttle(ms)) => handlers::errors::set_throttle(&mut resp, ms),
             _ => {}
         }
-        if write(&mut wr, correlation_id, version, &resp).await.is_err() {
+        if write(&mut wr, correlation_id, version, resp).await.is_err() {
             return;
         }
     }
@@ -308,9 +308,12 @@ async fn write(
     wr: &mut tokio::net::tcp::OwnedWriteHalf,
     correlation_id: i32,
     version: i16,
-    resp: &ResponseBody,
+    mut resp: ResponseBody,
 ) -> std::io::Result<()> {
-    let w = encode_response(correlation_id, version, resp).map_err(|e| {
+    // Handlers fill responses for the newest version; an older client gets
+    // only the fields its version carries, as Kafka's handlers arrange.
+    resp.clear_absent_fields(version);
+    let w = encode_response(correlation_id, version, &resp).map_err(|e| {
         tracing::error!(error = %e, "cannot encode a response");
         std::io::Error::other(e.to_string())
     })?;

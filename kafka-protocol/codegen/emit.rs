@@ -364,6 +364,41 @@ fn emit_struct(out: &mut String, owner: &str, s: &StructDef, range: Versions) {
     let _ = writeln!(out, "        }}");
     let _ = writeln!(out, "        n\n    }}\n}}\n");
 
+    // Clearing fields a version lacks (what a server does before answering
+    // an older client).
+    let _ = writeln!(out, "impl {name} {{");
+    let _ = writeln!(out, "    /// Resets every field `version` does not carry (recursively) to its default,");
+    let _ = writeln!(out, "    /// so the value encodes at that version. `flexible` is that version's flexibility.");
+    let _ = writeln!(out, "    pub fn clear_absent_fields(&mut self, version: i16, flexible: bool) {{");
+    let _ = writeln!(out, "        let _ = (version, flexible);");
+    for f in &s.fields {
+        let present = match f.tag {
+            Some((_, tv)) => format!("flexible && ({})", tv.test_expr("version", range)),
+            None => f.versions.test_expr("version", range),
+        };
+        let fname = &f.name;
+        let recurse = match (&f.ty, f.is_option()) {
+            (Ty::Struct(_), _) => Some(format!("self.{fname}.clear_absent_fields(version, flexible);")),
+            (Ty::Array(inner), false) if matches!(inner.as_ref(), Ty::Struct(_)) => {
+                Some(format!("for x in &mut self.{fname} {{ x.clear_absent_fields(version, flexible); }}"))
+            }
+            (Ty::Array(inner), true) if matches!(inner.as_ref(), Ty::Struct(_)) => Some(format!(
+                "if let Some(v) = &mut self.{fname} {{ for x in v {{ x.clear_absent_fields(version, flexible); }} }}"
+            )),
+            _ => None,
+        };
+        match recurse {
+            Some(r) => {
+                let _ = writeln!(out, "        if {present} {{ {r} }} else {{ self.{fname} = {}; }}", default_expr(f));
+            }
+            None => {
+                let _ = writeln!(out, "        if !({present}) {{ self.{fname} = {}; }}", default_expr(f));
+            }
+        }
+    }
+    let _ = writeln!(out, "        if !flexible {{ self.unknown_tagged_fields.clear(); }}");
+    let _ = writeln!(out, "    }}\n}}\n");
+
     // JSON rendering
     let _ = writeln!(out, "impl crate::json::ToJson for {name} {{");
     let _ = writeln!(out, "    fn write_json(&self, out: &mut String) {{");
@@ -519,6 +554,14 @@ fn emit_dispatch(units: &[Unit<'_>], table: &[ApiEntry], side: &str) -> String {
     let _ = writeln!(out, "        match self {{");
     for a in &apis {
         let _ = writeln!(out, "            Self::{a}(m) => Message::encode(m, w, version),");
+    }
+    let _ = writeln!(out, "        }}\n    }}\n");
+    let _ = writeln!(out, "    /// Resets every field `version` does not carry to its default.");
+    let _ = writeln!(out, "    pub fn clear_absent_fields(&mut self, version: i16) {{");
+    let _ = writeln!(out, "        let flexible = self.api_key().info().is_flexible(version);");
+    let _ = writeln!(out, "        match self {{");
+    for a in &apis {
+        let _ = writeln!(out, "            Self::{a}(m) => m.clear_absent_fields(version, flexible),");
     }
     let _ = writeln!(out, "        }}\n    }}\n");
     let _ = writeln!(out, "    /// The encoded size at `version`.");
