@@ -4,14 +4,11 @@
 #![warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod config;
 pub mod error;
 pub mod metadata;
 pub mod net;
-
-/// The producer.
-pub mod producer {
-    pub mod partitioner;
-}
+pub mod producer;
 
 /// The consumer.
 pub mod consumer {

@@ -186,6 +186,11 @@ impl NetworkClient {
         }
     }
 
+    /// The open connection to broker `id`, if there is one (never connects).
+    pub fn open_connection(&self, id: i32) -> Option<Connection> {
+        lock(&self.slots).get(&id).and_then(|s| s.conn.clone()).filter(|c| !c.is_closed())
+    }
+
     fn address_of(&self, id: i32) -> Option<String> {
         if id < 0 {
             let i = usize::try_from(-(id + 1)).ok()?;

@@ -279,6 +279,11 @@ impl Connection {
         }
     }
 
+    /// Whether another request can be sent without waiting for an answer.
+    pub fn has_capacity(&self) -> bool {
+        !self.is_closed() && self.permits.available_permits() > 0
+    }
+
     /// Whether the broker supports `api` at `version`.
     pub fn supports(&self, api: ApiKey, version: i16) -> bool {
         self.versions.get(&(api as i16)).is_some_and(|r| r.contains(version))

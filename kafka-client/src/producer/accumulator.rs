@@ -39,6 +39,8 @@ pub(crate) struct AccumulatorConfig {
     pub delivery_timeout_ms: i64,
     pub retry_backoff_ms: i64,
     pub retry_backoff_max_ms: i64,
+    /// Keep each record's timestamp (interceptors report them).
+    pub track_timestamps: bool,
 }
 
 /// Where an appended record went.
@@ -83,12 +85,15 @@ impl Accumulator {
         Accumulator { cfg, queues: HashMap::new(), flushing: 0, closed: false, drain_start: HashMap::new() }
     }
 
-    pub(crate) fn config(&self) -> &AccumulatorConfig {
-        &self.cfg
-    }
-
     /// Appends to the partition's open batch if the record fits.
-    pub(crate) fn try_append(&mut self, tp: &TopicPartition, ts: i64, key: Option<&[u8]>, value: Option<&[u8]>, headers: &[Header]) -> Option<Appended> {
+    pub(crate) fn try_append(
+        &mut self,
+        tp: &TopicPartition,
+        ts: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[Header],
+    ) -> Option<Appended> {
         let batch_size = self.cfg.batch_size;
         let last = self.queues.get_mut(tp)?.back_mut()?;
         let add = last.size_of_next(ts, key, value, headers)?;
@@ -96,7 +101,12 @@ impl Accumulator {
             return None;
         }
         let index = last.append(ts, key, value, headers)?;
-        Some(Appended { completion: last.completion.clone(), index, batch_full: last.size >= batch_size, new_batch: false })
+        Some(Appended {
+            completion: last.completion.clone(),
+            index,
+            batch_full: last.size >= batch_size,
+            new_batch: false,
+        })
     }
 
     /// The memory a new batch for this record needs: `batch.size`, or the
@@ -116,14 +126,29 @@ impl Accumulator {
         value: Option<&[u8]>,
         headers: &[Header],
         reserved: usize,
+        id: u64,
         now_ms: i64,
     ) -> (Appended, usize) {
         if let Some(a) = self.try_append(tp, ts, key, value, headers) {
             return (a, reserved);
         }
-        let mut batch = ProducerBatch::new(tp.clone(), self.cfg.compression, self.cfg.level, reserved.saturating_sub(61), reserved, now_ms);
+        let mut batch = ProducerBatch::new(
+            id,
+            tp.clone(),
+            self.cfg.compression,
+            self.cfg.level,
+            reserved.saturating_sub(61),
+            reserved,
+            now_ms,
+            self.cfg.track_timestamps,
+        );
         let index = batch.append(ts, key, value, headers).unwrap_or(0);
-        let a = Appended { completion: batch.completion.clone(), index, batch_full: batch.size >= self.cfg.batch_size, new_batch: true };
+        let a = Appended {
+            completion: batch.completion.clone(),
+            index,
+            batch_full: batch.size >= self.cfg.batch_size,
+            new_batch: true,
+        };
         self.queues.entry(tp.clone()).or_default().push_back(batch);
         (a, 0)
     }
@@ -139,7 +164,12 @@ impl Accumulator {
     }
 
     /// Which leaders have batches to send now.
-    pub(crate) fn ready(&self, now_ms: i64, leader_of: &dyn Fn(&TopicPartition) -> Option<i32>, memory_exhausted: bool) -> Ready {
+    pub(crate) fn ready(
+        &self,
+        now_ms: i64,
+        leader_of: &dyn Fn(&TopicPartition) -> Option<i32>,
+        memory_exhausted: bool,
+    ) -> Ready {
         let mut r = Ready::default();
         let pressing = memory_exhausted || self.closed || self.flushing > 0;
         for (tp, q) in &self.queues {
@@ -259,7 +289,9 @@ impl Accumulator {
         batch.retry_at_ms = now_ms + retry_backoff(&self.cfg, batch.attempts);
         let q = self.queues.entry(batch.tp.clone()).or_default();
         let pos = match batch.identity {
-            Some(id) => q.iter().position(|b| b.identity.is_none_or(|o| o.base_sequence > id.base_sequence)).unwrap_or(q.len()),
+            Some(id) => {
+                q.iter().position(|b| b.identity.is_none_or(|o| o.base_sequence > id.base_sequence)).unwrap_or(q.len())
+            }
             None => 0,
         };
         q.insert(pos, batch);
@@ -318,6 +350,7 @@ mod tests {
             delivery_timeout_ms: 120_000,
             retry_backoff_ms: 100,
             retry_backoff_max_ms: 1000,
+            track_timestamps: false,
         }
     }
 
@@ -328,7 +361,7 @@ mod tests {
     fn append(acc: &mut Accumulator, p: i32, value: &[u8], now: i64) -> Appended {
         match acc.try_append(&tp(p), now, None, Some(value), &[]) {
             Some(a) => a,
-            None => acc.append_new(&tp(p), now, None, Some(value), &[], acc.new_batch_size(value.len() + 10), now).0,
+            None => acc.append_new(&tp(p), now, None, Some(value), &[], acc.new_batch_size(value.len() + 10), 0, now).0,
         }
     }
 
@@ -372,10 +405,11 @@ mod tests {
             append(&mut acc, p, &[1u8; 400], 0);
         }
         let nodes = BTreeSet::from([1]);
-        let first = acc.drain(&nodes, &leader, 900, 10, None);
+        // Each batch is 466 bytes (61 of header): two fit in 1000, not three.
+        let first = acc.drain(&nodes, &leader, 1000, 10, None);
         let got: Vec<i32> = first[&1].iter().map(|b| b.tp.partition).collect();
-        assert_eq!(got, vec![0, 1], "two ~460-byte batches fit in 900 bytes");
-        let second = acc.drain(&nodes, &leader, 900, 10, None);
+        assert_eq!(got, vec![0, 1]);
+        let second = acc.drain(&nodes, &leader, 1000, 10, None);
         let got: Vec<i32> = second[&1].iter().map(|b| b.tp.partition).collect();
         assert_eq!(got, vec![2, 3]);
         assert!(!acc.has_batches());

@@ -49,6 +49,8 @@ pub(crate) struct ProducerIdentity {
 /// A batch in the accumulator or in flight.
 #[derive(Debug)]
 pub(crate) struct ProducerBatch {
+    /// Batches created later have larger ids; parts of a split keep theirs.
+    pub id: u64,
     pub tp: TopicPartition,
     /// While open: the records so far.
     builder: Option<BatchBuilder>,
@@ -70,13 +72,23 @@ pub(crate) struct ProducerBatch {
     pub ever_sent: bool,
     pub compression: Compression,
     pub level: Option<i32>,
-    /// Each record's timestamp, for delivery metadata of split batches.
-    timestamps_first: i64,
+    /// Each record's timestamp, kept only when interceptors need them.
+    pub timestamps: Option<Vec<i64>>,
 }
 
 impl ProducerBatch {
-    pub(crate) fn new(tp: TopicPartition, compression: Compression, level: Option<i32>, capacity: usize, reserved: usize, now_ms: i64) -> Self {
+    pub(crate) fn new(
+        id: u64,
+        tp: TopicPartition,
+        compression: Compression,
+        level: Option<i32>,
+        capacity: usize,
+        reserved: usize,
+        now_ms: i64,
+        track_timestamps: bool,
+    ) -> Self {
         ProducerBatch {
+            id,
             tp,
             builder: Some(BatchBuilder::with_capacity(compression, level, capacity)),
             payload: None,
@@ -91,7 +103,7 @@ impl ProducerBatch {
             ever_sent: false,
             compression,
             level,
-            timestamps_first: 0,
+            timestamps: track_timestamps.then(Vec::new),
         }
     }
 
@@ -101,15 +113,27 @@ impl ProducerBatch {
     }
 
     /// Bytes a record would add, or None when the batch is closed.
-    pub(crate) fn size_of_next(&self, ts: i64, key: Option<&[u8]>, value: Option<&[u8]>, headers: &[Header]) -> Option<usize> {
+    pub(crate) fn size_of_next(
+        &self,
+        ts: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[Header],
+    ) -> Option<usize> {
         self.builder.as_ref().map(|b| b.size_of_next(ts, key, value, headers))
     }
 
     /// Appends a record; returns its index in the batch.
-    pub(crate) fn append(&mut self, ts: i64, key: Option<&[u8]>, value: Option<&[u8]>, headers: &[Header]) -> Option<u32> {
+    pub(crate) fn append(
+        &mut self,
+        ts: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[Header],
+    ) -> Option<u32> {
         let b = self.builder.as_mut()?;
-        if self.record_count == 0 {
-            self.timestamps_first = ts;
+        if let Some(t) = &mut self.timestamps {
+            t.push(ts);
         }
         b.append(ts, key, value, headers);
         self.record_count += 1;
@@ -162,7 +186,9 @@ impl ProducerBatch {
         let Some(payload) = self.payload.clone() else {
             return Err((self, Error::InvalidRecord("an open batch cannot be split".into())));
         };
-        let records = match RecordBatch::new(payload).and_then(|b| b.records(usize::MAX >> 2).map(|r| r.collect::<Result<Vec<_>, _>>())) {
+        let records = match RecordBatch::new(payload)
+            .and_then(|b| b.records(usize::MAX >> 2).map(|r| r.collect::<Result<Vec<_>, _>>()))
+        {
             Ok(Ok(r)) => r,
             Ok(Err(e)) | Err(e) => return Err((self, Error::InvalidRecord(format!("cannot split batch: {e}")))),
         };
@@ -175,12 +201,23 @@ impl ProducerBatch {
             let need_new = match out.last() {
                 None => true,
                 Some(b) => {
-                    let add = b.size_of_next(r.timestamp, r.key.as_deref(), r.value.as_deref(), &r.headers).unwrap_or(usize::MAX);
+                    let add = b
+                        .size_of_next(r.timestamp, r.key.as_deref(), r.value.as_deref(), &r.headers)
+                        .unwrap_or(usize::MAX);
                     b.size + add > max_bytes && b.record_count > 0
                 }
             };
             if need_new {
-                let mut nb = ProducerBatch::new(self.tp.clone(), self.compression, self.level, max_bytes, 0, now_ms);
+                let mut nb = ProducerBatch::new(
+                    self.id,
+                    self.tp.clone(),
+                    self.compression,
+                    self.level,
+                    max_bytes,
+                    0,
+                    now_ms,
+                    self.timestamps.is_some(),
+                );
                 nb.created_ms = self.created_ms;
                 nb.attempts = self.attempts;
                 parts.push(SplitPart { first: i as u32, count: 0, child: nb.completion.clone() });

@@ -78,10 +78,6 @@ impl BatchCompletion {
     pub(crate) fn split_into(&self, parts: Vec<SplitPart>) {
         self.resolve(Resolution::Split(parts));
     }
-
-    pub(crate) fn is_done(&self) -> bool {
-        self.resolution.get().is_some()
-    }
 }
 
 /// The outcome of one record's delivery; returned by `Producer::send`.
@@ -99,15 +95,14 @@ pub struct DeliveryFuture {
 }
 
 impl DeliveryFuture {
-    pub(crate) fn new(completion: Arc<BatchCompletion>, index: u32, partition: i32, timestamp: i64, no_offsets: bool) -> Self {
+    pub(crate) fn new(
+        completion: Arc<BatchCompletion>,
+        index: u32,
+        partition: i32,
+        timestamp: i64,
+        no_offsets: bool,
+    ) -> Self {
         DeliveryFuture { completion, index, partition, timestamp, no_offsets }
-    }
-
-    /// A future that is already failed (a record refused before batching).
-    pub(crate) fn failed(err: Error, partition: i32) -> Self {
-        let c = BatchCompletion::new();
-        c.complete(Err(err));
-        DeliveryFuture { completion: c, index: 0, partition, timestamp: -1, no_offsets: false }
     }
 }
 
@@ -118,7 +113,8 @@ impl Future for DeliveryFuture {
         loop {
             match self.completion.resolution.get() {
                 Some(Resolution::Done(Ok(r))) => {
-                    let offset = if self.no_offsets || r.base_offset < 0 { -1 } else { r.base_offset + i64::from(self.index) };
+                    let offset =
+                        if self.no_offsets || r.base_offset < 0 { -1 } else { r.base_offset + i64::from(self.index) };
                     let timestamp = if r.log_append_time >= 0 { r.log_append_time } else { self.timestamp };
                     return Poll::Ready(Ok(RecordMetadata { partition: self.partition, offset, timestamp }));
                 }

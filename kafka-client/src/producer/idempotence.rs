@@ -94,6 +94,13 @@ impl Idempotence {
             // New batches wait until the old epoch's batches are resolved.
             return false;
         }
+        if retry_seq.is_none() && p.epoch == self.epoch && p.last_acked < 0 && !p.unresolved.is_empty() {
+            // Until the broker has written one batch of this epoch it keeps
+            // no state for us and accepts any sequence: a second batch sent
+            // now could be written before a failed first one, leaving a gap
+            // the first could never fill. So the first batch goes alone.
+            return false;
+        }
         match (retry_seq, p.unresolved.keys().next()) {
             (Some(seq), Some(&first)) => seq == first,
             _ => true,
@@ -103,7 +110,11 @@ impl Idempotence {
     /// Gives a newly drained batch of `count` records its sequence.
     pub(crate) fn assign(&mut self, tp: &TopicPartition, count: i32) -> ProducerIdentity {
         let epoch = self.epoch;
-        let p = self.partitions.entry(tp.clone()).or_insert_with(|| PartitionSeq { epoch, last_acked: -1, ..Default::default() });
+        let p = self.partitions.entry(tp.clone()).or_insert_with(|| PartitionSeq {
+            epoch,
+            last_acked: -1,
+            ..Default::default()
+        });
         if p.epoch != epoch && p.unresolved.is_empty() {
             p.epoch = epoch;
             p.next_sequence = 0;
@@ -116,7 +127,12 @@ impl Idempotence {
     }
 
     /// Gives the parts of a split batch the sequences of the original.
-    pub(crate) fn assign_split(&mut self, tp: &TopicPartition, original: ProducerIdentity, counts: &[i32]) -> Vec<ProducerIdentity> {
+    pub(crate) fn assign_split(
+        &mut self,
+        tp: &TopicPartition,
+        original: ProducerIdentity,
+        counts: &[i32],
+    ) -> Vec<ProducerIdentity> {
         let Some(p) = self.partitions.get_mut(tp) else { return Vec::new() };
         p.unresolved.remove(&original.base_sequence);
         let mut seq = original.base_sequence;
@@ -156,18 +172,39 @@ impl Idempotence {
     /// Whether `seq` directly follows the last acknowledged sequence.
     pub(crate) fn is_next_in_line(&self, tp: &TopicPartition, id: ProducerIdentity) -> bool {
         match self.partitions.get(tp) {
-            Some(p) if p.epoch == id.epoch => add_seq(p.last_acked, 1) == id.base_sequence || (p.last_acked == -1 && id.base_sequence == 0),
+            Some(p) if p.epoch == id.epoch => {
+                add_seq(p.last_acked, 1) == id.base_sequence || (p.last_acked == -1 && id.base_sequence == 0)
+            }
             _ => false,
         }
     }
 
-    /// Decides on OUT_OF_ORDER_SEQUENCE_NUMBER / UNKNOWN_PRODUCER_ID.
+    /// Whether `id` lies at or before the last acknowledged sequence: no
+    /// earlier batch can fill the gap in front of it any more.
+    fn is_behind(&self, tp: &TopicPartition, id: ProducerIdentity) -> bool {
+        match self.partitions.get(tp) {
+            Some(p) if p.epoch == id.epoch && p.last_acked >= 0 => id.base_sequence <= p.last_acked,
+            _ => false,
+        }
+    }
+
+    /// Decides on OUT_OF_ORDER_SEQUENCE_NUMBER / UNKNOWN_PRODUCER_ID: retry a
+    /// batch an earlier one may still precede; renumber under a new epoch
+    /// the one that is next in line (the broker lost or never had our
+    /// state) or that fell behind what the broker acknowledged.
     pub(crate) fn on_sequence_error(&mut self, tp: &TopicPartition, id: ProducerIdentity) -> SequenceDecision {
-        if id.producer_id != self.producer_id || !self.is_next_in_line(tp, id) {
+        if id.producer_id != self.producer_id || id.epoch != self.epoch_of(tp) {
+            return SequenceDecision::Retry;
+        }
+        if !self.is_next_in_line(tp, id) && !self.is_behind(tp, id) {
             return SequenceDecision::Retry;
         }
         self.to_rewrite.insert(tp.clone());
         SequenceDecision::BumpThenRetry
+    }
+
+    fn epoch_of(&self, tp: &TopicPartition) -> i16 {
+        self.partitions.get(tp).map_or(self.epoch, |p| p.epoch)
     }
 
     /// A batch failed for good, or its outcome is unknown: its sequences
@@ -184,7 +221,8 @@ impl Idempotence {
     /// Whether an epoch bump waits and nothing of the affected partitions is
     /// on the wire, so it can happen now.
     pub(crate) fn bump_ready(&self) -> bool {
-        !self.to_rewrite.is_empty() && self.to_rewrite.iter().all(|tp| self.partitions.get(tp).is_none_or(|p| p.on_wire == 0))
+        !self.to_rewrite.is_empty()
+            && self.to_rewrite.iter().all(|tp| self.partitions.get(tp).is_none_or(|p| p.on_wire == 0))
     }
 
     /// Whether the epoch is exhausted, so a new producer id is needed.
@@ -200,7 +238,16 @@ impl Idempotence {
         let tps: Vec<TopicPartition> = std::mem::take(&mut self.to_rewrite).into_iter().collect();
         for tp in &tps {
             let on_wire = self.partitions.get(tp).map_or(0, |p| p.on_wire);
-            self.partitions.insert(tp.clone(), PartitionSeq { epoch: self.epoch, next_sequence: 0, last_acked: -1, unresolved: BTreeMap::new(), on_wire });
+            self.partitions.insert(
+                tp.clone(),
+                PartitionSeq {
+                    epoch: self.epoch,
+                    next_sequence: 0,
+                    last_acked: -1,
+                    unresolved: BTreeMap::new(),
+                    on_wire,
+                },
+            );
         }
         tps
     }
@@ -220,6 +267,8 @@ mod tests {
         assert!(!s.may_send(&tp(0), None));
         s.set_id(7, 0);
         let a = s.assign(&tp(0), 3);
+        // The first batch of an epoch goes alone.
+        assert!(!s.may_send(&tp(0), None));
         let b = s.assign(&tp(0), 2);
         assert_eq!((a.base_sequence, b.base_sequence), (0, 3));
         assert_eq!(s.assign(&tp(1), 1).base_sequence, 0);
@@ -262,6 +311,17 @@ mod tests {
         s.acked(&tp(1), other, 1);
         let next = s.assign(&tp(1), 1);
         assert_eq!((next.epoch, next.base_sequence), (1, 0));
+    }
+
+    #[test]
+    fn a_batch_behind_the_acknowledged_ones_is_renumbered() {
+        let mut s = Idempotence::new();
+        s.set_id(7, 0);
+        let first = s.assign(&tp(0), 5);
+        let second = s.assign(&tp(0), 5);
+        // The broker wrote `second` (it had no state, so any sequence went).
+        s.acked(&tp(0), second, 5);
+        assert_eq!(s.on_sequence_error(&tp(0), first), SequenceDecision::BumpThenRetry);
     }
 
     #[test]

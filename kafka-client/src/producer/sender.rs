@@ -1,0 +1,610 @@
+//! The producer's background task: turns ready batches into Produce
+//! requests and their answers into delivery results.
+//!
+//! Each round: make sure the idempotent producer has an id (and bump its
+//! epoch when a partition needs renumbering); ask the accumulator which
+//! leaders have data; drain batches for the leaders whose connection is up
+//! and has a free in-flight slot; fail batches whose `delivery.timeout.ms`
+//! passed; send one request per leader; then wait for an answer, new data,
+//! or the next linger/backoff deadline.
+//!
+//! Answers, per partition:
+//! - NONE / DUPLICATE_SEQUENCE_NUMBER: delivered;
+//! - MESSAGE_TOO_LARGE with more than one record: split and resent;
+//! - OUT_OF_ORDER_SEQUENCE_NUMBER / UNKNOWN_PRODUCER_ID (idempotent): see
+//!   [`super::idempotence`];
+//! - retriable (per [`Error::is_retriable`]): back in the accumulator after
+//!   the retry backoff, keeping its sequence number; stale-metadata errors
+//!   refresh metadata (or use the leader the broker names, KIP-951);
+//! - anything else: the batch fails.
+//!
+//! A batch whose delivery timeout passes after a request carrying it may
+//! have reached the broker fails with [`Error::OutcomeUnknown`], never as a
+//! plain failure: it may well have been written.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use kafka_protocol::messages::produce::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::{InitProducerIdRequest, ProduceRequest, ProduceResponse};
+use kafka_protocol::{ApiKey, ErrorCode};
+
+use super::batch::{ProducerBatch, TopicPartition};
+use super::delivery::{BatchResult, RecordMetadata};
+use super::idempotence::{Idempotence, SequenceDecision};
+use super::{Acks, Shared, lock};
+use crate::config::{millis, now_ms};
+use crate::error::Error;
+use crate::metadata::BrokerAddr;
+
+type InFlight =
+    Pin<Box<dyn std::future::Future<Output = (u64, i32, Vec<ProducerBatch>, Result<ProduceResponse, Error>)> + Send>>;
+
+struct Sender {
+    shared: Arc<Shared>,
+    idem: Option<Idempotence>,
+    in_flight: FuturesUnordered<InFlight>,
+    /// The completions of the batches of each request in flight, so that an
+    /// abort can fail them without waiting for the answers.
+    in_flight_batches: HashMap<u64, Vec<(u64, Arc<super::delivery::BatchCompletion>)>>,
+    next_request: u64,
+    /// Partitions with a batch in flight (ordering without idempotence and
+    /// one request in flight: such a partition waits).
+    muted: HashSet<TopicPartition>,
+    throttled_until: HashMap<i32, i64>,
+    connecting: Arc<std::sync::Mutex<HashSet<i32>>>,
+    refresh_pending: Arc<std::sync::atomic::AtomicBool>,
+    last_refresh_ms: i64,
+    want_refresh: bool,
+    init_backoff_until: i64,
+}
+
+/// Runs the sender until the producer is closed and everything is resolved.
+pub(crate) async fn run(shared: Arc<Shared>) {
+    let idem = shared.cfg.idempotence.then(Idempotence::new);
+    let mut s = Sender {
+        shared,
+        idem,
+        in_flight: FuturesUnordered::new(),
+        in_flight_batches: HashMap::new(),
+        next_request: 0,
+        muted: HashSet::new(),
+        throttled_until: HashMap::new(),
+        connecting: Arc::new(std::sync::Mutex::new(HashSet::new())),
+        refresh_pending: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        last_refresh_ms: 0,
+        want_refresh: false,
+        init_backoff_until: 0,
+    };
+    s.run().await;
+}
+
+impl Sender {
+    fn cfg(&self) -> &super::ProducerConfig {
+        &self.shared.cfg
+    }
+
+    async fn run(&mut self) {
+        let mut md_updates = self.shared.net.metadata_updates();
+        loop {
+            if self.shared.abort.load(Ordering::SeqCst) {
+                self.abort_everything();
+                return;
+            }
+            let closing = self.shared.closing.load(Ordering::SeqCst);
+            if closing && self.in_flight.is_empty() && !lock(&self.shared.acc).has_batches() {
+                return;
+            }
+            let now = now_ms();
+            let next = self.round(now).await;
+            let wait = next.map(|t| Duration::from_millis(u64::try_from((t - now).max(1)).unwrap_or(1)));
+            tokio::select! {
+                Some((request, node, batches, result)) = self.in_flight.next(), if !self.in_flight.is_empty() => {
+                    self.in_flight_batches.remove(&request);
+                    self.handle_response(node, batches, result);
+                }
+                () = self.shared.wake.notified() => {}
+                _ = md_updates.changed() => {}
+                () = async {
+                    match wait {
+                        Some(d) => tokio::time::sleep(d).await,
+                        None => std::future::pending().await,
+                    }
+                } => {}
+            }
+        }
+    }
+
+    /// One round of draining and sending; returns when to look again.
+    async fn round(&mut self, now: i64) -> Option<i64> {
+        let mut next: Option<i64> = None;
+        let mut soon = |t: i64| next = Some(next.map_or(t, |n: i64| n.min(t)));
+        if let Some(t) = self.ensure_producer_id(now).await {
+            soon(t);
+        }
+        self.maybe_bump_epoch();
+        let net = self.shared.net.clone();
+        let leader_of = |tp: &TopicPartition| net.metadata().leader(&tp.topic, tp.partition).map(|(l, _)| l);
+        let memory_short = self.shared.memory_waiters.load(Ordering::SeqCst) > 0;
+        let ready = lock(&self.shared.acc).ready(now, &leader_of, memory_short);
+        if let Some(t) = ready.next_check_ms {
+            soon(t);
+        }
+        if !ready.unknown_leader_topics.is_empty() || self.want_refresh || net.metadata_is_stale() {
+            self.refresh_metadata(now);
+            soon(now + millis(self.cfg().retry_backoff).max(10));
+        }
+        let mut sendable = BTreeSet::new();
+        for &node in &ready.nodes {
+            if let Some(&until) = self.throttled_until.get(&node) {
+                if until > now {
+                    soon(until);
+                    continue;
+                }
+            }
+            match self.shared.net.open_connection(node) {
+                Some(c) if c.has_capacity() => {
+                    sendable.insert(node);
+                }
+                Some(_) => {}
+                None => self.connect_in_background(node),
+            }
+        }
+        let drained = if sendable.is_empty() {
+            Default::default()
+        } else {
+            let max = self.cfg().max_request_size;
+            let mut acc = lock(&self.shared.acc);
+            acc.drain(
+                &sendable,
+                &|tp| if self.muted.contains(tp) { None } else { leader_of(tp) },
+                max,
+                now,
+                self.idem.as_mut(),
+            )
+        };
+        let expired = lock(&self.shared.acc).expired(now);
+        for b in expired {
+            let e = Error::Timeout {
+                what: format!("{} record(s) of {} to be sent (delivery.timeout.ms)", b.record_count, b.tp),
+                after: self.cfg().delivery_timeout,
+            };
+            self.fail_batch(b, e);
+        }
+        if let Some(t) = lock(&self.shared.acc).next_expiry_ms() {
+            soon(t);
+        }
+        for (node, batches) in drained {
+            self.send_batches(node, batches, now).await;
+        }
+        next
+    }
+
+    /// Obtains a producer id for the idempotent producer; returns when to
+    /// retry if that failed.
+    async fn ensure_producer_id(&mut self, now: i64) -> Option<i64> {
+        let need = self.idem.as_ref().is_some_and(|i| !i.has_id() || i.needs_new_id());
+        if !need || !lock(&self.shared.acc).has_batches() {
+            return None;
+        }
+        if now < self.init_backoff_until {
+            return Some(self.init_backoff_until);
+        }
+        let result = async {
+            let conn = self.shared.net.any_connection().await?;
+            let req = InitProducerIdRequest {
+                transactional_id: None,
+                transaction_timeout_ms: i32::MAX,
+                producer_id: -1,
+                producer_epoch: -1,
+                ..Default::default()
+            };
+            let resp = conn.request(&req).await?;
+            if resp.error_code != 0 {
+                return Err(Error::broker(
+                    ErrorCode(resp.error_code),
+                    ApiKey::InitProducerId,
+                    conn.broker(),
+                    "idempotent producer",
+                    None,
+                ));
+            }
+            Ok((resp.producer_id, resp.producer_epoch))
+        };
+        match tokio::time::timeout(self.cfg().request_timeout, result).await {
+            Ok(Ok((pid, epoch))) => {
+                tracing::debug!(producer_id = pid, epoch, "idempotent producer initialised");
+                if let Some(i) = &mut self.idem {
+                    i.set_id(pid, epoch);
+                }
+                None
+            }
+            Ok(Err(e)) if !e.is_retriable() => {
+                // Nothing can be sent idempotently: fail what waits, keep
+                // trying for later records.
+                tracing::warn!(error = %e, "InitProducerId failed");
+                for b in lock(&self.shared.acc).abort_all() {
+                    self.fail_now(b, e.clone());
+                }
+                self.init_backoff_until = now + millis(self.cfg().retry_backoff_max);
+                Some(self.init_backoff_until)
+            }
+            other => {
+                tracing::debug!(result = ?other.err(), "InitProducerId will be retried");
+                self.init_backoff_until = now + millis(self.cfg().retry_backoff);
+                Some(self.init_backoff_until)
+            }
+        }
+    }
+
+    /// Bumps the epoch once nothing of the affected partitions is on the
+    /// wire, renumbering their waiting batches from 0 (KIP-360).
+    fn maybe_bump_epoch(&mut self) {
+        let Some(idem) = &mut self.idem else { return };
+        if !idem.bump_ready() {
+            return;
+        }
+        let tps = idem.bump_epoch();
+        let mut acc = lock(&self.shared.acc);
+        for tp in tps {
+            for b in acc.queued_mut(&tp) {
+                if b.identity.is_some() {
+                    let id = idem.assign(&tp, b.record_count);
+                    if let Err(e) = b.close(Some(id)) {
+                        tracing::error!(error = %e, "cannot renumber a batch");
+                    }
+                }
+            }
+        }
+        let (pid, epoch) = idem.id();
+        tracing::info!(producer_id = pid, epoch, "bumped the producer epoch after a sequence error");
+    }
+
+    fn refresh_metadata(&mut self, now: i64) {
+        if self.refresh_pending.load(Ordering::SeqCst) || now - self.last_refresh_ms < millis(self.cfg().retry_backoff)
+        {
+            return;
+        }
+        self.last_refresh_ms = now;
+        self.want_refresh = false;
+        self.refresh_pending.store(true, Ordering::SeqCst);
+        let topics: Vec<String> = lock(&self.shared.topics).iter().cloned().collect();
+        let net = self.shared.net.clone();
+        let pending = self.refresh_pending.clone();
+        let shared = Arc::downgrade(&self.shared);
+        tokio::spawn(async move {
+            if let Err(e) = net.refresh_metadata(Some(&topics), true).await {
+                tracing::debug!(error = %e, "metadata refresh failed");
+            }
+            pending.store(false, Ordering::SeqCst);
+            if let Some(s) = shared.upgrade() {
+                s.wake.notify_one();
+            }
+        });
+    }
+
+    fn connect_in_background(&self, node: i32) {
+        if !lock(&self.connecting).insert(node) {
+            return;
+        }
+        let net = self.shared.net.clone();
+        let connecting = self.connecting.clone();
+        let shared = Arc::downgrade(&self.shared);
+        tokio::spawn(async move {
+            if let Err(e) = net.connection(node).await {
+                tracing::debug!(broker = node, error = %e, "cannot connect");
+            }
+            lock(&connecting).remove(&node);
+            if let Some(s) = shared.upgrade() {
+                s.wake.notify_one();
+            }
+        });
+    }
+
+    async fn send_batches(&mut self, node: i32, mut batches: Vec<ProducerBatch>, now: i64) {
+        let Some(conn) = self.shared.net.open_connection(node) else {
+            for b in batches {
+                self.retry_or_fail(
+                    b,
+                    Error::Connect { addr: format!("broker {node}"), reason: "not connected".into() },
+                    now,
+                );
+            }
+            return;
+        };
+        let version = match conn.version_for(ApiKey::Produce) {
+            Ok(v) => v,
+            Err(e) => {
+                for b in batches {
+                    self.fail_batch(b, e.clone());
+                }
+                return;
+            }
+        };
+        let mut topic_data: Vec<TopicProduceData> = Vec::new();
+        let mut ok = Vec::with_capacity(batches.len());
+        for mut b in batches.drain(..) {
+            if let Err(e) = b.close(b.identity) {
+                self.fail_batch(b, e);
+                continue;
+            }
+            let records = b.payload().cloned();
+            match topic_data.iter_mut().find(|t| *t.name == *b.tp.topic) {
+                Some(t) => {
+                    t.partition_data.push(PartitionProduceData { index: b.tp.partition, records, ..Default::default() })
+                }
+                None => topic_data.push(TopicProduceData {
+                    name: b.tp.topic.to_string(),
+                    partition_data: vec![PartitionProduceData { index: b.tp.partition, records, ..Default::default() }],
+                    ..Default::default()
+                }),
+            }
+            ok.push(b);
+        }
+        if ok.is_empty() {
+            return;
+        }
+        let acks = self.cfg().acks;
+        let req = ProduceRequest {
+            transactional_id: None,
+            acks: acks.as_i16(),
+            timeout_ms: i32::try_from(self.cfg().request_timeout.as_millis()).unwrap_or(i32::MAX),
+            topic_data,
+            ..Default::default()
+        };
+        for b in &mut ok {
+            b.ever_sent = true;
+            if let Some(i) = &mut self.idem {
+                i.sent(&b.tp);
+            }
+            if self.cfg().max_in_flight == 1 && self.idem.is_none() {
+                self.muted.insert(b.tp.clone());
+            }
+        }
+        tracing::trace!(broker = node, batches = ok.len(), "produce request");
+        if acks == Acks::None {
+            let r = conn.send_no_response(&req, version).await;
+            let result = r.map(|()| ProduceResponse::default());
+            self.handle_response(node, ok, result);
+            return;
+        }
+        match conn.start_request(&req, version).await {
+            Ok(pending) => {
+                self.next_request += 1;
+                let request = self.next_request;
+                self.in_flight_batches.insert(request, ok.iter().map(|b| (b.id, b.completion.clone())).collect());
+                let deadline =
+                    ok.iter().map(|b| b.created_ms).min().unwrap_or(now) + millis(self.cfg().delivery_timeout);
+                let wait = Duration::from_millis(u64::try_from((deadline - now).max(0)).unwrap_or(0));
+                self.in_flight.push(Box::pin(async move {
+                    let result = match tokio::time::timeout(wait, pending.response()).await {
+                        Ok(r) => r,
+                        Err(_) => Err(Error::RequestTimeout { broker: node, api: ApiKey::Produce, timeout: wait }),
+                    };
+                    (request, node, ok, result)
+                }));
+            }
+            Err(e) => self.handle_response(node, ok, Err(e)),
+        }
+    }
+
+    fn handle_response(&mut self, node: i32, batches: Vec<ProducerBatch>, result: Result<ProduceResponse, Error>) {
+        let now = now_ms();
+        for b in &batches {
+            self.muted.remove(&b.tp);
+            if let Some(i) = &mut self.idem {
+                i.answered(&b.tp);
+            }
+        }
+        let resp = match result {
+            Err(e) => {
+                if e.needs_metadata_refresh() {
+                    self.want_refresh = true;
+                }
+                for b in batches {
+                    self.retry_or_fail(b, e.clone(), now);
+                }
+                self.shared.wake.notify_one();
+                return;
+            }
+            Ok(r) => r,
+        };
+        if resp.throttle_time_ms > 0 {
+            self.throttled_until.insert(node, now + i64::from(resp.throttle_time_ms));
+        }
+        if !resp.node_endpoints.is_empty() {
+            let mut md = self.shared.net.metadata();
+            for n in &resp.node_endpoints {
+                md.add_broker(BrokerAddr { id: n.node_id, host: n.host.clone(), port: n.port, rack: n.rack.clone() });
+            }
+        }
+        let acks_none = self.cfg().acks == Acks::None;
+        for b in batches {
+            if acks_none {
+                self.succeed(b, BatchResult { base_offset: -1, log_append_time: -1 });
+                continue;
+            }
+            let pr = resp
+                .responses
+                .iter()
+                .filter(|t| *t.name == *b.tp.topic)
+                .flat_map(|t| t.partition_responses.iter())
+                .find(|p| p.index == b.tp.partition);
+            let Some(pr) = pr else {
+                let e = Error::broker(
+                    ErrorCode::UNKNOWN_SERVER_ERROR,
+                    ApiKey::Produce,
+                    node,
+                    b.tp.to_string(),
+                    Some("no answer for the partition".into()),
+                );
+                self.retry_or_fail(b, e, now);
+                continue;
+            };
+            let code = ErrorCode(pr.error_code);
+            if code == ErrorCode::NONE || code == ErrorCode::DUPLICATE_SEQUENCE_NUMBER {
+                self.succeed(b, BatchResult { base_offset: pr.base_offset, log_append_time: pr.log_append_time_ms });
+                continue;
+            }
+            if pr.current_leader.leader_id >= 0 {
+                let changed = self.shared.net.metadata().update_leader(
+                    &b.tp.topic,
+                    b.tp.partition,
+                    pr.current_leader.leader_id,
+                    pr.current_leader.leader_epoch,
+                );
+                if !changed && code.needs_metadata_refresh() {
+                    self.want_refresh = true;
+                }
+            } else if code.needs_metadata_refresh() {
+                self.want_refresh = true;
+            }
+            let err = Error::broker(code, ApiKey::Produce, node, b.tp.to_string(), pr.error_message.clone());
+            if code == ErrorCode::MESSAGE_TOO_LARGE && b.record_count > 1 {
+                self.split(b, err, now);
+                continue;
+            }
+            if (code == ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER || code == ErrorCode::UNKNOWN_PRODUCER_ID)
+                && self.idem.is_some()
+            {
+                let delivery_timeout = millis(self.cfg().delivery_timeout);
+                if let (Some(idem), Some(id)) = (&mut self.idem, b.identity) {
+                    let decision = idem.on_sequence_error(&b.tp, id);
+                    tracing::debug!(tp = %b.tp, ?code, ?decision, sequence = id.base_sequence, "sequence error");
+                    if now - b.created_ms < delivery_timeout {
+                        let mut b = b;
+                        b.attempts += 1;
+                        lock(&self.shared.acc).reenqueue(b, now);
+                        continue;
+                    }
+                    if decision == SequenceDecision::Retry {
+                        idem.on_unresolvable(&b.tp, id);
+                    }
+                }
+                self.fail_batch(b, err);
+                continue;
+            }
+            self.retry_or_fail(b, err, now);
+        }
+        self.shared.wake.notify_one();
+    }
+
+    fn split(&mut self, b: ProducerBatch, err: Error, now: i64) {
+        let identity = b.identity;
+        let tp = b.tp.clone();
+        let id = b.id;
+        let max = self.cfg().batch_size.min(b.wire_size() / 2).max(1);
+        match b.split(max, now) {
+            Ok(mut parts) => {
+                tracing::debug!(tp = %tp, parts = parts.len(), "split a batch the broker found too large");
+                if let (Some(idem), Some(orig)) = (&mut self.idem, identity) {
+                    let counts: Vec<i32> = parts.iter().map(|p| p.record_count).collect();
+                    for (p, new_id) in parts.iter_mut().zip(idem.assign_split(&tp, orig, &counts)) {
+                        if let Err(e) = p.close(Some(new_id)) {
+                            tracing::error!(error = %e, "cannot close a split batch");
+                        }
+                    }
+                }
+                // The parent's completion now points to the parts; one more
+                // incomplete batch per extra part.
+                self.shared.batch_started(id, parts.len().saturating_sub(1));
+                lock(&self.shared.acc).reenqueue_split(parts);
+            }
+            Err((b, _)) => self.fail_batch(b, err),
+        }
+    }
+
+    fn retry_or_fail(&mut self, mut b: ProducerBatch, err: Error, now: i64) {
+        let expired = now - b.created_ms >= millis(self.cfg().delivery_timeout);
+        if err.is_retriable()
+            && !expired
+            && b.attempts < self.cfg().retries
+            && !self.shared.abort.load(Ordering::SeqCst)
+        {
+            b.attempts += 1;
+            tracing::debug!(tp = %b.tp, attempt = b.attempts, error = %err, "retrying a batch");
+            lock(&self.shared.acc).reenqueue(b, now);
+            return;
+        }
+        let err = if expired && b.ever_sent && err.maybe_applied() {
+            Error::OutcomeUnknown {
+                topic: b.tp.topic.to_string(),
+                partition: b.tp.partition,
+                reason: format!("delivery.timeout.ms passed after a request that may have written it: {err}"),
+            }
+        } else {
+            err
+        };
+        self.fail_batch(b, err);
+    }
+
+    fn succeed(&mut self, b: ProducerBatch, r: BatchResult) {
+        if let (Some(idem), Some(id)) = (&mut self.idem, b.identity) {
+            idem.acked(&b.tp, id, b.record_count);
+        }
+        self.notify_interceptors(&b, Ok(r));
+        let id = b.id;
+        let reserved = b.complete(Ok(r));
+        self.shared.batch_done(id, reserved);
+    }
+
+    /// Fails a batch for good; with idempotence its sequences leave a gap.
+    fn fail_batch(&mut self, b: ProducerBatch, e: Error) {
+        if let (Some(idem), Some(id)) = (&mut self.idem, b.identity) {
+            idem.on_unresolvable(&b.tp, id);
+        }
+        self.fail_now(b, e);
+    }
+
+    fn fail_now(&self, b: ProducerBatch, e: Error) {
+        tracing::debug!(tp = %b.tp, error = %e, "batch failed");
+        let e = if b.ever_sent && matches!(e, Error::Timeout { .. }) {
+            Error::OutcomeUnknown { topic: b.tp.topic.to_string(), partition: b.tp.partition, reason: e.to_string() }
+        } else {
+            e
+        };
+        self.notify_interceptors(&b, Err(e.clone()));
+        let id = b.id;
+        let reserved = b.complete(Err(e));
+        self.shared.batch_done(id, reserved);
+    }
+
+    fn notify_interceptors(&self, b: &ProducerBatch, r: Result<BatchResult, Error>) {
+        if self.shared.interceptors.is_empty() {
+            return;
+        }
+        let stamps = b.timestamps.clone().unwrap_or_default();
+        for i in 0..b.record_count.max(0) as usize {
+            let ts = stamps.get(i).copied().unwrap_or(-1);
+            let result = r.as_ref().map_err(|e| e).map(|r| RecordMetadata {
+                partition: b.tp.partition,
+                offset: if r.base_offset < 0 { -1 } else { r.base_offset + i as i64 },
+                timestamp: if r.log_append_time >= 0 { r.log_append_time } else { ts },
+            });
+            for ic in &self.shared.interceptors {
+                ic.on_acknowledgement(&b.tp.topic, result.as_ref().map_err(|e| *e));
+            }
+        }
+    }
+
+    /// Close's timeout passed: everything still pending fails.
+    fn abort_everything(&mut self) {
+        let waiting = lock(&self.shared.acc).abort_all();
+        for b in waiting {
+            self.fail_now(b, Error::Closed);
+        }
+        // Requests in flight are abandoned; their records fail now.
+        drop(std::mem::take(&mut self.in_flight));
+        for (_, batches) in self.in_flight_batches.drain() {
+            for (id, completion) in batches {
+                completion.complete(Err(Error::Closed));
+                self.shared.batch_done(id, 0);
+            }
+        }
+    }
+}
