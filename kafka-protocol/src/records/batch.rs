@@ -164,7 +164,8 @@ impl BatchHeader {
 
     /// Offset of the last record.
     pub fn last_offset(&self) -> i64 {
-        self.base_offset + i64::from(self.last_offset_delta)
+        // Saturating: a corrupt header must not overflow (the CRC is checked later, if at all).
+        self.base_offset.saturating_add(i64::from(self.last_offset_delta))
     }
 
     /// The whole batch's size in bytes.
@@ -340,7 +341,7 @@ impl Iterator for Records {
             Err(e) => return Some(Err(e)),
         };
         Some(Ok(Record {
-            offset: self.base_offset + i64::from(raw.offset_delta),
+            offset: self.base_offset.saturating_add(i64::from(raw.offset_delta)),
             timestamp: self.log_append.unwrap_or(self.base_timestamp.wrapping_add(raw.timestamp_delta)),
             key: raw.key,
             value: raw.value,

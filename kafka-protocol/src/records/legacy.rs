@@ -148,7 +148,17 @@ pub fn decode_message_set(
         }
         let last_relative = msgs.last().map_or(0, |im| im.offset);
         for im in msgs {
-            let offset = if m.magic == 0 { im.offset } else { m.offset - last_relative + im.offset };
+            let offset = if m.magic == 0 {
+                im.offset
+            } else {
+                // Hostile inner offsets must not overflow: they are data, not arithmetic we trust.
+                m.offset.checked_sub(last_relative).and_then(|o| o.checked_add(im.offset)).ok_or_else(|| {
+                    DecodeError::invalid(format!(
+                        "legacy wrapper at offset {} has inner offset {} out of range",
+                        m.offset, im.offset
+                    ))
+                })?
+            };
             let timestamp = if ts_type == TimestampType::LogAppendTime { m.timestamp } else { im.timestamp };
             out.push(LegacyRecord {
                 offset,
@@ -225,6 +235,17 @@ mod tests {
         let offsets: Vec<i64> = recs.iter().map(|r| r.offset).collect();
         assert_eq!(offsets, [40, 41, 42]);
         assert_eq!(recs[2].value.as_deref(), Some(&b"v2"[..]));
+    }
+
+    #[test]
+    fn hostile_relative_offsets_are_an_error_not_an_overflow() {
+        let mut inner = encode_message(i64::MIN, 1, 0, 1, None, Some(b"a"));
+        inner.extend(encode_message(i64::MAX, 1, 0, 1, None, Some(b"b")));
+        let mut packed = Vec::new();
+        compression::compress(Compression::Gzip, None, &inner, &mut packed).unwrap();
+        let wrapper = encode_message(i64::MIN, 1, 1, 1, None, Some(&packed));
+        let err = decode_message_set(Bytes::from(wrapper), 1 << 20, true).unwrap_err();
+        assert!(err.to_string().contains("out of range"), "{err}");
     }
 
     #[test]

@@ -8,6 +8,9 @@ use bytes::Bytes;
 use super::batch::{LOG_OVERHEAD, RecordBatch};
 use crate::error::DecodeError;
 
+/// The `length` of the smallest valid entry (a magic-0 message with null key and value).
+const MIN_ENTRY_LEN: i32 = 14;
+
 /// One entry of a record set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecordSetEntry {
@@ -51,9 +54,12 @@ impl Iterator for RecordSet {
             return None;
         }
         let len = i32::from_be_bytes([self.rest[8], self.rest[9], self.rest[10], self.rest[11]]);
-        if len < 0 {
+        // The smallest entry is a magic-0 message (crc, magic, attributes and
+        // two null lengths: 14 bytes); anything shorter cannot even hold the
+        // magic byte, so it is corrupt, not partial.
+        if len < MIN_ENTRY_LEN {
             self.rest.clear();
-            return Some(Err(DecodeError::invalid(format!("record set entry with negative length {len}"))));
+            return Some(Err(DecodeError::invalid(format!("record set entry with invalid length {len}"))));
         }
         let size = LOG_OVERHEAD + len as usize;
         if self.rest.len() < size {

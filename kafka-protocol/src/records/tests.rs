@@ -199,3 +199,26 @@ fn wrong_counts_are_caught() {
     let batch = RecordBatch::new(Bytes::from(b)).unwrap();
     assert!(batch.records(1024).unwrap().any(|r| r.is_err()));
 }
+
+#[test]
+fn entries_too_short_to_hold_a_magic_byte_are_corrupt() {
+    for len in 0..14i32 {
+        let mut b = vec![0u8; 12 + 20];
+        b[8..12].copy_from_slice(&len.to_be_bytes());
+        let mut set = RecordSet::new(Bytes::from(b));
+        assert!(matches!(set.next(), Some(Err(_))), "length {len}");
+        assert!(set.next().is_none());
+    }
+}
+
+#[test]
+fn offsets_near_the_limit_saturate_instead_of_overflowing() {
+    let bytes = build(Compression::None, &[Input { timestamp: 1, key: None, value: Some(vec![1]), headers: vec![] }]);
+    let mut b = bytes.to_vec();
+    b[0..8].copy_from_slice(&i64::MAX.to_be_bytes());
+    b[23..27].copy_from_slice(&i32::MAX.to_be_bytes());
+    let batch = RecordBatch::new(Bytes::from(b)).unwrap();
+    assert_eq!(batch.header().last_offset(), i64::MAX);
+    let records: Vec<_> = batch.records(1024).unwrap().collect();
+    assert_eq!(records.len(), 1);
+}
