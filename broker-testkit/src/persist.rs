@@ -112,10 +112,10 @@ impl Persistence {
 
     /// Mirrors a replica log's changes to disk.
     pub fn apply(&mut self, broker: i32, topic: &str, topic_id: Uuid, partition: i32, ops: Vec<StorageOp>) {
-        if let Some(dir) = self.log_dir(broker) {
-            if let Err(e) = dir.apply(topic, partition, Some(topic_id), &ops) {
-                tracing::error!(broker, topic, partition, error = %e, "cannot write the log");
-            }
+        if let Some(dir) = self.log_dir(broker)
+            && let Err(e) = dir.apply(topic, partition, Some(topic_id), &ops)
+        {
+            tracing::error!(broker, topic, partition, error = %e, "cannot write the log");
         }
     }
 
@@ -128,10 +128,10 @@ impl Persistence {
     pub fn topic_deleted(&mut self, t: &Topic) {
         for p in &t.partitions {
             for &b in &p.replicas {
-                if let Some(dir) = self.log_dir(b) {
-                    if let Err(e) = dir.delete_partition(&t.name, p.index) {
-                        tracing::error!(topic = %t.name, partition = p.index, error = %e, "cannot delete partition directory");
-                    }
+                if let Some(dir) = self.log_dir(b)
+                    && let Err(e) = dir.delete_partition(&t.name, p.index)
+                {
+                    tracing::error!(topic = %t.name, partition = p.index, error = %e, "cannot delete partition directory");
                 }
             }
         }
@@ -167,10 +167,10 @@ impl Persistence {
                 Err(e) => tracing::error!(error = %e, "cannot open the group journal"),
             }
         }
-        if let Some(f) = &mut self.journal {
-            if let Err(e) = f.write_all(&buf) {
-                tracing::error!(error = %e, "cannot write the group journal");
-            }
+        if let Some(f) = &mut self.journal
+            && let Err(e) = f.write_all(&buf)
+        {
+            tracing::error!(error = %e, "cannot write the group journal");
         }
     }
 
@@ -236,11 +236,15 @@ pub fn render_meta(core: &Core) -> String {
     s
 }
 
+/// One partition line of `cluster.meta`: index, leader, leader epoch, replicas, ISR.
+type MetaPartition = (i32, i32, i32, Vec<i32>, Vec<i32>);
+
 struct MetaTopic {
     id: Uuid,
     internal: bool,
     overrides: TopicOverrides,
-    partitions: Vec<(i32, i32, i32, Vec<i32>, Vec<i32>)>,
+    /// (index, leader, leader epoch, replicas, ISR) per partition.
+    partitions: Vec<MetaPartition>,
 }
 
 struct Meta {
@@ -388,9 +392,8 @@ pub fn open(
             let logs = replicas
                 .iter()
                 .map(|&b| {
-                    let log = recovered
-                        .remove(&(b, name.clone(), index))
-                        .unwrap_or_else(|| Log::new(log_cfg.clone(), now_ms, true));
+                    let log =
+                        recovered.remove(&(b, name.clone(), index)).unwrap_or_else(|| Log::new(log_cfg, now_ms, true));
                     (b, Replica { log, last_caught_up_ms: now_ms, stalled: false })
                 })
                 .collect();

@@ -34,6 +34,9 @@ use crate::handlers;
 pub(crate) type ControlFn = Box<dyn FnOnce(&mut Core, i64) + Send>;
 
 /// What the core's task is asked to do.
+// Requests are nearly all of this channel's traffic; boxing them to shrink
+// the rare control messages would cost an allocation per request.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Command {
     Request {
         broker: i32,

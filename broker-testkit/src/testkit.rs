@@ -371,7 +371,8 @@ impl Cluster {
     pub async fn stop_broker(&self, id: i32) -> Result<(), TestkitError> {
         let b = self.broker(id)?;
         let _ = b.state.send(RunState::Stopped);
-        if let Some(task) = lock(&b.listener).take() {
+        let task = lock(&b.listener).take();
+        if let Some(task) = task {
             let _ = task.await;
         }
         self.with_core(move |core, now| core.stop_broker(id, now)).await
@@ -388,7 +389,11 @@ impl Cluster {
             .await
             .map_err(|source| TestkitError::Bind { addr: b.addr.to_string(), source })?;
         self.with_core(move |core, now| core.start_broker(id, now)).await?;
-        let _ = b.state.send(RunState::Running);
+        // `send_replace`, not `send`: the stopped broker's listener and
+        // connections dropped every receiver, and `send` on a channel
+        // without receivers leaves the value at Stopped, which would end the
+        // new listener at once.
+        b.state.send_replace(RunState::Running);
         let task = tokio::spawn(server::run_listener(id, l, self.inner.shared.clone(), b.state.subscribe()));
         *lock(&b.listener) = Some(task);
         Ok(())
@@ -541,10 +546,11 @@ impl Cluster {
     ) -> Result<GroupView, TestkitError> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            if let Some(view) = self.group(group).await? {
-                if view.state == "Stable" && members.is_none_or(|n| view.members.len() == n) {
-                    return Ok(view);
-                }
+            if let Some(view) = self.group(group).await?
+                && view.state == "Stable"
+                && members.is_none_or(|n| view.members.len() == n)
+            {
+                return Ok(view);
             }
             if tokio::time::Instant::now() >= deadline {
                 let last = self.group(group).await?;

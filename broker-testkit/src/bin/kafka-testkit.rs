@@ -109,32 +109,44 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Handle the signals before announcing readiness: a supervisor may send
+    // SIGTERM as soon as it reads the bootstrap line, and until a handler is
+    // installed SIGTERM kills the process without flushing the data.
+    let signalled = shutdown_signal();
     println!("{}", cluster.bootstrap_servers());
     let _ = std::io::Write::flush(&mut std::io::stdout());
-    wait_for_signal().await;
+    signalled.await;
     eprintln!("kafka-testkit: shutting down");
     cluster.shutdown().await;
     ExitCode::SUCCESS
 }
 
-async fn wait_for_signal() {
+/// Installs the SIGINT and SIGTERM handlers now; the future completes on
+/// the first of them.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+        let term = signal(SignalKind::terminate());
+        let int = signal(SignalKind::interrupt());
+        async move {
+            match (term, int) {
+                (Ok(mut term), Ok(mut int)) => {
+                    tokio::select! {
+                        _ = int.recv() => {}
+                        _ = term.recv() => {}
+                    }
                 }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

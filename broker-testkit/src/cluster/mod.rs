@@ -15,6 +15,9 @@ pub mod producer_state;
 pub mod topic;
 pub mod validate;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::BTreeMap;
 
 use kafka_protocol::header::RequestHeader;
@@ -305,7 +308,7 @@ impl Core {
         let parts = assignment
             .into_iter()
             .enumerate()
-            .map(|(i, r)| Partition::new(i as i32, r, log_cfg.clone(), now_ms, &is_online, record))
+            .map(|(i, r)| Partition::new(i as i32, r, log_cfg, now_ms, &is_online, record))
             .collect();
         let t = Topic { name: name.to_string(), id, internal: name == CONSUMER_OFFSETS, partitions: parts, overrides };
         if let Some(s) = &mut self.storage {
@@ -320,6 +323,7 @@ impl Core {
     pub fn delete_topic(&mut self, name: &str) -> bool {
         match self.topics.remove(name) {
             Some(t) => {
+                self.groups.topic_deleted(name);
                 if let Some(s) = &mut self.storage {
                     s.topic_deleted(&t);
                 }
@@ -445,6 +449,9 @@ impl Core {
     /// Hands pending log and metadata changes to disk storage, if any.
     pub fn flush_storage(&mut self) {
         if self.storage.is_none() {
+            // Without a data directory the coordinator's journal events have
+            // nowhere to go; dropping them keeps a long-lived cluster's memory flat.
+            drop(self.groups.take_events());
             return;
         }
         let meta = persist::render_meta(self);

@@ -13,10 +13,10 @@
 //! assignment that is in the ISR (any online replica with
 //! `unclean.leader.election.enable`), the leader epoch bumped, and every
 //! follower truncated where its log diverges from the new leader's (Kafka's
-//! OffsetForLeaderEpoch exchange), so records a lost leader wrote with
-//! acks=1 but never replicated disappear, as they do in Kafka. When the last
-//! ISR member goes offline it stays in the ISR with no leader, so it can
-//! lead again when it returns.
+//! OffsetForLeaderEpoch exchange; a stopped broker's replica when it starts
+//! again), so records a lost leader wrote with acks=1 but never replicated
+//! disappear, as they do in Kafka. When the last ISR member goes offline it
+//! stays in the ISR with no leader, so it can lead again when it returns.
 
 use std::collections::BTreeMap;
 
@@ -103,7 +103,7 @@ impl Partition {
                 (
                     b,
                     Replica {
-                        log: Log::new(log_config.clone(), now_ms, record_ops),
+                        log: Log::new(log_config, now_ms, record_ops),
                         last_caught_up_ms: now_ms,
                         stalled: false,
                     },
@@ -126,10 +126,10 @@ impl Partition {
             leader_epoch_start_offset: 0,
             producers: ProducerStates::new(),
         };
-        if leader != NO_LEADER {
-            if let Some(r) = p.logs.get_mut(&leader) {
-                r.log.assign_epoch(0, 0);
-            }
+        if leader != NO_LEADER
+            && let Some(r) = p.logs.get_mut(&leader)
+        {
+            r.log.assign_epoch(0, 0);
         }
         p
     }
@@ -413,8 +413,20 @@ impl Partition {
             Some(r) => ProducerStates::rebuild(r.log.batches_from(r.log.log_start_offset()).map(|b| b.header())),
             None => ProducerStates::new(),
         };
+        // Kafka's `makeLeader` resets the followers' state: one in the ISR
+        // counts as caught up now, so it gets a full replica.lag.time.max.ms
+        // under the new leader.
+        for &b in &self.isr {
+            if b != leader
+                && let Some(r) = self.logs.get_mut(&b)
+            {
+                r.last_caught_up_ms = now_ms;
+            }
+        }
+        // A stopped broker's log stays as it is until it starts again and
+        // truncates then (`broker_started`), as a Kafka broker's disk does.
         for b in self.replicas.clone() {
-            if b != leader {
+            if b != leader && online(b) {
                 self.truncate_follower(b, now_ms);
             }
         }
@@ -465,7 +477,16 @@ impl Partition {
 
     /// Stalls or resumes follower `broker` (a test control).
     pub fn set_stalled(&mut self, broker: i32, stalled: bool, now_ms: i64, online: &dyn Fn(i32) -> bool) {
+        let leader_leo = self.log_end_offset();
+        let is_leader = broker == self.leader;
         if let Some(r) = self.logs.get_mut(&broker) {
+            // Until now the follower was fetching, and Kafka's leader marks a
+            // follower caught up on every fetch that reaches its log end: it
+            // leaves the ISR replica.lag.time.max.ms after it stalls, however
+            // long the partition was idle before.
+            if stalled && !r.stalled && !is_leader && online(broker) && r.log.log_end_offset() >= leader_leo {
+                r.last_caught_up_ms = now_ms;
+            }
             r.stalled = stalled;
         }
         if !stalled {

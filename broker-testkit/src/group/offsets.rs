@@ -354,6 +354,32 @@ impl GroupCoordinator {
         self.take_replies()
     }
 
+    /// Forgets every group's offsets for a deleted topic, as Kafka's
+    /// `onPartitionsDeleted` does, so a topic recreated under the same name
+    /// starts with no committed positions. An Empty group left with no
+    /// offsets is removed too: nothing about it remains to describe.
+    pub fn topic_deleted(&mut self, topic: &str) {
+        let mut emptied = Vec::new();
+        for group in self.groups.values_mut() {
+            let keys: Vec<(String, i32)> = group.offsets.keys().filter(|(t, _)| t == topic).cloned().collect();
+            if keys.is_empty() {
+                continue;
+            }
+            for key in keys {
+                group.offsets.remove(&key);
+                let (topic, partition) = key;
+                self.events.push(GroupEvent::OffsetDeleted { group_id: group.id.clone(), topic, partition });
+            }
+            if group.state == GroupState::Empty && group.offsets.is_empty() {
+                emptied.push(group.id.clone());
+            }
+        }
+        for group_id in emptied {
+            self.groups.remove(&group_id);
+            self.events.push(GroupEvent::GroupDeleted { group_id });
+        }
+    }
+
     fn delete_offsets(
         &mut self,
         request: &OffsetDeleteRequest,

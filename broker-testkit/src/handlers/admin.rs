@@ -55,6 +55,10 @@ fn overrides_from(configs: &[(String, Option<String>)]) -> Result<TopicOverrides
     Ok(o)
 }
 
+/// A validated CreateTopics entry: partitions, replication factor, manual
+/// replica assignment if given, and config overrides.
+type TopicPlan = (i32, i16, Option<Vec<Vec<i32>>>, TopicOverrides);
+
 /// CreateTopics: validates and creates each topic (or only validates).
 pub fn create_topics(core: &mut Core, ctx: &RequestCtx, req: CreateTopicsRequest) -> ResponseBody {
     let mut resp = CreateTopicsResponse::default();
@@ -69,7 +73,7 @@ pub fn create_topics(core: &mut Core, ctx: &RequestCtx, req: CreateTopicsRequest
             configs: None,
             ..Default::default()
         };
-        let result = (|| -> Result<(i32, i16, Option<Vec<Vec<i32>>>, TopicOverrides), ItemError> {
+        let result = (|| -> Result<TopicPlan, ItemError> {
             if dup.contains(&t.name) {
                 return Err((
                     ErrorCode::INVALID_REQUEST,
@@ -278,7 +282,7 @@ pub fn create_partitions(core: &mut Core, ctx: &RequestCtx, req: CreatePartition
                         topic.partitions.push(Partition::new(
                             current + i as i32,
                             replicas,
-                            log_cfg.clone(),
+                            log_cfg,
                             ctx.now_ms,
                             &is_online,
                             record,
@@ -321,10 +325,10 @@ pub fn delete_records(core: &mut Core, ctx: &RequestCtx, req: DeleteRecordsReque
                         let mut low = -1;
                         let hw = p.high_watermark;
                         for r in p.logs.values_mut() {
-                            if r.log.log_end_offset() >= target {
-                                if let Ok(start) = r.log.delete_records_before(target, hw) {
-                                    low = low.max(start);
-                                }
+                            if r.log.log_end_offset() >= target
+                                && let Ok(start) = r.log.delete_records_before(target, hw)
+                            {
+                                low = low.max(start);
                             }
                         }
                         pr.low_watermark = p.log_start_offset().max(low);

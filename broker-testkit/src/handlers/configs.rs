@@ -236,7 +236,7 @@ fn reconfigure_logs(core: &mut Core, only: Option<&str>) {
         let cfg = topic::log_config(&t.config(&defaults));
         for p in &mut t.partitions {
             for r in p.logs.values_mut() {
-                r.log.set_config(cfg.clone());
+                r.log.set_config(cfg);
             }
         }
     }

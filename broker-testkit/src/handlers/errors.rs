@@ -65,7 +65,8 @@ pub fn error_response(req: &RequestBody, code: ErrorCode) -> ResponseBody {
                             partition_index: p.partition,
                             error_code: e,
                             high_watermark: -1,
-                            records: None,
+                            // Empty, not null: as Kafka sends them.
+                            records: Some(bytes::Bytes::new()),
                             ..Default::default()
                         })
                         .collect(),

@@ -5,8 +5,9 @@
 //! meanwhile and re-checked whenever the cluster changes). `max_bytes`
 //! bounds the response and `partition_max_bytes` each partition, except
 //! that the first partition with data returns at least one whole batch
-//! (KIP-74). There are no fetch sessions: answers carry session id 0, which
-//! tells clients to send full fetches (legal per KIP-227).
+//! (KIP-74). Partitions without data, errors included, carry empty (never
+//! null) records, as in Kafka. There are no fetch sessions: answers carry
+//! session id 0, which tells clients to send full fetches (legal per KIP-227).
 
 use kafka_protocol::ErrorCode;
 use kafka_protocol::messages::fetch::{
@@ -34,6 +35,9 @@ pub fn handle(core: &mut Core, ctx: &RequestCtx, req: FetchRequest) -> Handled {
 }
 
 /// Answers a parked fetch when it has enough data, an error, or `expired`.
+// `Err` hands the still-waiting fetch back to its queue: it is not an
+// error, and boxing it would allocate on every wake-up.
+#[allow(clippy::result_large_err)]
 pub(crate) fn try_complete(
     core: &Core,
     f: PendingFetch,
@@ -67,7 +71,10 @@ fn build(core: &Core, req: &FetchRequest, version: i16, broker: i32) -> (FetchRe
                 last_stable_offset: -1,
                 log_start_offset: -1,
                 aborted_transactions: if read_committed { Some(Vec::new()) } else { None },
-                records: None,
+                // Never null, even with an error: Kafka's FetchResponse sends
+                // null records as empty ones, and librdkafka rejects a null
+                // (size -1) record set as a parse failure.
+                records: Some(bytes::Bytes::new()),
                 ..Default::default()
             };
             let code = match topic {

@@ -79,10 +79,10 @@ pub fn handle(core: &mut Core, ctx: &RequestCtx, body: RequestBody) -> Handled {
         RequestBody::OffsetFetch(r) if v < 8 => Some(r.group_id.clone()),
         _ => None,
     };
-    if let Some(g) = single_group {
-        if !coordinates(core, &g, ctx) {
-            return Handled::Now(error_response(&body, ErrorCode::NOT_COORDINATOR));
-        }
+    if let Some(g) = single_group
+        && !coordinates(core, &g, ctx)
+    {
+        return Handled::Now(error_response(&body, ErrorCode::NOT_COORDINATOR));
     }
     let Core { groups, topics, .. } = core;
     let replies = match body {

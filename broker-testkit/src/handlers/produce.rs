@@ -138,8 +138,12 @@ pub fn handle(core: &mut Core, ctx: &RequestCtx, req: ProduceRequest) -> Handled
     Handled::Later
 }
 
-/// Completes a parked acks=all produce whose partitions all reached the ISR,
-/// lost their leader, or lost too many replicas; returns it otherwise.
+/// Completes a parked acks=all produce whose partitions all had their
+/// records committed (with NOT_ENOUGH_REPLICAS_AFTER_APPEND where the ISR fell
+/// below min.insync.replicas) or lost their leader; returns it otherwise.
+// `Err` hands the still-waiting request back to its queue: it is not an
+// error, and boxing it would allocate on every wake-up.
+#[allow(clippy::result_large_err)]
 pub(crate) fn try_complete(core: &Core, mut p: PendingProduce) -> Result<(ReplyId, Outcome), PendingProduce> {
     let defaults = &core.topic_defaults;
     p.waits.retain(|(ti, pi, topic, partition, need)| {
@@ -155,14 +159,17 @@ pub(crate) fn try_complete(core: &Core, mut p: PendingProduce) -> Result<(ReplyI
             set_error(&mut p.response, *ti, *pi, ErrorCode::NOT_LEADER_OR_FOLLOWER);
             return false;
         }
-        if part.high_watermark >= *need {
-            return false;
+        // Kafka's `Partition.checkEnoughReplicasReachOffset`: wait until the
+        // high watermark passes the records; then answer NONE, or
+        // NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR that committed them is
+        // below min.insync.replicas.
+        if part.high_watermark < *need {
+            return true;
         }
         if part.isr.len() < t.config(defaults).min_insync_replicas {
             set_error(&mut p.response, *ti, *pi, ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND);
-            return false;
         }
-        true
+        false
     });
     if p.waits.is_empty() { Ok((p.reply, Outcome::Respond(ResponseBody::Produce(p.response)))) } else { Err(p) }
 }
