@@ -214,14 +214,14 @@ fn emit_struct(out: &mut String, owner: &str, s: &StructDef, range: Versions) {
         let present = f.versions.test_expr("version", range);
         let fname = &f.name;
         let _ = writeln!(out, "        if {present} {{");
-        if let Some(n) = f.nullable {
-            if !n.covers(f.versions, range) {
-                let nullable_now = n.test_expr("version", range);
-                let _ = writeln!(
-                    out,
-                    "            if self.{fname}.is_none() && !({nullable_now}) {{ return Err(EncodeError::null_not_allowed(version).at(\"{fname}\")); }}"
-                );
-            }
+        if let Some(n) = f.nullable
+            && !n.covers(f.versions, range)
+        {
+            let nullable_now = n.test_expr("version", range);
+            let _ = writeln!(
+                out,
+                "            if self.{fname}.is_none() && !({nullable_now}) {{ return Err(EncodeError::null_not_allowed(version).at(\"{fname}\")); }}"
+            );
         }
         if f.ty == Ty::Prim(Prim::Records) {
             let _ = writeln!(out, "            encode_records(&self.{fname}, w, flexible);");
@@ -297,14 +297,14 @@ fn emit_struct(out: &mut String, owner: &str, s: &StructDef, range: Versions) {
             out,
             "            let v = <{ty} as Wire>::read_from(r, version, flexible).map_err(|e| e.at(\"{fname}\"))?;"
         );
-        if let Some(n) = f.nullable {
-            if !n.covers(f.versions, range) {
-                let nullable_now = n.test_expr("version", range);
-                let _ = writeln!(
-                    out,
-                    "            if v.is_none() && !({nullable_now}) {{ return Err(DecodeError::new(DecodeErrorKind::UnexpectedNull).at(\"{fname}\")); }}"
-                );
-            }
+        if let Some(n) = f.nullable
+            && !n.covers(f.versions, range)
+        {
+            let nullable_now = n.test_expr("version", range);
+            let _ = writeln!(
+                out,
+                "            if v.is_none() && !({nullable_now}) {{ return Err(DecodeError::new(DecodeErrorKind::UnexpectedNull).at(\"{fname}\")); }}"
+            );
         }
         let _ = writeln!(out, "            v\n        }} else {{\n            {}\n        }};", default_expr(f));
     }

@@ -366,10 +366,10 @@ impl<'a> Parser<'a> {
             }
             i += 1;
         }
-        if let Some((tag, tv)) = field.tag {
-            if tv.min == -1 {
-                field.tag = Some((tag, field.versions));
-            }
+        if let Some((tag, tv)) = field.tag
+            && tv.min == -1
+        {
+            field.tag = Some((tag, field.versions));
         }
         Ok((field, opens))
     }

@@ -81,10 +81,10 @@ pub fn put_i64(buf: &mut impl BufMut, v: i64) {
 /// it took. More than 5 bytes, or bits beyond 32, is an error.
 #[inline]
 pub fn decode_u32(b: &[u8]) -> Result<(u32, usize), DecodeError> {
-    if let Some(&first) = b.first() {
-        if first < 0x80 {
-            return Ok((u32::from(first), 1));
-        }
+    if let Some(&first) = b.first()
+        && first < 0x80
+    {
+        return Ok((u32::from(first), 1));
     }
     let mut v: u32 = 0;
     for i in 0..5 {
@@ -105,10 +105,10 @@ pub fn decode_u32(b: &[u8]) -> Result<(u32, usize), DecodeError> {
 /// Decodes an unsigned varlong (at most 10 bytes) from the front of `b`.
 #[inline]
 pub fn decode_u64(b: &[u8]) -> Result<(u64, usize), DecodeError> {
-    if let Some(&first) = b.first() {
-        if first < 0x80 {
-            return Ok((u64::from(first), 1));
-        }
+    if let Some(&first) = b.first()
+        && first < 0x80
+    {
+        return Ok((u64::from(first), 1));
     }
     let mut v: u64 = 0;
     for i in 0..10 {

@@ -39,6 +39,11 @@ impl RecordSet {
     pub fn ended_in_partial(&self) -> bool {
         self.partial
     }
+
+    /// Bytes not yet iterated over (0 once iteration ended).
+    pub fn remaining_bytes(&self) -> usize {
+        self.rest.len()
+    }
 }
 
 impl Iterator for RecordSet {
