@@ -74,5 +74,5 @@ pub(crate) fn millis(d: Duration) -> i64 {
 
 /// Wall-clock time in milliseconds since the epoch.
 pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| millis(d))
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, millis)
 }

@@ -145,6 +145,24 @@ pub enum Error {
     /// The client was closed.
     #[error("the client is closed")]
     Closed,
+    /// Fetched records could not be read (corrupt, or a batch larger than
+    /// the fetch size).
+    #[error(transparent)]
+    Fetch(#[from] crate::consumer::fetched::FetchError),
+    /// A partition has no committed offset and `auto.offset.reset` is
+    /// `none` (Java's `NoOffsetForPartitionException`).
+    #[error("no committed offset for {tp} and auto.offset.reset is none; seek to choose where to start")]
+    NoOffset {
+        /// The partition.
+        tp: crate::TopicPartition,
+    },
+    /// An argument is invalid (a negative offset, an empty topic name, ...).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// The call is not allowed in the consumer's current state (Java's
+    /// `IllegalStateException`), e.g. seeking a partition not assigned.
+    #[error("illegal state: {0}")]
+    IllegalState(String),
     /// The consumer's group membership was lost; its partitions are gone.
     #[error("group {group}: {reason}")]
     Group {

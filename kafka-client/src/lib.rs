@@ -9,11 +9,9 @@ pub mod error;
 pub mod metadata;
 pub mod net;
 pub mod producer;
+mod topic_partition;
 
-/// The consumer.
-pub mod consumer {
-    pub mod assignor;
-    pub mod protocol;
-}
+pub mod consumer;
 
 pub use error::{ConfigError, Error, Result};
+pub use topic_partition::TopicPartition;

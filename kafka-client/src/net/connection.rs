@@ -75,6 +75,8 @@ struct Outgoing {
     version: i16,
     parts: Vec<Bytes>,
     expect_response: bool,
+    /// This request's timeout, when it is not `request.timeout.ms`.
+    timeout: Option<Duration>,
     reply: oneshot::Sender<Result<Bytes>>,
     _permit: OwnedSemaphorePermit,
 }
@@ -84,6 +86,7 @@ struct InFlight {
     api: ApiKey,
     version: i16,
     deadline: Instant,
+    timeout: Duration,
     reply: oneshot::Sender<Result<Bytes>>,
     _permit: OwnedSemaphorePermit,
 }
@@ -106,15 +109,15 @@ impl Shared {
 
     /// Closes the connection: every request in flight fails; `timed_out`
     /// names the one whose deadline passed, if that is why.
-    fn close(&self, timed_out: Option<(i32, Duration)>) {
+    fn close(&self, timed_out: Option<i32>) {
         if self.closed.swap(true, Ordering::SeqCst) {
             return;
         }
         let pending: Vec<InFlight> = self.lock().drain(..).collect();
         for p in pending {
             let err = match timed_out {
-                Some((corr, timeout)) if corr == p.correlation_id => {
-                    Error::RequestTimeout { broker: self.broker, api: p.api, timeout }
+                Some(corr) if corr == p.correlation_id => {
+                    Error::RequestTimeout { broker: self.broker, api: p.api, timeout: p.timeout }
                 }
                 _ => Error::Disconnected { broker: self.broker, addr: self.addr.clone(), api: p.api, sent: true },
             };
@@ -164,7 +167,7 @@ impl Connection {
         });
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(write_loop(wr, rx, shared.clone(), config.request_timeout));
-        tokio::spawn(read_loop(rd, shared.clone(), config.request_timeout, config.max_response_bytes));
+        tokio::spawn(read_loop(rd, shared.clone(), config.max_response_bytes));
         tracing::debug!(broker, addr, "connected");
         let mut conn = Connection {
             shared,
@@ -306,23 +309,41 @@ impl Connection {
         })
     }
 
+    /// Like [`Self::request_at`] with a timeout of its own instead of
+    /// `request.timeout.ms`: for a JoinGroup, which the coordinator holds
+    /// for up to the rebalance timeout.
+    pub async fn request_with_timeout<R: Request>(
+        &self,
+        req: &R,
+        version: i16,
+        timeout: Duration,
+    ) -> Result<R::Response> {
+        let rx = self.enqueue(req, version, true, Some(timeout)).await?;
+        let mut body = rx.await.map_err(|_| self.disconnected(R::API_KEY, true))??;
+        <R::Response as Message>::decode(&mut body, version).map_err(|e| Error::Decode {
+            broker: self.broker(),
+            api: R::API_KEY,
+            reason: e.to_string(),
+        })
+    }
+
     /// Queues `req` at `version` and returns once it is queued (a slot among
     /// the `max_in_flight` was free); the returned future yields the
     /// response. For pipelining: queue several, then await them.
     pub async fn start_request<R: Request>(&self, req: &R, version: i16) -> Result<PendingResponse<R::Response>> {
-        let rx = self.enqueue(req, version, true).await?;
+        let rx = self.enqueue(req, version, true, None).await?;
         Ok(PendingResponse { rx, version, broker: self.broker(), api: R::API_KEY, _t: std::marker::PhantomData })
     }
 
     /// Sends a request that gets no response (a Produce with acks=0); returns
     /// once it has been written.
     pub async fn send_no_response<R: Request>(&self, req: &R, version: i16) -> Result<()> {
-        let rx = self.enqueue(req, version, false).await?;
+        let rx = self.enqueue(req, version, false, None).await?;
         rx.await.map_err(|_| self.disconnected(R::API_KEY, true))?.map(|_| ())
     }
 
     async fn send_raw<R: Request>(&self, req: &R, version: i16, expect_response: bool) -> Result<Bytes> {
-        let rx = self.enqueue(req, version, expect_response).await?;
+        let rx = self.enqueue(req, version, expect_response, None).await?;
         rx.await.map_err(|_| self.disconnected(R::API_KEY, true))?
     }
 
@@ -335,6 +356,7 @@ impl Connection {
         req: &R,
         version: i16,
         expect_response: bool,
+        timeout: Option<Duration>,
     ) -> Result<oneshot::Receiver<Result<Bytes>>> {
         if self.is_closed() {
             return Err(self.disconnected(R::API_KEY, false));
@@ -355,7 +377,16 @@ impl Connection {
             .map_err(|e| Error::Encode { api: R::API_KEY, reason: e.to_string() })?
             .into_parts();
         let (reply, rx) = oneshot::channel();
-        let out = Outgoing { correlation_id, api: R::API_KEY, version, parts, expect_response, reply, _permit: permit };
+        let out = Outgoing {
+            correlation_id,
+            api: R::API_KEY,
+            version,
+            parts,
+            expect_response,
+            timeout,
+            reply,
+            _permit: permit,
+        };
         self.tx.send(out).map_err(|_| self.disconnected(R::API_KEY, false))?;
         Ok(rx)
     }
@@ -394,7 +425,8 @@ async fn write_loop(
     timeout: Duration,
 ) {
     while let Some(out) = rx.recv().await {
-        let Outgoing { correlation_id, api, version, parts, expect_response, reply, _permit } = out;
+        let Outgoing { correlation_id, api, version, parts, expect_response, timeout: own_timeout, reply, _permit } =
+            out;
         if shared.closed.load(Ordering::SeqCst) {
             let _ = reply.send(Err(Error::Disconnected {
                 broker: shared.broker,
@@ -408,7 +440,9 @@ async fn write_loop(
         // so the answer always finds it; the reply then goes through the
         // reader. One that expects none is answered here once written.
         let after_write = if expect_response {
-            let entry = InFlight { correlation_id, api, version, deadline: Instant::now() + timeout, reply, _permit };
+            let timeout = own_timeout.unwrap_or(timeout);
+            let entry =
+                InFlight { correlation_id, api, version, deadline: Instant::now() + timeout, timeout, reply, _permit };
             let first = {
                 let mut q = shared.lock();
                 q.push_back(entry);
@@ -443,7 +477,7 @@ async fn write_loop(
     let _ = wr.shutdown().await;
 }
 
-async fn read_loop(mut rd: tokio::net::tcp::OwnedReadHalf, shared: Arc<Shared>, timeout: Duration, max_frame: usize) {
+async fn read_loop(mut rd: tokio::net::tcp::OwnedReadHalf, shared: Arc<Shared>, max_frame: usize) {
     let decoder = FrameDecoder::new(max_frame);
     let mut buf = BytesMut::with_capacity(64 * 1024);
     loop {
@@ -469,7 +503,7 @@ async fn read_loop(mut rd: tokio::net::tcp::OwnedReadHalf, shared: Arc<Shared>, 
                             let expired = shared.lock().front().filter(|p| p.deadline <= Instant::now()).map(|p| p.correlation_id);
                             if let Some(corr) = expired {
                                 tracing::debug!(broker = shared.broker, "request timed out; closing the connection");
-                                shared.close(Some((corr, timeout)));
+                                shared.close(Some(corr));
                                 return;
                             }
                         }

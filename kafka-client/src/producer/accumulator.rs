@@ -25,9 +25,10 @@ use std::sync::Arc;
 use kafka_protocol::Compression;
 use kafka_protocol::records::Header;
 
-use super::batch::{ProducerBatch, TopicPartition};
+use super::batch::ProducerBatch;
 use super::delivery::BatchCompletion;
 use super::idempotence::Idempotence;
+use crate::TopicPartition;
 
 /// The accumulator's settings.
 #[derive(Debug, Clone)]
@@ -80,20 +81,23 @@ fn retry_backoff(cfg: &AccumulatorConfig, attempts: u32) -> i64 {
     exp.min(cfg.retry_backoff_max_ms.max(cfg.retry_backoff_ms))
 }
 
+/// A record's parts, borrowed from the `ProducerRecord` for the append.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RecordRef<'a> {
+    pub timestamp: i64,
+    pub key: Option<&'a [u8]>,
+    pub value: Option<&'a [u8]>,
+    pub headers: &'a [Header],
+}
+
 impl Accumulator {
     pub(crate) fn new(cfg: AccumulatorConfig) -> Self {
         Accumulator { cfg, queues: HashMap::new(), flushing: 0, closed: false, drain_start: HashMap::new() }
     }
 
     /// Appends to the partition's open batch if the record fits.
-    pub(crate) fn try_append(
-        &mut self,
-        tp: &TopicPartition,
-        ts: i64,
-        key: Option<&[u8]>,
-        value: Option<&[u8]>,
-        headers: &[Header],
-    ) -> Option<Appended> {
+    pub(crate) fn try_append(&mut self, tp: &TopicPartition, record: RecordRef<'_>) -> Option<Appended> {
+        let RecordRef { timestamp: ts, key, value, headers } = record;
         let batch_size = self.cfg.batch_size;
         let last = self.queues.get_mut(tp)?.back_mut()?;
         let add = last.size_of_next(ts, key, value, headers)?;
@@ -121,22 +125,19 @@ impl Accumulator {
     pub(crate) fn append_new(
         &mut self,
         tp: &TopicPartition,
-        ts: i64,
-        key: Option<&[u8]>,
-        value: Option<&[u8]>,
-        headers: &[Header],
+        record: RecordRef<'_>,
         reserved: usize,
         id: u64,
         now_ms: i64,
     ) -> (Appended, usize) {
-        if let Some(a) = self.try_append(tp, ts, key, value, headers) {
+        if let Some(a) = self.try_append(tp, record) {
             return (a, reserved);
         }
+        let RecordRef { timestamp: ts, key, value, headers } = record;
         let mut batch = ProducerBatch::new(
             id,
             tp.clone(),
-            self.cfg.compression,
-            self.cfg.level,
+            (self.cfg.compression, self.cfg.level),
             reserved.saturating_sub(61),
             reserved,
             now_ms,
@@ -230,20 +231,20 @@ impl Accumulator {
                 if first.attempts > 0 && now_ms < first.retry_at_ms {
                     continue;
                 }
-                if let Some(idem) = idem.as_deref() {
-                    if !idem.may_send(tp, first.identity.map(|i| i.base_sequence)) {
-                        continue;
-                    }
+                if let Some(idem) = idem.as_deref()
+                    && !idem.may_send(tp, first.identity.map(|i| i.base_sequence))
+                {
+                    continue;
                 }
                 let est = first.wire_size();
                 if !taken.is_empty() && size + est > max_request_size {
                     break;
                 }
                 let Some(mut batch) = q.pop_front() else { continue };
-                if let Some(idem) = idem.as_deref_mut() {
-                    if batch.identity.is_none() {
-                        batch.identity = Some(idem.assign(tp, batch.record_count));
-                    }
+                if let Some(idem) = idem.as_deref_mut()
+                    && batch.identity.is_none()
+                {
+                    batch.identity = Some(idem.assign(tp, batch.record_count));
                 }
                 size += est;
                 taken.push(batch);
@@ -359,9 +360,10 @@ mod tests {
     }
 
     fn append(acc: &mut Accumulator, p: i32, value: &[u8], now: i64) -> Appended {
-        match acc.try_append(&tp(p), now, None, Some(value), &[]) {
+        let record = RecordRef { timestamp: now, key: None, value: Some(value), headers: &[] };
+        match acc.try_append(&tp(p), record) {
             Some(a) => a,
-            None => acc.append_new(&tp(p), now, None, Some(value), &[], acc.new_batch_size(value.len() + 10), 0, now).0,
+            None => acc.append_new(&tp(p), record, acc.new_batch_size(value.len() + 10), 0, now).0,
         }
     }
 

@@ -9,34 +9,8 @@ use kafka_protocol::Compression;
 use kafka_protocol::records::{BatchBuilder, Header, RecordBatch, batch as batch_edit};
 
 use super::delivery::{BatchCompletion, BatchResult, SplitPart};
+use crate::TopicPartition;
 use crate::error::Error;
-
-/// A topic and partition.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TopicPartition {
-    /// Topic name.
-    pub topic: Arc<str>,
-    /// Partition number.
-    pub partition: i32,
-}
-
-impl TopicPartition {
-    /// A topic-partition.
-    ///
-    /// ```
-    /// let tp = kafka_client::producer::TopicPartition::new("orders", 3);
-    /// assert_eq!(tp.to_string(), "orders-3");
-    /// ```
-    pub fn new(topic: impl Into<Arc<str>>, partition: i32) -> Self {
-        TopicPartition { topic: topic.into(), partition }
-    }
-}
-
-impl std::fmt::Display for TopicPartition {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}-{}", self.topic, self.partition)
-    }
-}
 
 /// The producer identity a batch was (or will be) sent under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,8 +54,7 @@ impl ProducerBatch {
     pub(crate) fn new(
         id: u64,
         tp: TopicPartition,
-        compression: Compression,
-        level: Option<i32>,
+        (compression, level): (Compression, Option<i32>),
         capacity: usize,
         reserved: usize,
         now_ms: i64,
@@ -150,14 +123,13 @@ impl ProducerBatch {
                 b.set_producer(id.producer_id, id.epoch, id.base_sequence);
             }
             self.payload = Some(b.finish().map_err(|e| Error::InvalidRecord(e.to_string()))?);
-        } else if let (Some(id), Some(old)) = (identity, self.identity) {
-            if id != old {
-                if let Some(p) = self.payload.take() {
-                    let mut bytes = p.to_vec();
-                    batch_edit::set_producer_state(&mut bytes, id.producer_id, id.epoch, id.base_sequence);
-                    self.payload = Some(Bytes::from(bytes));
-                }
-            }
+        } else if let (Some(id), Some(old)) = (identity, self.identity)
+            && id != old
+            && let Some(p) = self.payload.take()
+        {
+            let mut bytes = p.to_vec();
+            batch_edit::set_producer_state(&mut bytes, id.producer_id, id.epoch, id.base_sequence);
+            self.payload = Some(Bytes::from(bytes));
         }
         self.identity = identity.or(self.identity);
         Ok(())
@@ -182,18 +154,28 @@ impl ProducerBatch {
     /// at most `max_bytes` uncompressed, in order; the original's records
     /// are handed to them. Records keep their timestamps, keys, values and
     /// headers; sequence numbers are assigned anew when they are drained.
-    pub(crate) fn split(self, max_bytes: usize, now_ms: i64) -> Result<Vec<ProducerBatch>, (ProducerBatch, Error)> {
+    /// On failure the batch comes back (boxed: it is large) with the reason.
+    pub(crate) fn split(
+        self,
+        max_bytes: usize,
+        now_ms: i64,
+    ) -> Result<Vec<ProducerBatch>, Box<(ProducerBatch, Error)>> {
         let Some(payload) = self.payload.clone() else {
-            return Err((self, Error::InvalidRecord("an open batch cannot be split".into())));
+            return Err(Box::new((self, Error::InvalidRecord("an open batch cannot be split".into()))));
         };
         let records = match RecordBatch::new(payload)
             .and_then(|b| b.records(usize::MAX >> 2).map(|r| r.collect::<Result<Vec<_>, _>>()))
         {
             Ok(Ok(r)) => r,
-            Ok(Err(e)) | Err(e) => return Err((self, Error::InvalidRecord(format!("cannot split batch: {e}")))),
+            Ok(Err(e)) | Err(e) => {
+                return Err(Box::new((self, Error::InvalidRecord(format!("cannot split batch: {e}")))));
+            }
         };
         if records.len() <= 1 {
-            return Err((self, Error::InvalidRecord("a single record is larger than the broker accepts".into())));
+            return Err(Box::new((
+                self,
+                Error::InvalidRecord("a single record is larger than the broker accepts".into()),
+            )));
         }
         let mut out: Vec<ProducerBatch> = Vec::new();
         let mut parts = Vec::new();
@@ -211,8 +193,7 @@ impl ProducerBatch {
                 let mut nb = ProducerBatch::new(
                     self.id,
                     self.tp.clone(),
-                    self.compression,
-                    self.level,
+                    (self.compression, self.level),
                     max_bytes,
                     0,
                     now_ms,

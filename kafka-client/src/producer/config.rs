@@ -334,10 +334,10 @@ impl ProducerBuilder {
     /// (`security.protocol` other than PLAINTEXT, `sasl.*`, `ssl.*`,
     /// `transactional.id`).
     pub fn set(mut self, key: &str, value: &str) -> Self {
-        if self.error.is_none() {
-            if let Err(e) = self.apply(key, value) {
-                self.error = Some(e);
-            }
+        if self.error.is_none()
+            && let Err(e) = self.apply(key, value)
+        {
+            self.error = Some(e);
         }
         self
     }

@@ -23,7 +23,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::batch::{ProducerIdentity, TopicPartition};
+use super::batch::ProducerIdentity;
+use crate::TopicPartition;
 
 #[derive(Debug, Clone, Default)]
 struct PartitionSeq {
@@ -161,11 +162,11 @@ impl Idempotence {
 
     /// The batch at `seq` was written.
     pub(crate) fn acked(&mut self, tp: &TopicPartition, id: ProducerIdentity, count: i32) {
-        if let Some(p) = self.partitions.get_mut(tp) {
-            if p.epoch == id.epoch {
-                p.unresolved.remove(&id.base_sequence);
-                p.last_acked = add_seq(id.base_sequence, count - 1);
-            }
+        if let Some(p) = self.partitions.get_mut(tp)
+            && p.epoch == id.epoch
+        {
+            p.unresolved.remove(&id.base_sequence);
+            p.last_acked = add_seq(id.base_sequence, count - 1);
         }
     }
 

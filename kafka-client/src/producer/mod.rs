@@ -44,13 +44,13 @@ use std::time::Duration;
 use kafka_protocol::records::BatchBuilder;
 use tokio::sync::{Notify, Semaphore};
 
-pub use batch::TopicPartition;
+pub use crate::TopicPartition;
 pub use config::{Acks, PartitionerChoice, ProducerBuilder, ProducerConfig};
 pub use delivery::{DeliveryFuture, RecordMetadata};
 pub use interceptor::ProducerInterceptor;
 pub use record::{BytesSerializer, ProducerRecord, Serializer, StrSerializer, StringSerializer};
 
-use self::accumulator::{Accumulator, AccumulatorConfig};
+use self::accumulator::{Accumulator, AccumulatorConfig, RecordRef};
 use self::partitioner::{Partitioner, TopicView};
 use crate::config::{millis, now_ms};
 use crate::error::{Error, Result};
@@ -243,15 +243,21 @@ impl Producer {
         let tp = TopicPartition::new(record.topic.as_str(), partition);
         let no_offsets = cfg.acks == Acks::None;
         // Fast path: the open batch has room.
-        let appended = lock(&self.shared.acc).try_append(&tp, ts, key, value, &record.headers);
+        let appended =
+            lock(&self.shared.acc).try_append(&tp, RecordRef { timestamp: ts, key, value, headers: &record.headers });
         let appended = match appended {
             Some(a) => a,
             None => {
                 let need = lock(&self.shared.acc).new_batch_size(size);
                 let permit = self.reserve_memory(need, deadline).await?;
                 let id = self.shared.next_batch_id.fetch_add(1, Ordering::Relaxed);
-                let (a, unused) =
-                    lock(&self.shared.acc).append_new(&tp, ts, key, value, &record.headers, need, id, now_ms());
+                let (a, unused) = lock(&self.shared.acc).append_new(
+                    &tp,
+                    RecordRef { timestamp: ts, key, value, headers: &record.headers },
+                    need,
+                    id,
+                    now_ms(),
+                );
                 permit.forget();
                 if unused > 0 {
                     self.shared.memory.add_permits(unused);

@@ -34,10 +34,11 @@ use kafka_protocol::messages::produce::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{InitProducerIdRequest, ProduceRequest, ProduceResponse};
 use kafka_protocol::{ApiKey, ErrorCode};
 
-use super::batch::{ProducerBatch, TopicPartition};
+use super::batch::ProducerBatch;
 use super::delivery::{BatchResult, RecordMetadata};
 use super::idempotence::{Idempotence, SequenceDecision};
 use super::{Acks, Shared, lock};
+use crate::TopicPartition;
 use crate::config::{millis, now_ms};
 use crate::error::Error;
 use crate::metadata::BrokerAddr;
@@ -141,11 +142,11 @@ impl Sender {
         }
         let mut sendable = BTreeSet::new();
         for &node in &ready.nodes {
-            if let Some(&until) = self.throttled_until.get(&node) {
-                if until > now {
-                    soon(until);
-                    continue;
-                }
+            if let Some(&until) = self.throttled_until.get(&node)
+                && until > now
+            {
+                soon(until);
+                continue;
             }
             match self.shared.net.open_connection(node) {
                 Some(c) if c.has_capacity() => {
@@ -515,7 +516,11 @@ impl Sender {
                 self.shared.batch_started(id, parts.len().saturating_sub(1));
                 lock(&self.shared.acc).reenqueue_split(parts);
             }
-            Err((b, _)) => self.fail_batch(b, err),
+            Err(failed) => {
+                let (b, why) = *failed;
+                tracing::debug!(tp = %tp, reason = %why, "cannot split the batch");
+                self.fail_batch(b, err);
+            }
         }
     }
 
@@ -581,7 +586,7 @@ impl Sender {
         let stamps = b.timestamps.clone().unwrap_or_default();
         for i in 0..b.record_count.max(0) as usize {
             let ts = stamps.get(i).copied().unwrap_or(-1);
-            let result = r.as_ref().map_err(|e| e).map(|r| RecordMetadata {
+            let result = r.as_ref().map(|r| RecordMetadata {
                 partition: b.tp.partition,
                 offset: if r.base_offset < 0 { -1 } else { r.base_offset + i as i64 },
                 timestamp: if r.log_append_time >= 0 { r.log_append_time } else { ts },

@@ -1,0 +1,304 @@
+//! The consumer's background fetcher: keeps one Fetch in flight per leader
+//! for the assigned, positioned, unpaused partitions it leads, and buffers
+//! each partition's answer for `poll` — so the next records are usually
+//! already there when the application asks (prefetching, bounded to one
+//! response per partition).
+//!
+//! Requests carry each partition's current leader epoch (v9+; a stale or
+//! future epoch gets FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH, which
+//! refresh metadata) and the epoch of the last record consumed (v12+,
+//! KIP-320: a leader whose log diverged answers with where to truncate).
+//! Topics are named by id from v13 on when every topic's id is known; the
+//! version is capped at 12 otherwise. No fetch sessions: session id 0 and
+//! epoch -1 ask for full, sessionless fetches.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use kafka_protocol::messages::fetch::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::{FetchRequest, FetchResponse};
+use kafka_protocol::{ApiKey, ErrorCode, Uuid};
+
+use super::Inner;
+use super::config::OffsetReset;
+use super::fetched::{CompletedFetch, FetchOptions};
+use crate::TopicPartition;
+use crate::config::now_ms;
+use crate::error::Error;
+
+type Pending = Pin<
+    Box<
+        dyn std::future::Future<Output = (i32, u64, Vec<(TopicPartition, i64)>, Result<(i16, FetchResponse), Error>)>
+            + Send,
+    >,
+>;
+
+/// One partition to fetch, with what the request says about it.
+struct ToFetch {
+    tp: TopicPartition,
+    position: i64,
+    /// Epoch of the last record consumed (KIP-320's last fetched epoch).
+    last_epoch: Option<i32>,
+    /// The leader epoch metadata shows, for fencing.
+    leader_epoch: i32,
+    topic_id: Uuid,
+}
+
+/// Runs the fetcher until the consumer closes.
+pub(crate) async fn run(weak: Weak<Inner>) {
+    let mut in_flight: FuturesUnordered<Pending> = FuturesUnordered::new();
+    let mut busy: HashSet<i32> = HashSet::new();
+    let mut backoff_until: HashMap<i32, i64> = HashMap::new();
+    // A partition whose leader is unknown waits for the next metadata.
+    let mut metadata_updates = match weak.upgrade() {
+        Some(inner) => inner.net.metadata_updates(),
+        None => return,
+    };
+    loop {
+        let Some(inner) = weak.upgrade() else { return };
+        if inner.closed.load(Ordering::SeqCst) {
+            return;
+        }
+        let now = now_ms();
+        let mut next_ms: Option<i64> = None;
+        // Partitions to fetch, by leader.
+        let (fetchable, epoch) = {
+            let st = super::lock(&inner.state);
+            (st.fetchable(), st.epoch)
+        };
+        let mut by_leader: BTreeMap<i32, Vec<ToFetch>> = BTreeMap::new();
+        let mut missing_leader = false;
+        {
+            let md = inner.net.metadata();
+            for (tp, pos, last_epoch) in fetchable {
+                match md.leader(&tp.topic, tp.partition) {
+                    Some((leader, leader_epoch)) => {
+                        let id = md.topic(&tp.topic).map_or(Uuid::ZERO, |t| t.id);
+                        by_leader.entry(leader).or_default().push(ToFetch {
+                            tp,
+                            position: pos,
+                            last_epoch,
+                            leader_epoch,
+                            topic_id: id,
+                        });
+                    }
+                    None => missing_leader = true,
+                }
+            }
+        }
+        if missing_leader {
+            inner.request_metadata_refresh();
+        }
+        for (leader, parts) in by_leader {
+            if busy.contains(&leader) {
+                continue;
+            }
+            if let Some(&until) = backoff_until.get(&leader)
+                && until > now
+            {
+                next_ms = Some(next_ms.map_or(until, |t| t.min(until)));
+                continue;
+            }
+            busy.insert(leader);
+            {
+                let mut st = super::lock(&inner.state);
+                for f in &parts {
+                    if let Some(p) = st.assignment.get_mut(&f.tp) {
+                        p.in_flight = true;
+                    }
+                }
+            }
+            let inner2 = inner.clone();
+            in_flight.push(Box::pin(async move {
+                let asked: Vec<(TopicPartition, i64)> = parts.iter().map(|f| (f.tp.clone(), f.position)).collect();
+                let result = fetch(&inner2, leader, parts).await;
+                (leader, epoch, asked, result)
+            }));
+        }
+        let wake = inner.wake_fetcher.notified();
+        let sleep_for = next_ms.map(|t| Duration::from_millis(u64::try_from((t - now).max(1)).unwrap_or(1)));
+        tokio::select! {
+            Some((leader, epoch, asked, result)) = in_flight.next(), if !in_flight.is_empty() => {
+                busy.remove(&leader);
+                let Some(inner) = weak.upgrade() else { return };
+                if let Err(e) = &result {
+                    tracing::debug!(broker = leader, error = %e, "fetch failed");
+                    backoff_until.insert(leader, now_ms() + crate::config::millis(inner.cfg.retry_backoff));
+                    if e.needs_metadata_refresh() {
+                        inner.request_metadata_refresh();
+                    }
+                }
+                let refresh = process(&inner, epoch, asked, result);
+                if refresh {
+                    inner.request_metadata_refresh();
+                    backoff_until.insert(leader, now_ms() + crate::config::millis(inner.cfg.retry_backoff));
+                }
+                inner.data_ready.notify_waiters();
+            }
+            () = wake => {}
+            r = metadata_updates.changed() => {
+                if r.is_err() {
+                    return;
+                }
+            }
+            () = async {
+                match sleep_for {
+                    Some(d) => tokio::time::sleep(d).await,
+                    None => std::future::pending().await,
+                }
+            } => {}
+        }
+    }
+}
+
+async fn fetch(inner: &Inner, leader: i32, parts: Vec<ToFetch>) -> Result<(i16, FetchResponse), Error> {
+    let conn = inner.net.connection(leader).await?;
+    let mut version = conn.version_for(ApiKey::Fetch)?;
+    if version >= 13 && parts.iter().any(|f| f.topic_id.is_zero()) {
+        version = 12;
+    }
+    let cfg = &inner.cfg;
+    let mut topics: Vec<FetchTopic> = Vec::new();
+    for ToFetch { tp, position: pos, last_epoch, leader_epoch, topic_id: id } in parts {
+        let fp = FetchPartition {
+            partition: tp.partition,
+            current_leader_epoch: leader_epoch,
+            fetch_offset: pos,
+            last_fetched_epoch: last_epoch.unwrap_or(-1),
+            log_start_offset: -1,
+            partition_max_bytes: cfg.max_partition_fetch_bytes,
+            ..Default::default()
+        };
+        match topics.iter_mut().find(|t| *t.topic == *tp.topic) {
+            Some(t) => t.partitions.push(fp),
+            None => topics.push(FetchTopic {
+                topic: tp.topic.to_string(),
+                topic_id: id,
+                partitions: vec![fp],
+                ..Default::default()
+            }),
+        }
+    }
+    let req = FetchRequest {
+        replica_id: -1,
+        max_wait_ms: cfg.fetch_max_wait_ms,
+        min_bytes: cfg.fetch_min_bytes,
+        max_bytes: cfg.fetch_max_bytes,
+        isolation_level: cfg.isolation_level.as_i8(),
+        session_id: 0,
+        session_epoch: -1,
+        topics,
+        rack_id: cfg.client_rack.clone().unwrap_or_default(),
+        ..Default::default()
+    };
+    let resp = conn.request_at(&req, version).await?;
+    Ok((version, resp))
+}
+
+/// Buffers a fetch response; returns whether metadata should be refreshed.
+fn process(
+    inner: &Inner,
+    epoch: u64,
+    asked: Vec<(TopicPartition, i64)>,
+    result: Result<(i16, FetchResponse), Error>,
+) -> bool {
+    let mut st = super::lock(&inner.state);
+    let current = st.epoch == epoch;
+    let (version, resp) = match result {
+        Ok(r) => r,
+        Err(_) => {
+            for (tp, _) in &asked {
+                if let Some(p) = st.assignment.get_mut(tp) {
+                    p.in_flight = false;
+                }
+            }
+            return false;
+        }
+    };
+    let mut refresh = false;
+    let id_to_name: HashMap<Uuid, String> = if version >= 13 {
+        let md = inner.net.metadata();
+        asked.iter().filter_map(|(tp, _)| md.topic(&tp.topic).map(|t| (t.id, tp.topic.to_string()))).collect()
+    } else {
+        HashMap::new()
+    };
+    let mut answered: HashSet<TopicPartition> = HashSet::new();
+    for t in resp.responses {
+        let name: Arc<str> = if version >= 13 {
+            match id_to_name.get(&t.topic_id) {
+                Some(n) => Arc::from(n.as_str()),
+                None => continue,
+            }
+        } else {
+            Arc::from(t.topic.as_str())
+        };
+        for pd in t.partitions {
+            let tp = TopicPartition { topic: name.clone(), partition: pd.partition_index };
+            let Some(&(_, fetched_at)) = asked.iter().find(|(a, _)| *a == tp) else { continue };
+            answered.insert(tp.clone());
+            let Some(p) = st.assignment.get_mut(&tp) else { continue };
+            p.in_flight = false;
+            // Stale: the assignment or position changed while fetching.
+            if !current || p.position != Some(fetched_at) {
+                continue;
+            }
+            let code = ErrorCode(pd.error_code);
+            match code {
+                ErrorCode::NONE => {
+                    p.high_watermark = pd.high_watermark;
+                    p.log_start_offset = pd.log_start_offset;
+                    if pd.diverging_epoch.epoch >= 0 && pd.diverging_epoch.end_offset >= 0 {
+                        // KIP-320: our log and the leader's diverged; go back
+                        // to where they agree.
+                        let end = pd.diverging_epoch.end_offset;
+                        tracing::warn!(%tp, from = fetched_at, to = end, "log truncation detected; moving back");
+                        p.position = Some(end.min(fetched_at));
+                        p.epoch = Some(pd.diverging_epoch.epoch);
+                        continue;
+                    }
+                    if let Some(records) = pd.records.filter(|r| !r.is_empty()) {
+                        let options = FetchOptions { check_crcs: inner.cfg.check_crcs, ..FetchOptions::default() };
+                        p.buffered = Some(CompletedFetch::new(tp.clone(), fetched_at, records, options));
+                    }
+                }
+                ErrorCode::OFFSET_OUT_OF_RANGE => match inner.cfg.auto_offset_reset {
+                    OffsetReset::None => {
+                        p.error = Some(Error::broker(
+                            code,
+                            ApiKey::Fetch,
+                            -1,
+                            format!("{tp} at offset {fetched_at}"),
+                            Some("no auto.offset.reset policy".into()),
+                        ));
+                    }
+                    policy => {
+                        tracing::info!(%tp, offset = fetched_at, ?policy, "offset out of range; resetting");
+                        p.reset = Some(policy);
+                        p.position = None;
+                    }
+                },
+                c if c.needs_metadata_refresh() || c == ErrorCode::NOT_LEADER_OR_FOLLOWER => {
+                    refresh = true;
+                }
+                c if c.is_retriable() => {}
+                c => {
+                    p.error = Some(Error::broker(c, ApiKey::Fetch, -1, tp.to_string(), None));
+                }
+            }
+        }
+    }
+    for (tp, _) in &asked {
+        if !answered.contains(tp)
+            && let Some(p) = st.assignment.get_mut(tp)
+        {
+            p.in_flight = false;
+        }
+    }
+    drop(st);
+    refresh
+}

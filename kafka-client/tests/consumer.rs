@@ -1,0 +1,564 @@
+//! The consumer against broker-testkit: group membership across joins,
+//! leaves, crashes, overdue polls, coordinator failures and static members;
+//! commits and where a restarted consumer resumes; reset policies, seeks,
+//! offsets by time, pause/resume; cancel safety of `poll` and the stream.
+//! Records are produced with our producer and checked by value, so a lost
+//! or duplicated record shows.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use broker_testkit::{Cluster, TopicSpec};
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use kafka_client::consumer::{
+    Consumer, ConsumerBuilder, ConsumerRecord, OffsetAndMetadata, OffsetReset, RebalanceListener,
+};
+use kafka_client::producer::{Producer, ProducerRecord};
+use kafka_client::{Error, TopicPartition};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn builder(cluster: &Cluster, group: &str) -> ConsumerBuilder {
+    // RUST_LOG=kafka_client=debug shows what the consumer does.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+    Consumer::builder()
+        .bootstrap_servers(cluster.bootstrap_servers())
+        .group_id(group)
+        .auto_offset_reset(OffsetReset::Earliest)
+        .session_timeout(Duration::from_millis(1500))
+        .heartbeat_interval(Duration::from_millis(100))
+        .max_poll_interval(Duration::from_secs(10))
+        .metadata_max_age(Duration::from_millis(500))
+        .retry_backoff(Duration::from_millis(20), Duration::from_millis(200))
+}
+
+/// Produces `v-0..n` (keyed, so spread over the partitions); returns the
+/// values by partition.
+async fn produce(cluster: &Cluster, topic: &str, prefix: &str, n: usize) {
+    let p = Producer::builder()
+        .bootstrap_servers(cluster.bootstrap_servers())
+        .linger(Duration::from_millis(1))
+        .build()
+        .unwrap();
+    let mut futs = Vec::new();
+    for i in 0..n {
+        let r = ProducerRecord::new(topic).key(format!("k{i}")).value(format!("{prefix}-{i}"));
+        futs.push(p.send(r).await.unwrap());
+    }
+    for f in futs {
+        f.await.unwrap();
+    }
+    p.close(Duration::from_secs(5)).await;
+}
+
+fn value(r: &ConsumerRecord) -> String {
+    String::from_utf8(r.value.clone().unwrap_or_default().to_vec()).unwrap()
+}
+
+fn tps(topic: &str, n: i32) -> BTreeSet<TopicPartition> {
+    (0..n).map(|p| TopicPartition::new(topic, p)).collect()
+}
+
+/// Polls every consumer until `done` holds (checked after each round).
+async fn poll_until(
+    consumers: &[&Consumer],
+    seen: &mut Vec<ConsumerRecord>,
+    mut done: impl FnMut(&[&Consumer], &[ConsumerRecord]) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        for c in consumers {
+            let records = c.poll(Duration::from_millis(20)).await.unwrap();
+            seen.extend(records);
+        }
+        if done(consumers, seen) {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out; assignments {:?}", assignments(consumers));
+    }
+}
+
+fn assignments(consumers: &[&Consumer]) -> Vec<BTreeSet<TopicPartition>> {
+    consumers.iter().map(|c| c.assignment()).collect()
+}
+
+/// True when the consumers' assignments are disjoint and cover `all`.
+fn partitioned(consumers: &[&Consumer], all: &BTreeSet<TopicPartition>) -> bool {
+    let sets = assignments(consumers);
+    let union: BTreeSet<TopicPartition> = sets.iter().flatten().cloned().collect();
+    let total: usize = sets.iter().map(BTreeSet::len).sum();
+    union == *all && total == all.len() && sets.iter().all(|s| !s.is_empty())
+}
+
+fn count_values(seen: &[ConsumerRecord], prefix: &str, n: usize) -> (Vec<usize>, Vec<usize>) {
+    let mut counts = vec![0usize; n];
+    for r in seen {
+        if let Some(i) = value(r).strip_prefix(&format!("{prefix}-")).and_then(|s| s.parse::<usize>().ok()) {
+            counts[i] += 1;
+        }
+    }
+    let missing = (0..n).filter(|&i| counts[i] == 0).collect();
+    let dupes = (0..n).filter(|&i| counts[i] > 1).collect();
+    (missing, dupes)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_consumers_split_six_partitions_and_take_over_on_leave_and_crash() {
+    let cluster = Cluster::builder().brokers(3).start().await.unwrap();
+    cluster.create_topic("orders", 6, 3).await.unwrap();
+    produce(&cluster, "orders", "v", 600).await;
+    let all = tps("orders", 6);
+    let c1 = builder(&cluster, "g").build().unwrap();
+    let c2 = builder(&cluster, "g").build().unwrap();
+    let c3 = builder(&cluster, "g").build().unwrap();
+    for c in [&c1, &c2, &c3] {
+        c.subscribe(["orders"]).unwrap();
+    }
+    let mut seen = Vec::new();
+    poll_until(&[&c1, &c2, &c3], &mut seen, |cs, seen| partitioned(cs, &all) && seen.len() >= 600).await;
+    // Range over one topic: two partitions each, in member order.
+    assert!(assignments(&[&c1, &c2, &c3]).iter().all(|a| a.len() == 2), "{:?}", assignments(&[&c1, &c2, &c3]));
+    let view = cluster.wait_for_group_stable("g", Some(3), WAIT).await.unwrap();
+    assert_eq!(view.protocol.as_deref(), Some("range"));
+    let (missing, dupes) = count_values(&seen, "v", 600);
+    assert!(missing.is_empty() && dupes.is_empty(), "missing {missing:?} dupes {dupes:?}");
+
+    // A clean leave: the other two take its partitions at once.
+    c3.close().await.unwrap();
+    poll_until(&[&c1, &c2], &mut seen, |cs, _| partitioned(cs, &all)).await;
+    cluster.wait_for_group_stable("g", Some(2), WAIT).await.unwrap();
+
+    // A crash: no LeaveGroup; the session times out and c1 takes everything.
+    let generation = cluster.group("g").await.unwrap().unwrap().generation;
+    std::mem::forget(c2);
+    poll_until(&[&c1], &mut seen, |cs, _| cs[0].assignment() == all).await;
+    let view = cluster.wait_for_group_stable("g", Some(1), WAIT).await.unwrap();
+    assert!(view.generation > generation);
+    c1.close().await.unwrap();
+}
+
+/// Records listener calls, and commits what was processed on revocation.
+#[derive(Default)]
+struct Recorder {
+    events: Mutex<Vec<String>>,
+    processed: Mutex<BTreeMap<TopicPartition, i64>>,
+    commit_on_revoke: bool,
+}
+
+impl Recorder {
+    fn events(&self) -> Vec<String> {
+        self.events.lock().unwrap().clone()
+    }
+}
+
+struct Shared(Arc<Recorder>);
+
+impl RebalanceListener for Shared {
+    fn on_partitions_revoked<'a>(&'a self, consumer: &'a Consumer, parts: &'a [TopicPartition]) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            self.0.events.lock().unwrap().push(format!("revoked {}", parts.len()));
+            if self.0.commit_on_revoke {
+                let offsets: BTreeMap<TopicPartition, OffsetAndMetadata> = {
+                    let processed = self.0.processed.lock().unwrap();
+                    parts
+                        .iter()
+                        .filter_map(|tp| processed.get(tp).map(|o| (tp.clone(), OffsetAndMetadata::new(*o))))
+                        .collect()
+                };
+                consumer.commit_offsets(offsets).await.unwrap();
+            }
+        })
+    }
+
+    fn on_partitions_assigned<'a>(&'a self, _: &'a Consumer, parts: &'a [TopicPartition]) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            self.0.events.lock().unwrap().push(format!("assigned {}", parts.len()));
+        })
+    }
+
+    fn on_partitions_lost<'a>(&'a self, _: &'a Consumer, parts: &'a [TopicPartition]) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            self.0.events.lock().unwrap().push(format!("lost {}", parts.len()));
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listeners_run_in_order_and_commit_on_revoke_loses_nothing() {
+    let cluster = Cluster::builder().start().await.unwrap();
+    cluster.create_topic("t", 6, 1).await.unwrap();
+    produce(&cluster, "t", "a", 300).await;
+    let all = tps("t", 6);
+    let rec1 = Arc::new(Recorder { commit_on_revoke: true, ..Default::default() });
+    let rec2 = Arc::new(Recorder { commit_on_revoke: true, ..Default::default() });
+    let c1 = builder(&cluster, "g").enable_auto_commit(false).max_poll_records(7).build().unwrap();
+    c1.subscribe_with(["t"], Shared(rec1.clone())).unwrap();
+
+    // c1 alone, part-way through; then c2 joins and c1 revokes everything
+    // (eager), committing what it processed, before the new assignment.
+    let mut seen = Vec::new();
+    let process = |rec: &Recorder, records: &[ConsumerRecord], seen: &mut Vec<ConsumerRecord>| {
+        let mut processed = rec.processed.lock().unwrap();
+        for r in records {
+            processed.insert(r.topic_partition(), r.offset + 1);
+            seen.push(r.clone());
+        }
+    };
+    while seen.len() < 100 {
+        let records: Vec<ConsumerRecord> = c1.poll(Duration::from_millis(50)).await.unwrap().into_iter().collect();
+        process(&rec1, &records, &mut seen);
+    }
+    assert_eq!(rec1.events(), ["assigned 6"]);
+    let c2 = builder(&cluster, "g").enable_auto_commit(false).max_poll_records(7).build().unwrap();
+    c2.subscribe_with(["t"], Shared(rec2.clone())).unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !(partitioned(&[&c1, &c2], &all) && seen.len() >= 300) {
+        for (c, rec) in [(&c1, &rec1), (&c2, &rec2)] {
+            let records: Vec<ConsumerRecord> = c.poll(Duration::from_millis(20)).await.unwrap().into_iter().collect();
+            for r in &records {
+                assert!(c.assignment().contains(&r.topic_partition()), "a record of a partition not owned: {r:?}");
+            }
+            process(rec, &records, &mut seen);
+        }
+        assert!(tokio::time::Instant::now() < deadline);
+    }
+    assert_eq!(rec1.events(), ["assigned 6", "revoked 6", "assigned 3"]);
+    assert_eq!(rec2.events(), ["assigned 3"]);
+    // Committed at revocation, then processed by the new owner from there:
+    // every record once.
+    let (missing, dupes) = count_values(&seen, "a", 300);
+    assert!(missing.is_empty() && dupes.is_empty(), "missing {missing:?} dupes {dupes:?}");
+    c1.close().await.unwrap();
+    c2.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_consumer_resumes_from_its_commits() {
+    let cluster = Cluster::builder().start().await.unwrap();
+    cluster.create_topic("t", 3, 1).await.unwrap();
+    produce(&cluster, "t", "r", 90).await;
+    let c = builder(&cluster, "g").enable_auto_commit(false).max_poll_records(10).build().unwrap();
+    c.subscribe(["t"]).unwrap();
+    let mut seen = Vec::new();
+    while seen.len() < 40 {
+        seen.extend(c.poll(Duration::from_millis(50)).await.unwrap());
+    }
+    c.commit().await.unwrap();
+    let committed = c.committed(&tps("t", 3).into_iter().collect::<Vec<_>>()).await.unwrap();
+    let positions: BTreeMap<TopicPartition, i64> = {
+        let mut m = BTreeMap::new();
+        for tp in tps("t", 3) {
+            m.insert(tp.clone(), c.position(&tp).await.unwrap());
+        }
+        m
+    };
+    for (tp, o) in &committed {
+        assert_eq!(o.as_ref().map(|o| o.offset), Some(positions[tp]), "{tp}: committed = position");
+        assert!(o.as_ref().unwrap().leader_epoch.is_some(), "committed with the leader epoch");
+    }
+    let stored = cluster.committed_offsets("g").await.unwrap();
+    assert_eq!(stored.values().sum::<i64>(), seen.len() as i64);
+    c.close().await.unwrap();
+
+    let c = builder(&cluster, "g").build().unwrap();
+    c.subscribe(["t"]).unwrap();
+    while seen.len() < 90 {
+        seen.extend(c.poll(Duration::from_millis(50)).await.unwrap());
+    }
+    assert!(c.poll(Duration::from_millis(200)).await.unwrap().is_empty());
+    let (missing, dupes) = count_values(&seen, "r", 90);
+    assert!(missing.is_empty() && dupes.is_empty(), "missing {missing:?} dupes {dupes:?}");
+    // Auto-commit on close.
+    c.close().await.unwrap();
+    assert_eq!(cluster.committed_offsets("g").await.unwrap().values().sum::<i64>(), 90);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_policies() {
+    let cluster = Cluster::builder().start().await.unwrap();
+    cluster.create_topic("t", 1, 1).await.unwrap();
+    produce(&cluster, "t", "old", 10).await;
+    let tp = TopicPartition::new("t", 0);
+
+    let earliest = builder(&cluster, "e").build().unwrap();
+    earliest.assign([tp.clone()]).unwrap();
+    assert_eq!(earliest.position(&tp).await.unwrap(), 0);
+
+    let latest = builder(&cluster, "l").auto_offset_reset(OffsetReset::Latest).build().unwrap();
+    latest.assign([tp.clone()]).unwrap();
+    assert_eq!(latest.position(&tp).await.unwrap(), 10);
+    produce(&cluster, "t", "new", 5).await;
+    let mut got = Vec::new();
+    while got.len() < 5 {
+        got.extend(latest.poll(Duration::from_millis(50)).await.unwrap().into_iter().map(|r| value(&r)));
+    }
+    assert_eq!(got, ["new-0", "new-1", "new-2", "new-3", "new-4"]);
+
+    let none = builder(&cluster, "n").auto_offset_reset(OffsetReset::None).build().unwrap();
+    none.assign([tp.clone()]).unwrap();
+    match none.poll(Duration::from_millis(500)).await {
+        Err(Error::NoOffset { tp: t }) => assert_eq!(t, tp),
+        other => panic!("expected NoOffset, got {other:?}"),
+    }
+    none.seek(&tp, 12).unwrap();
+    let records = none.poll(Duration::from_secs(5)).await.unwrap();
+    assert_eq!(records.iter().next().map(|r| r.offset), Some(12));
+
+    // Out of range: back to the policy.
+    earliest.seek(&tp, 1_000).unwrap();
+    let records = earliest.poll(Duration::from_secs(5)).await.unwrap();
+    assert_eq!(records.iter().next().map(|r| r.offset), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seek_offsets_for_times_and_bounds() {
+    let cluster = Cluster::builder().start().await.unwrap();
+    cluster.create_topic("t", 1, 1).await.unwrap();
+    let p = Producer::builder().bootstrap_servers(cluster.bootstrap_servers()).build().unwrap();
+    let base = 1_700_000_000_000i64;
+    for i in 0..10 {
+        let r = ProducerRecord::new("t").value(format!("v{i}")).timestamp(base + i * 1000);
+        p.send_and_wait(r).await.unwrap();
+    }
+    let tp = TopicPartition::new("t", 0);
+    let c = builder(&cluster, "g").build().unwrap();
+    c.assign([tp.clone()]).unwrap();
+    assert_eq!(c.beginning_offsets(std::slice::from_ref(&tp)).await.unwrap()[&tp], 0);
+    assert_eq!(c.end_offsets(std::slice::from_ref(&tp)).await.unwrap()[&tp], 10);
+    let found = c.offsets_for_times([(tp.clone(), base + 4500)].into()).await.unwrap();
+    let o = found[&tp].unwrap();
+    assert_eq!((o.offset, o.timestamp), (5, base + 5000));
+    let none = c.offsets_for_times([(tp.clone(), base + 60_000)].into()).await.unwrap();
+    assert_eq!(none[&tp], None);
+
+    c.seek(&tp, o.offset).unwrap();
+    let records: Vec<ConsumerRecord> = c.poll(Duration::from_secs(5)).await.unwrap().into_iter().collect();
+    assert_eq!(records[0].offset, 5);
+    assert_eq!(records[0].timestamp, base + 5000);
+    c.seek_to_beginning(&[]).unwrap();
+    assert_eq!(c.position(&tp).await.unwrap(), 0);
+    c.seek_to_end(std::slice::from_ref(&tp)).unwrap();
+    assert_eq!(c.position(&tp).await.unwrap(), 10);
+    assert!(matches!(c.seek(&TopicPartition::new("t", 7), 0), Err(Error::IllegalState(_))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_and_resume() {
+    let cluster = Cluster::builder().start().await.unwrap();
+    cluster.create_topic("t", 2, 1).await.unwrap();
+    produce(&cluster, "t", "p", 100).await;
+    let (t0, t1) = (TopicPartition::new("t", 0), TopicPartition::new("t", 1));
+    let c = builder(&cluster, "g").build().unwrap();
+    c.assign([t0.clone(), t1.clone()]).unwrap();
+    c.pause(std::slice::from_ref(&t0)).unwrap();
+    assert_eq!(c.paused(), [t0.clone()].into());
+    let mut from: BTreeMap<i32, usize> = BTreeMap::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(800);
+    while tokio::time::Instant::now() < deadline {
+        for r in c.poll(Duration::from_millis(50)).await.unwrap() {
+            *from.entry(r.partition).or_default() += 1;
+        }
+    }
+    assert_eq!(from.get(&0), None, "nothing from the paused partition");
+    assert!(from.get(&1).is_some_and(|&n| n > 0));
+    c.resume(std::slice::from_ref(&t0)).unwrap();
+    let end = c.end_offsets(std::slice::from_ref(&t0)).await.unwrap()[&t0] as usize;
+    while from.get(&0).copied().unwrap_or(0) < end {
+        for r in c.poll(Duration::from_millis(50)).await.unwrap() {
+            *from.entry(r.partition).or_default() += 1;
+        }
+    }
+    assert_eq!(from.values().sum::<usize>(), 100);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_that_stops_polling_is_removed_and_rejoins() {
+    let cluster = Cluster::builder().start().await.unwrap();
+    cluster.create_topic("t", 4, 1).await.unwrap();
+    let all = tps("t", 4);
+    let rec = Arc::new(Recorder::default());
+    let slow = builder(&cluster, "g").max_poll_interval(Duration::from_millis(800)).build().unwrap();
+    slow.subscribe_with(["t"], Shared(rec.clone())).unwrap();
+    let fast = builder(&cluster, "g").build().unwrap();
+    fast.subscribe(["t"]).unwrap();
+    let mut seen = Vec::new();
+    poll_until(&[&slow, &fast], &mut seen, |cs, _| partitioned(cs, &all)).await;
+
+    // `slow` does not poll for longer than max.poll.interval.ms: it leaves,
+    // and `fast` gets everything.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while fast.assignment() != all {
+        fast.poll(Duration::from_millis(50)).await.unwrap();
+        assert!(tokio::time::Instant::now() < deadline);
+    }
+    // Its next poll reports the partitions lost and rejoins.
+    poll_until(&[&slow, &fast], &mut seen, |cs, _| partitioned(cs, &all)).await;
+    // Lost, not revoked: no revocation between its last assignment and the loss.
+    let events = rec.events();
+    let lost = events.iter().position(|e| e == "lost 2").unwrap_or_else(|| panic!("{events:?}"));
+    assert_eq!(events[lost - 1], "assigned 2", "{events:?}");
+}
+
+/// Java's `Utils.abs(groupId.hashCode()) % partitions`.
+fn offsets_partition(group: &str, partitions: i32) -> i32 {
+    let mut h: i32 = 0;
+    for u in group.encode_utf16() {
+        h = h.wrapping_mul(31).wrapping_add(i32::from(u));
+    }
+    (h & 0x7fff_ffff) % partitions
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_coordinator_stops_mid_group() {
+    let cluster = Cluster::builder().brokers(3).offsets_topic_partitions(3).start().await.unwrap();
+    cluster.create_topic("t", 4, 3).await.unwrap();
+    produce(&cluster, "t", "c", 200).await;
+    let c1 = builder(&cluster, "g").enable_auto_commit(false).max_poll_records(5).build().unwrap();
+    let c2 = builder(&cluster, "g").enable_auto_commit(false).max_poll_records(5).build().unwrap();
+    c1.subscribe(["t"]).unwrap();
+    c2.subscribe(["t"]).unwrap();
+    let all = tps("t", 4);
+    let mut seen = Vec::new();
+    poll_until(&[&c1, &c2], &mut seen, |cs, seen| partitioned(cs, &all) && seen.len() >= 40).await;
+    c1.commit().await.unwrap();
+    c2.commit().await.unwrap();
+    let p = offsets_partition("g", 3);
+    let coordinator = cluster.partition_state("__consumer_offsets", p).await.unwrap().leader;
+    cluster.stop_broker(coordinator).await.unwrap();
+
+    // Both keep consuming, and commit through the new coordinator.
+    poll_until(&[&c1, &c2], &mut seen, |_, seen| count_values(seen, "c", 200).0.is_empty()).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let r1 = c1.commit().await;
+        let r2 = c2.commit().await;
+        if r1.is_ok() && r2.is_ok() {
+            break;
+        }
+        // A rebalance may follow the move; poll lets it finish.
+        for c in [&c1, &c2] {
+            seen.extend(c.poll(Duration::from_millis(20)).await.unwrap());
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{r1:?} {r2:?}");
+    }
+    let (missing, _) = count_values(&seen, "c", 200);
+    assert!(missing.is_empty(), "missing {missing:?}");
+    assert_ne!(cluster.partition_state("__consumer_offsets", p).await.unwrap().leader, coordinator);
+    let committed = cluster.committed_offsets("g").await.unwrap();
+    assert_eq!(committed.values().sum::<i64>(), 200, "{committed:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_static_member_restarts_without_a_rebalance() {
+    let cluster = Cluster::builder().start().await.unwrap();
+    cluster.create_topic("t", 4, 1).await.unwrap();
+    let all = tps("t", 4);
+    let static_builder =
+        |id: &str| builder(&cluster, "g").group_instance_id(id).session_timeout(Duration::from_secs(6));
+    let a = static_builder("a").build().unwrap();
+    let b = static_builder("b").build().unwrap();
+    a.subscribe(["t"]).unwrap();
+    b.subscribe(["t"]).unwrap();
+    let mut seen = Vec::new();
+    poll_until(&[&a, &b], &mut seen, |cs, _| partitioned(cs, &all)).await;
+    let before = cluster.wait_for_group_stable("g", Some(2), WAIT).await.unwrap();
+    let b_parts = b.assignment();
+
+    // b closes (a static member sends no LeaveGroup) and comes back.
+    b.close().await.unwrap();
+    let b = static_builder("b").build().unwrap();
+    b.subscribe(["t"]).unwrap();
+    poll_until(&[&a, &b], &mut seen, |cs, _| partitioned(cs, &all)).await;
+    let after = cluster.wait_for_group_stable("g", Some(2), WAIT).await.unwrap();
+    assert_eq!(after.generation, before.generation, "no rebalance");
+    assert_eq!(b.assignment(), b_parts, "the same partitions");
+    a.close().await.unwrap();
+    b.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poll_and_next_are_cancel_safe() {
+    let cluster = Cluster::builder().start().await.unwrap();
+    cluster.create_topic("t", 3, 1).await.unwrap();
+    // Records arrive while polls wait, in bursts, so polls are cancelled
+    // both while waiting and while work is under way.
+    let producer = {
+        let bootstrap = cluster.bootstrap_servers();
+        tokio::spawn(async move {
+            let p = Producer::builder().bootstrap_servers(bootstrap).linger(Duration::from_millis(1)).build().unwrap();
+            for i in 0..500 {
+                let r = ProducerRecord::new("t").key(format!("k{i}")).value(format!("x-{i}"));
+                let _ = p.send(r).await.unwrap();
+                if i % 50 == 49 {
+                    p.flush().await;
+                    tokio::time::sleep(Duration::from_millis(30)).await;
+                }
+            }
+            p.close(Duration::from_secs(5)).await;
+        })
+    };
+    let c = builder(&cluster, "g").max_poll_records(3).build().unwrap();
+    c.subscribe(["t"]).unwrap();
+    let mut seen = Vec::new();
+    let mut cancelled = 0;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while seen.len() < 250 {
+        tokio::select! {
+            r = c.poll(Duration::from_millis(100)) => seen.extend(r.unwrap()),
+            () = tokio::time::sleep(Duration::from_micros(300)) => cancelled += 1,
+        }
+        assert!(tokio::time::Instant::now() < deadline);
+    }
+    let mut stream = c.stream();
+    while seen.len() < 500 {
+        tokio::select! {
+            r = stream.next() => seen.push(r.unwrap().unwrap()),
+            () = tokio::time::sleep(Duration::from_micros(300)) => cancelled += 1,
+        }
+        assert!(tokio::time::Instant::now() < deadline);
+    }
+    assert!(cancelled > 0);
+    producer.await.unwrap();
+    let (missing, dupes) = count_values(&seen, "x", 500);
+    assert!(missing.is_empty() && dupes.is_empty(), "missing {missing:?} dupes {dupes:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stream_commits_only_what_was_processed() {
+    let cluster = Cluster::builder().start().await.unwrap();
+    cluster.create_topic("t", 1, 1).await.unwrap();
+    produce(&cluster, "t", "s", 50).await;
+    let c = builder(&cluster, "g").build().unwrap();
+    c.subscribe(["t"]).unwrap();
+    let mut stream = c.stream();
+    for i in 0..10 {
+        let r = stream.next().await.unwrap().unwrap();
+        assert_eq!(r.offset, i);
+    }
+    // Ten handed out, the tenth still in progress: nine are processed,
+    // though poll fetched (and the stream buffered) more.
+    drop(stream);
+    c.commit().await.unwrap();
+    assert_eq!(cluster.committed_offsets("g").await.unwrap()[&("t".to_string(), 0)], 9);
+    assert_eq!(c.position(&TopicPartition::new("t", 0)).await.unwrap(), 10);
+    c.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pattern_subscription_follows_new_topics() {
+    let cluster = Cluster::builder().start().await.unwrap();
+    cluster.create_topic("metrics-a", 1, 1).await.unwrap();
+    cluster.create_topic("other", 1, 1).await.unwrap();
+    let c = builder(&cluster, "g").build().unwrap();
+    c.subscribe_pattern("metrics-.*").unwrap();
+    let mut seen = Vec::new();
+    poll_until(&[&c], &mut seen, |cs, _| cs[0].assignment() == tps("metrics-a", 1)).await;
+    cluster.create_topic_with(TopicSpec::new("metrics-b", 2, 1)).await.unwrap();
+    poll_until(&[&c], &mut seen, |cs, _| cs[0].assignment().len() == 3).await;
+    assert_eq!(c.subscription(), ["metrics-a".to_string(), "metrics-b".to_string()].into());
+}
