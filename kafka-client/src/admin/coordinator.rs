@@ -1,0 +1,187 @@
+//! Group coordinators: found with one batched FindCoordinator (v4+, one
+//! request per group before that), cached per group, and forgotten when a
+//! response says the group moved (NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE)
+//! or its broker cannot be reached.
+
+use std::collections::BTreeMap;
+
+use kafka_protocol::messages::FindCoordinatorRequest;
+use kafka_protocol::messages::find_coordinator::Coordinator;
+use kafka_protocol::{ApiKey, ErrorCode};
+
+use super::routing::{Attempt, Round, all_failed, no_answer};
+use super::{Admin, lock};
+use crate::error::{Error, Result};
+use crate::metadata::BrokerAddr;
+use crate::net::Connection;
+
+/// FindCoordinator's key type for consumer groups.
+const GROUP_KEY_TYPE: i8 = 0;
+
+/// Where the groups of a round go.
+pub(super) struct Coordinators<T> {
+    /// Groups by coordinator broker.
+    pub by_broker: BTreeMap<i32, Vec<String>>,
+    /// Groups whose coordinator could not be found.
+    pub failed: Round<String, T>,
+}
+
+impl Admin {
+    /// The coordinators of `groups`: cached ones as they are, the rest
+    /// looked up together.
+    pub(super) async fn coordinators<T>(&self, groups: &[String]) -> Coordinators<T> {
+        let mut out = Coordinators { by_broker: BTreeMap::new(), failed: BTreeMap::new() };
+        let mut unknown = Vec::new();
+        {
+            let cache = lock(&self.inner.coordinators);
+            for g in groups {
+                match cache.get(g) {
+                    Some(&id) => out.by_broker.entry(id).or_default().push(g.clone()),
+                    None => unknown.push(g.clone()),
+                }
+            }
+        }
+        if unknown.is_empty() {
+            return out;
+        }
+        for (group, found) in self.find_coordinators(&unknown).await {
+            match found {
+                Ok(id) => out.by_broker.entry(id).or_default().push(group),
+                Err(e) => {
+                    out.failed.insert(group, Attempt::failed(e));
+                }
+            }
+        }
+        out
+    }
+
+    /// Asks FindCoordinator about `groups`, batched when the broker speaks
+    /// v4+, and caches what it learns.
+    async fn find_coordinators(&self, groups: &[String]) -> BTreeMap<String, Result<i32>> {
+        let conn = match self.any_broker().await {
+            Ok(c) => c,
+            Err(e) => return groups.iter().map(|g| (g.clone(), Err(e.clone()))).collect(),
+        };
+        let version = match conn.version_for(ApiKey::FindCoordinator) {
+            Ok(v) => v,
+            Err(e) => return groups.iter().map(|g| (g.clone(), Err(e.clone()))).collect(),
+        };
+        let answers: Vec<(String, Result<Coordinator>)> =
+            if version >= 4 {
+                let req = FindCoordinatorRequest {
+                    key_type: GROUP_KEY_TYPE,
+                    coordinator_keys: groups.to_vec(),
+                    ..Default::default()
+                };
+                match conn.request_at(&req, version).await {
+                    Ok(resp) => groups
+                        .iter()
+                        .map(|g| {
+                            let c =
+                                resp.coordinators.iter().find(|c| c.key == *g).cloned().ok_or_else(|| {
+                                    no_answer(ApiKey::FindCoordinator, conn.broker(), format!("group {g}"))
+                                });
+                            (g.clone(), c)
+                        })
+                        .collect(),
+                    Err(e) => groups.iter().map(|g| (g.clone(), Err(e.clone()))).collect(),
+                }
+            } else {
+                let lookups = groups.iter().map(|g| find_one(&conn, g, version));
+                groups.iter().cloned().zip(futures::future::join_all(lookups).await).collect()
+            };
+        let mut out = BTreeMap::new();
+        for (group, answer) in answers {
+            let result = answer.and_then(|c| {
+                if c.error_code != 0 {
+                    return Err(Error::broker(
+                        ErrorCode(c.error_code),
+                        ApiKey::FindCoordinator,
+                        conn.broker(),
+                        format!("group {group}"),
+                        c.error_message,
+                    ));
+                }
+                self.inner.net.metadata().add_broker(BrokerAddr {
+                    id: c.node_id,
+                    host: c.host,
+                    port: c.port,
+                    rack: None,
+                });
+                lock(&self.inner.coordinators).insert(group.clone(), c.node_id);
+                Ok(c.node_id)
+            });
+            out.insert(group, result);
+        }
+        out
+    }
+
+    /// Forgets the coordinator of `group` (it moved, or is unreachable).
+    pub(super) fn forget_coordinator(&self, group: &str) {
+        lock(&self.inner.coordinators).remove(group);
+    }
+
+    /// The connection to coordinator `broker` for `groups`; when it cannot
+    /// be opened, the groups' coordinators are forgotten and the error is
+    /// returned as their outcome.
+    pub(super) async fn coordinator_connection<T>(
+        &self,
+        broker: i32,
+        groups: &[String],
+    ) -> std::result::Result<Connection, Round<String, T>> {
+        let conn = match self.check_open() {
+            Ok(()) => self.inner.net.connection(broker).await,
+            Err(e) => Err(e),
+        };
+        conn.map_err(|e| {
+            for g in groups {
+                self.forget_coordinator(g);
+            }
+            all_failed(groups, &e)
+        })
+    }
+
+    /// The coordinator of one group and a connection to it; or what the
+    /// round should say about the group when either cannot be had.
+    pub(super) async fn group_coordinator<T>(&self, group: &str) -> std::result::Result<(i32, Connection), Attempt<T>> {
+        let key = [group.to_string()];
+        let mut found = self.coordinators::<T>(&key).await;
+        if let Some(failed) = found.failed.remove(group) {
+            return Err(failed);
+        }
+        let Some(broker) = found.by_broker.keys().next().copied() else {
+            return Err(Attempt::Retry(no_answer(ApiKey::FindCoordinator, -1, format!("group {group}"))));
+        };
+        match self.coordinator_connection::<T>(broker, &key).await {
+            Ok(conn) => Ok((broker, conn)),
+            Err(mut failed) => Err(failed.remove(group).unwrap_or_else(|| {
+                Attempt::Retry(no_answer(ApiKey::FindCoordinator, broker, format!("group {group}")))
+            })),
+        }
+    }
+
+    /// The outcome of a group-level error in a coordinator's answer: the
+    /// coordinator is looked up again when the code says it moved, loading
+    /// is waited out, anything else is final.
+    pub(super) fn group_error<T>(&self, group: &str, e: Error) -> Attempt<T> {
+        if e.needs_coordinator_lookup() {
+            self.forget_coordinator(group);
+        }
+        Attempt::failed(e)
+    }
+}
+
+/// FindCoordinator for one group (before v4).
+async fn find_one(conn: &Connection, group: &str, version: i16) -> Result<Coordinator> {
+    let req = FindCoordinatorRequest { key: group.to_string(), key_type: GROUP_KEY_TYPE, ..Default::default() };
+    let resp = conn.request_at(&req, version).await?;
+    Ok(Coordinator {
+        key: group.to_string(),
+        node_id: resp.node_id,
+        host: resp.host,
+        port: resp.port,
+        error_code: resp.error_code,
+        error_message: resp.error_message,
+        ..Default::default()
+    })
+}
