@@ -17,6 +17,7 @@ use kafka_client::consumer::{
 };
 use kafka_client::producer::{Producer, ProducerRecord};
 use kafka_client::{Error, TopicPartition};
+use kafka_protocol::ApiKey;
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -130,6 +131,7 @@ async fn three_consumers_split_six_partitions_and_take_over_on_leave_and_crash()
 
     // A clean leave: the other two take its partitions at once.
     c3.close().await.unwrap();
+    assert_eq!(cluster.request_stats().count(None, ApiKey::LeaveGroup), 1, "close() sends LeaveGroup");
     poll_until(&[&c1, &c2], &mut seen, |cs, _| partitioned(cs, &all)).await;
     cluster.wait_for_group_stable("g", Some(2), WAIT).await.unwrap();
 
@@ -404,13 +406,14 @@ async fn a_consumer_that_stops_polling_is_removed_and_rejoins() {
     assert_eq!(events[lost - 1], "assigned 2", "{events:?}");
 }
 
-/// Java's `Utils.abs(groupId.hashCode()) % partitions`.
+/// Java's `Utils.abs(groupId.hashCode()) % partitions` (`Utils.abs` maps
+/// `i32::MIN` to 0).
 fn offsets_partition(group: &str, partitions: i32) -> i32 {
     let mut h: i32 = 0;
     for u in group.encode_utf16() {
         h = h.wrapping_mul(31).wrapping_add(i32::from(u));
     }
-    (h & 0x7fff_ffff) % partitions
+    if h == i32::MIN { 0 } else { h.abs() % partitions }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -471,6 +474,7 @@ async fn a_static_member_restarts_without_a_rebalance() {
 
     // b closes (a static member sends no LeaveGroup) and comes back.
     b.close().await.unwrap();
+    assert_eq!(cluster.request_stats().count(None, ApiKey::LeaveGroup), 0);
     let b = static_builder("b").build().unwrap();
     b.subscribe(["t"]).unwrap();
     poll_until(&[&a, &b], &mut seen, |cs, _| partitioned(cs, &all)).await;
@@ -493,7 +497,7 @@ async fn poll_and_next_are_cancel_safe() {
             let p = Producer::builder().bootstrap_servers(bootstrap).linger(Duration::from_millis(1)).build().unwrap();
             for i in 0..500 {
                 let r = ProducerRecord::new("t").key(format!("k{i}")).value(format!("x-{i}"));
-                let _ = p.send(r).await.unwrap();
+                drop(p.send(r).await.unwrap());
                 if i % 50 == 49 {
                     p.flush().await;
                     tokio::time::sleep(Duration::from_millis(30)).await;

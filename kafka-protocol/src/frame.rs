@@ -187,9 +187,10 @@ pub fn parse_request(mut frame: Bytes, accepts: impl Fn(ApiKey, i16) -> bool) ->
         return Err(RequestError::UnknownApi { api_key: key, correlation_id });
     };
     let info = api.info();
-    if api == ApiKey::ApiVersions && version > info.versions.max {
-        // A newer client than us: its header is at least v2 (ApiVersions is
-        // flexible from v3), which is what we read.
+    if api == ApiKey::ApiVersions && (version > info.versions.max || !accepts(api, version)) {
+        // A newer client than this server: its header is at least v2
+        // (ApiVersions is flexible from v3), which is what we read. Kafka
+        // answers any ApiVersions version it does not serve this way.
         let header = RequestHeader::decode(&mut frame, 2)
             .or_else(|_| RequestHeader::decode(&mut frame.clone(), 1))
             .map_err(|source| RequestError::Malformed { api, version, correlation_id, source })?;

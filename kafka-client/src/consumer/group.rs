@@ -17,7 +17,7 @@ use kafka_protocol::messages::join_group::JoinGroupResponseMember;
 use kafka_protocol::{ApiKey, ErrorCode};
 
 use super::assignor::{Assignment, Subscription};
-use super::membership::Send;
+use super::membership::{Membership, Send};
 use super::{Inner, protocol};
 use crate::TopicPartition;
 use crate::config::now_ms;
@@ -236,7 +236,15 @@ async fn perform(inner: &Arc<Inner>, send: Send) {
             }
         }
         Send::Leave(req) => {
-            let _ = tokio::time::timeout(inner.cfg.request_timeout, conn.request(&req)).await;
+            let sent = match conn.version_for(ApiKey::LeaveGroup) {
+                Ok(v) => conn.request_at(&Membership::leave_for_version(req, v), v).await.map(|r| r.error_code),
+                Err(e) => Err(e),
+            };
+            match sent {
+                Ok(0) => tracing::info!("left the group: poll was not called within max.poll.interval.ms"),
+                Ok(code) => tracing::info!(code, "LeaveGroup refused"),
+                Err(e) => tracing::info!(error = %e, "LeaveGroup failed"),
+            }
         }
     }
 }

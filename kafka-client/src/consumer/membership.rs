@@ -367,6 +367,18 @@ impl Membership {
         }))
     }
 
+    /// Fits a LeaveGroup to the version it goes out at: a single
+    /// `member_id` up to v2, the `members` list from v3 (KIP-345); the
+    /// encoder refuses a field the version lacks.
+    pub(crate) fn leave_for_version(mut req: LeaveGroupRequest, version: i16) -> LeaveGroupRequest {
+        if version >= 3 {
+            req.member_id.clear();
+        } else {
+            req.members.clear();
+        }
+        req
+    }
+
     /// Leaving on close or unsubscribe.
     pub(crate) fn leave(&mut self) -> Option<Send> {
         let req = self.leave_request();
@@ -714,6 +726,18 @@ mod tests {
         d.poll(0);
         join(&mut d, 0, 1, false, vec![tp(0)]);
         assert!(matches!(d.leave(), Some(Send::Leave(_))));
+    }
+
+    #[test]
+    fn leave_group_fits_its_version() {
+        let mut m = member(None);
+        m.poll(0);
+        join(&mut m, 0, 1, false, vec![tp(0)]);
+        let Some(Send::Leave(req)) = m.leave() else { panic!() };
+        let v2 = Membership::leave_for_version(req.clone(), 2);
+        assert_eq!((v2.member_id.as_str(), v2.members.len()), ("me", 0));
+        let v5 = Membership::leave_for_version(req, 5);
+        assert_eq!((v5.member_id.as_str(), v5.members[0].member_id.as_str()), ("", "me"));
     }
 
     #[test]

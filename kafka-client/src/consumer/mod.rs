@@ -696,7 +696,8 @@ impl Consumer {
         if let Some(Send::Leave(req)) = leave {
             let sent = tokio::time::timeout_at(deadline, async {
                 let conn = group::coordinator(inner).await?;
-                conn.request(&req).await
+                let version = conn.version_for(kafka_protocol::ApiKey::LeaveGroup)?;
+                conn.request_at(&Membership::leave_for_version(req, version), version).await
             })
             .await;
             match sent {

@@ -31,7 +31,7 @@ use kafka_protocol::frame::{FrameDecoder, encode_typed_request};
 use kafka_protocol::header::{RequestHeader, ResponseHeader};
 use kafka_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse, Message, Request};
 use kafka_protocol::{ApiKey, ErrorCode};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::time::Instant;
@@ -157,6 +157,25 @@ impl Connection {
             .map_err(|e| Error::Connect { addr: addr.to_string(), reason: e.to_string() })?;
         let _ = stream.set_nodelay(true);
         let (rd, wr) = stream.into_split();
+        Self::start(rd, wr, addr, broker, config).await
+    }
+
+    /// A connection over any byte stream (tests use an in-memory pipe and a
+    /// scripted broker, on tokio's paused clock).
+    #[cfg(test)]
+    pub(crate) async fn over<S>(stream: S, addr: &str, broker: i32, config: ConnectionConfig) -> Result<Connection>
+    where
+        S: AsyncRead + AsyncWrite + Send + 'static,
+    {
+        let (rd, wr) = tokio::io::split(stream);
+        Self::start(rd, wr, addr, broker, config).await
+    }
+
+    async fn start<R, W>(rd: R, wr: W, addr: &str, broker: i32, config: ConnectionConfig) -> Result<Connection>
+    where
+        R: AsyncRead + Unpin + Send + 'static,
+        W: AsyncWrite + Unpin + Send + 'static,
+    {
         let shared = Arc::new(Shared {
             broker,
             addr: addr.to_string(),
@@ -190,7 +209,12 @@ impl Connection {
         };
         let mut version = ours;
         for _ in 0..2 {
-            let body = self.send_raw(&req, version, true).await?;
+            // The software name and version exist from v3 on only.
+            let body = if version >= 3 {
+                self.send_raw(&req, version, true).await?
+            } else {
+                self.send_raw(&ApiVersionsRequest::default(), version, true).await?
+            };
             // An UNSUPPORTED_VERSION answer always comes as a v0 body.
             let resp = match ApiVersionsResponse::from_bytes(body.clone(), version) {
                 Ok(r) if r.error_code != ErrorCode::UNSUPPORTED_VERSION.0 => r,
@@ -418,8 +442,8 @@ impl<T: Message> PendingResponse<T> {
     }
 }
 
-async fn write_loop(
-    mut wr: tokio::net::tcp::OwnedWriteHalf,
+async fn write_loop<W: AsyncWrite + Unpin>(
+    mut wr: W,
     mut rx: mpsc::UnboundedReceiver<Outgoing>,
     shared: Arc<Shared>,
     timeout: Duration,
@@ -477,7 +501,7 @@ async fn write_loop(
     let _ = wr.shutdown().await;
 }
 
-async fn read_loop(mut rd: tokio::net::tcp::OwnedReadHalf, shared: Arc<Shared>, max_frame: usize) {
+async fn read_loop<R: AsyncRead + Unpin>(mut rd: R, shared: Arc<Shared>, max_frame: usize) {
     let decoder = FrameDecoder::new(max_frame);
     let mut buf = BytesMut::with_capacity(64 * 1024);
     loop {
@@ -545,3 +569,6 @@ async fn read_loop(mut rd: tokio::net::tcp::OwnedReadHalf, shared: Arc<Shared>, 
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
