@@ -1,1 +1,22 @@
-//! Examples and command-line tools.
+//! Command-line tools with Apache Kafka's names, flags and output layouts
+//! (Kafka 4.0), built on `kafka-client` and `kafka-protocol`:
+//!
+//! | binary                     | Kafka's tool                        |
+//! |----------------------------|-------------------------------------|
+//! | `kafka-console-producer`   | `ConsoleProducer`                   |
+//! | `kafka-console-consumer`   | `ConsoleConsumer`                   |
+//! | `kafka-producer-perf-test` | `ProducerPerformance`               |
+//! | `kafka-consumer-perf-test` | `ConsumerPerformance`               |
+//! | `kafka-dump-log`           | `DumpLogSegments`                   |
+//!
+//! The binaries are thin; what they share lives here, a module per
+//! responsibility.
+
+pub mod cli;
+pub mod dump_log;
+pub mod formatter;
+pub mod javafmt;
+pub mod line_reader;
+pub mod perf;
+pub mod props;
+pub mod signals;
