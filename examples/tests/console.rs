@@ -182,17 +182,7 @@ async fn a_group_resumes_where_it_stopped() {
     assert_eq!(committed.values().sum::<i64>(), 30, "{committed:?}");
 
     // Nothing left for the group: it times out.
-    let args = [
-        "--bootstrap-server",
-        &boot,
-        "--topic",
-        "grouped",
-        "--group",
-        "g1",
-
-        "--timeout-ms",
-        "1500",
-    ];
+    let args = ["--bootstrap-server", &boot, "--topic", "grouped", "--group", "g1", "--timeout-ms", "1500"];
     let third = run(C, &args, "").await.ok();
     assert_eq!(third.stdout, "");
     assert!(third.stderr.ends_with("Processed a total of 0 messages\n"), "{}", third.stderr);
