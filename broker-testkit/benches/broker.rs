@@ -14,6 +14,13 @@
 //! - `loopback/*`: the same produce and fetch from a client on a loopback
 //!   socket to a one-broker `Cluster`, one request in flight at a time.
 //!
+//! Each group runs a floor in the same run, so the figures read as ratios:
+//! `core/produce/floor` does only what the format forces on any broker
+//! (parse the batch header, CRC32C, walk every record, copy the bytes into
+//! a log buffer); `core/fetch/floor` copies the 1 MiB a fetch returns;
+//! `loopback/*-floor` replays the broker's own response bytes from a server
+//! that does nothing else, so the difference is the broker's work.
+//!
 //! `cargo bench -p broker-testkit --bench broker`
 
 use std::hint::black_box;
@@ -32,7 +39,7 @@ use kafka_protocol::messages::produce::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{
     FetchRequest, Message, MetadataRequest, ProduceRequest, Request, RequestBody, ResponseBody,
 };
-use kafka_protocol::records::BatchBuilder;
+use kafka_protocol::records::{BatchBuilder, RecordBatch};
 use kafka_protocol::{Compression, Uuid};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -143,6 +150,20 @@ fn core_produce(c: &mut Criterion) {
     ] {
         // Validation decompresses a compressed batch to check its records.
         let batches: Vec<Bytes> = (0..16).map(|i| batch_with(codec, i, T0)).collect();
+        if brokers == 1 {
+            let floor_name = if codec == Compression::None { "floor/16KiB-batches" } else { "floor/lz4-batches" };
+            group.bench_function(floor_name, |b| {
+                let mut log: Vec<u8> = Vec::with_capacity(64 << 20);
+                let mut i = 0usize;
+                b.iter(|| {
+                    i += 1;
+                    if log.len() > 60 << 20 {
+                        log.clear();
+                    }
+                    black_box(validate_and_append(&batches[i % batches.len()], &mut log))
+                });
+            });
+        }
         group.bench_function(name, |b| {
             // A fresh partition per sample, so the log does not grow
             // without bound over the run.
@@ -163,6 +184,20 @@ fn core_produce(c: &mut Criterion) {
         });
     }
     group.finish();
+}
+
+/// The least any broker does with a batch it accepts: read the header,
+/// check the CRC32C, walk every record (decompressing if needed), and
+/// append the bytes to its log.
+fn validate_and_append(bytes: &Bytes, log: &mut Vec<u8>) -> usize {
+    let batch = RecordBatch::new(bytes.clone()).expect("a batch");
+    batch.verify_crc().expect("a valid CRC");
+    let mut n = 0;
+    for r in batch.records(1 << 24).expect("records") {
+        n += r.expect("a record").value.map_or(0, |v| v.len());
+    }
+    log.extend_from_slice(bytes);
+    n
 }
 
 /// A one-partition core holding [`PREFILL_BYTES`] of 16 KiB batches.
@@ -186,6 +221,16 @@ fn core_fetch(c: &mut Criterion) {
     group.throughput(Throughput::Bytes(FETCH_BYTES as u64));
     let mut reply = 1_000_000u64;
     let mut i = 0usize;
+    // The floor: a broker that copies the bytes it returns (Kafka's own
+    // sendfile avoids even that; the core slices its stored buffers).
+    let source = vec![7u8; FETCH_BYTES];
+    let mut copy = vec![0u8; FETCH_BYTES];
+    group.bench_function("floor/copy-1MiB", |b| {
+        b.iter(|| {
+            copy.copy_from_slice(black_box(&source));
+            black_box(copy[FETCH_BYTES - 1])
+        });
+    });
     group.bench_function("1MiB", |b| {
         b.iter(|| {
             reply += 1;
@@ -271,6 +316,66 @@ impl Client {
     }
 }
 
+impl Client {
+    /// Sends a request and returns the whole response frame, size prefix
+    /// included, as the broker wrote it.
+    async fn call_raw<R: Request>(&mut self, req: &R, version: i16) -> Bytes {
+        self.corr += 1;
+        let header = RequestHeader {
+            api_key: R::API_KEY as i16,
+            api_version: version,
+            correlation_id: self.corr,
+            client_id: Some("bench".into()),
+            ..Default::default()
+        };
+        for part in encode_typed_request(&header, req).expect("encode").into_parts() {
+            self.stream.write_all(&part).await.expect("write");
+        }
+        let dec = FrameDecoder::new(1 << 30);
+        loop {
+            if let Some(frame) = dec.decode(&mut self.buf).expect("frame") {
+                let mut out = BytesMut::with_capacity(frame.len() + 4);
+                out.extend_from_slice(&(frame.len() as u32).to_be_bytes());
+                out.extend_from_slice(&frame);
+                return out.freeze();
+            }
+            let n = self.stream.read_buf(&mut self.buf).await.expect("read");
+            assert!(n > 0, "connection closed");
+        }
+    }
+}
+
+/// A server that answers every request with a recorded response frame
+/// (chosen by API key, correlation id patched): the socket work of serving
+/// these requests without any broker logic.
+async fn replay_server(produce_response: Bytes, fetch_response: Bytes) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let Ok((mut stream, _)) = listener.accept().await else { return };
+        let _ = stream.set_nodelay(true);
+        let dec = FrameDecoder::new(1 << 30);
+        let mut buf = BytesMut::with_capacity(1 << 20);
+        loop {
+            let frame = match dec.decode(&mut buf) {
+                Ok(Some(f)) => f,
+                Ok(None) => match stream.read_buf(&mut buf).await {
+                    Ok(n) if n > 0 => continue,
+                    _ => return,
+                },
+                Err(_) => return,
+            };
+            let api = i16::from_be_bytes([frame[0], frame[1]]);
+            let mut resp = BytesMut::from(if api == 0 { &produce_response[..] } else { &fetch_response[..] });
+            resp[4..8].copy_from_slice(&frame[4..8]);
+            if stream.write_all(&resp).await.is_err() {
+                return;
+            }
+        }
+    });
+    addr
+}
+
 /// Offsets on batch boundaries, 1 MiB apart, each with a full 1 MiB of
 /// log after it.
 fn fetch_offsets(end: i64) -> Vec<i64> {
@@ -308,9 +413,24 @@ fn loopback(c: &mut Criterion) {
     let now = now_ms();
     let requests: Vec<ProduceRequest> = (0..16).map(|i| produce_request("produce", batch(i, now))).collect();
 
+    // The broker's real answers, replayed by a server that does nothing else.
+    let mut replay = rt.block_on(async {
+        let produce = client.call_raw(&requests[0], 11).await;
+        let fetch = client.call_raw(&fetch_request(fetch_topic_id, offsets[0]), 17).await;
+        Client::connect(replay_server(produce, fetch).await).await
+    });
+
     let mut group = c.benchmark_group("loopback");
     group.throughput(Throughput::Elements(RECORDS_PER_BATCH as u64));
     let mut i = 0usize;
+    group.bench_function("produce/16KiB-batches-floor", |b| {
+        b.iter(|| {
+            i += 1;
+            let resp = rt.block_on(replay.call(&requests[i % requests.len()], 11));
+            assert_eq!(resp.responses[0].partition_responses[0].error_code, 0);
+            black_box(resp)
+        });
+    });
     group.bench_function("produce/16KiB-batches", |b| {
         b.iter_custom(|iters| {
             rt.block_on(async {
@@ -327,6 +447,14 @@ fn loopback(c: &mut Criterion) {
         });
     });
     group.throughput(Throughput::Bytes(FETCH_BYTES as u64));
+    group.bench_function("fetch/1MiB-floor", |b| {
+        b.iter(|| {
+            i += 1;
+            let resp = rt.block_on(replay.call(&fetch_request(fetch_topic_id, offsets[i % offsets.len()]), 17));
+            assert_eq!(resp.responses[0].partitions[0].error_code, 0);
+            black_box(resp)
+        });
+    });
     group.bench_function("fetch/1MiB", |b| {
         b.iter(|| {
             i += 1;

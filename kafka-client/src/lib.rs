@@ -16,3 +16,8 @@ pub mod consumer;
 
 pub use error::{ConfigError, Error, Result};
 pub use topic_partition::TopicPartition;
+
+// The README's examples compile as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeExamples;
