@@ -301,3 +301,124 @@ impl State {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use kafka_protocol::Compression;
+    use kafka_protocol::records::BatchBuilder;
+
+    use super::*;
+    use crate::consumer::fetched::FetchOptions;
+
+    fn tp(p: i32) -> TopicPartition {
+        TopicPartition::new("t", p)
+    }
+
+    /// A batch of `n` records from `base`, values "v<offset>".
+    fn fetch(p: i32, base: i64, n: i64) -> CompletedFetch {
+        let mut b = BatchBuilder::with_capacity(Compression::None, None, 1024);
+        for i in 0..n {
+            b.append(1_000 + i, None, Some(format!("v{}", base + i).as_bytes()), &[]);
+        }
+        let mut bytes = b.finish().unwrap().to_vec();
+        bytes[0..8].copy_from_slice(&base.to_be_bytes());
+        CompletedFetch::new(tp(p), base, Bytes::from(bytes), FetchOptions::default())
+    }
+
+    fn positioned(parts: &[i32]) -> State {
+        let mut st = State::default();
+        let tps: Vec<TopicPartition> = parts.iter().map(|&p| tp(p)).collect();
+        st.set_assignment(&tps);
+        for p in parts {
+            assert!(st.init_from_committed(&tp(*p), 0, None));
+        }
+        st
+    }
+
+    #[test]
+    fn a_new_assignment_keeps_kept_partitions_and_starts_new_ones_from_their_commit() {
+        let mut st = positioned(&[0, 1]);
+        st.seek(&tp(0), 40, Some(2));
+        let epoch = st.epoch;
+        st.set_assignment(&[tp(0), tp(2)]);
+        assert!(st.epoch > epoch, "responses fetched for the old assignment are stale");
+        assert_eq!(st.assignment[&tp(0)].position, Some(40));
+        assert!(!st.assignment.contains_key(&tp(1)));
+        let (committed, reset) = st.missing_positions();
+        assert_eq!((committed, reset), (vec![tp(2)], vec![]));
+        // A seek before the committed offset arrives wins over it.
+        st.seek(&tp(2), 7, None);
+        assert!(!st.init_from_committed(&tp(2), 3, None));
+        assert_eq!(st.assignment[&tp(2)].position, Some(7));
+    }
+
+    #[test]
+    fn records_are_handed_out_in_order_and_positions_follow() {
+        let mut st = positioned(&[0, 1]);
+        st.assignment.get_mut(&tp(0)).unwrap().buffered = Some(fetch(0, 0, 5));
+        st.assignment.get_mut(&tp(1)).unwrap().buffered = Some(fetch(1, 0, 5));
+        let first = st.take_records(4).unwrap();
+        assert_eq!(first.len(), 4);
+        let second = st.take_records(100).unwrap();
+        assert_eq!(second.len(), 6);
+        for p in [0, 1] {
+            let offsets: Vec<i64> =
+                first.iter().chain(&second).filter(|r| r.partition == p).map(|r| r.offset).collect();
+            assert_eq!(offsets, [0, 1, 2, 3, 4], "partition {p}");
+            assert_eq!(st.assignment[&tp(p)].position, Some(5));
+            assert!(st.assignment[&tp(p)].buffered.is_none(), "exhausted data is dropped");
+        }
+        // Nothing was consumed until the caller says so.
+        assert_eq!(st.consumed(None)[&tp(0)], (0, None));
+        st.mark_all_consumed();
+        assert_eq!(st.consumed(None)[&tp(0)].0, 5);
+    }
+
+    #[test]
+    fn a_seek_drops_data_fetched_for_elsewhere() {
+        let mut st = positioned(&[0]);
+        st.assignment.get_mut(&tp(0)).unwrap().buffered = Some(fetch(0, 0, 10));
+        assert_eq!(st.take_records(3).unwrap().len(), 3);
+        st.seek(&tp(0), 8, None);
+        assert!(st.assignment[&tp(0)].buffered.is_none());
+        assert_eq!(st.consumed(None)[&tp(0)], (8, None), "a seek position is what a commit commits");
+        assert!(st.take_records(10).unwrap().is_empty());
+        assert_eq!(st.fetchable(), vec![(tp(0), 8, None)]);
+    }
+
+    #[test]
+    fn paused_partitions_hand_out_nothing_and_are_not_fetched() {
+        let mut st = positioned(&[0, 1]);
+        st.assignment.get_mut(&tp(0)).unwrap().buffered = Some(fetch(0, 0, 3));
+        st.assignment.get_mut(&tp(0)).unwrap().paused = true;
+        assert!(st.take_records(10).unwrap().is_empty());
+        assert_eq!(st.fetchable(), vec![(tp(1), 0, None)]);
+    }
+
+    #[test]
+    fn a_rewind_gives_back_records_never_handed_to_the_application() {
+        let mut st = positioned(&[0]);
+        st.assignment.get_mut(&tp(0)).unwrap().buffered = Some(fetch(0, 0, 10));
+        assert_eq!(st.take_records(10).unwrap().len(), 10);
+        st.rewind(&tp(0), 4, None);
+        assert_eq!(st.assignment[&tp(0)].position, Some(4));
+        // Never forwards.
+        st.rewind(&tp(0), 9, None);
+        assert_eq!(st.assignment[&tp(0)].position, Some(4));
+    }
+
+    #[test]
+    fn no_committed_offset_falls_back_to_the_policy_and_errors_come_once() {
+        let mut st = State::default();
+        st.set_assignment(&[tp(0)]);
+        st.no_committed(&tp(0), OffsetReset::Latest);
+        assert_eq!(st.missing_positions(), (vec![], vec![(tp(0), OffsetReset::Latest)]));
+        assert!(!st.init_from_reset(&tp(0), OffsetReset::Earliest, 3, None), "another policy's answer");
+        assert!(st.init_from_reset(&tp(0), OffsetReset::Latest, 42, None));
+        assert_eq!(st.assignment[&tp(0)].position, Some(42));
+        st.fail(&tp(0), Error::NoOffset { tp: tp(0) });
+        assert!(st.take_records(10).is_err());
+        assert!(st.take_records(10).unwrap().is_empty(), "reported once");
+    }
+}
