@@ -1,6 +1,7 @@
 //! Numbers and dates as the Java tools print them, so output parsed by
 //! scripts written for Kafka's tools parses here too: `%.Nf` with Java's
-//! `NaN`/`Infinity`, and `java.text.SimpleDateFormat` patterns.
+//! `NaN`/`Infinity`, and `java.text.SimpleDateFormat` patterns; and dates as
+//! they read them (`Utils.getDateTime`, for `--to-datetime`).
 
 use crate::cli::Failure;
 
@@ -171,6 +172,85 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// Kafka's `Utils.getDateTime`, which `kafka-consumer-groups
+/// --to-datetime` uses: `yyyy-MM-ddTHH:mm:ss.SSS` with an optional zone
+/// (`Z`, `+hh:mm`, `+hhmm` or `+hh`; UTC when none is given), parsed
+/// strictly (no 31st of February). Returns milliseconds since the epoch,
+/// or the text Kafka's error names the failure with.
+pub fn parse_datetime(text: &str) -> Result<i64, String> {
+    // Java's `split("T")` drops trailing empty parts: "2024-01-01T" has one.
+    let parts: Vec<&str> = text.trim_end_matches('T').split('T').collect();
+    if parts.len() < 2 {
+        return Err("Error parsing timestamp. It does not contain a 'T' according to ISO8601 format".to_string());
+    }
+    let mut full = text.to_string();
+    if !parts[1].contains(['+', '-', 'Z']) {
+        full.push('Z');
+    }
+    parse_iso_millis(&full).ok_or_else(|| format!("Unparseable date: \"{full}\""))
+}
+
+/// `yyyy-MM-dd'T'HH:mm:ss.SSS` then a zone, non-lenient as Kafka sets its
+/// `SimpleDateFormat`: numbers of any width, each field in its range.
+fn parse_iso_millis(s: &str) -> Option<i64> {
+    let mut rest = s;
+    let mut number = |after: Option<char>| -> Option<i64> {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        if digits == 0 || digits > 9 {
+            return None;
+        }
+        let n = rest[..digits].parse::<i64>().ok()?;
+        rest = &rest[digits..];
+        if let Some(sep) = after {
+            rest = rest.strip_prefix(sep)?;
+        }
+        Some(n)
+    };
+    let (year, month, day) = (number(Some('-'))?, number(Some('-'))?, number(Some('T'))?);
+    let (hour, minute, second, milli) = (number(Some(':'))?, number(Some(':'))?, number(Some('.'))?, number(None)?);
+    let month_days = [31, if is_leap(year) { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let valid = (1..=12).contains(&month)
+        && (1..=month_days[(month.clamp(1, 12) - 1) as usize]).contains(&day)
+        && hour < 24
+        && minute < 60
+        && second < 60
+        && milli < 1000;
+    if !valid {
+        return None;
+    }
+    let offset_minutes = match rest {
+        "Z" => 0,
+        zone => {
+            let (sign, hm) = match zone.split_at_checked(1)? {
+                ("+", hm) => (1, hm),
+                ("-", hm) => (-1, hm),
+                _ => return None,
+            };
+            // hh, hhmm, or hh:mm with the colon exactly in the middle.
+            let hm = match hm.as_bytes() {
+                [a, b, b':', c, d] => String::from_utf8(vec![*a, *b, *c, *d]).ok()?,
+                _ => hm.to_string(),
+            };
+            if !hm.bytes().all(|b| b.is_ascii_digit()) || !(hm.len() == 2 || hm.len() == 4) {
+                return None;
+            }
+            let h: i64 = hm[..2].parse().ok()?;
+            let m: i64 = if hm.len() == 4 { hm[2..].parse().ok()? } else { 0 };
+            if h > 23 || m > 59 {
+                return None;
+            }
+            sign * (h * 60 + m)
+        }
+    };
+    let local =
+        days_from_civil(year, month, day) * 86_400_000 + hour * 3_600_000 + minute * 60_000 + second * 1000 + milli;
+    Some(local - offset_minutes * 60_000)
+}
+
+fn is_leap(y: i64) -> bool {
+    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+}
+
 /// Milliseconds since the epoch now.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -188,6 +268,25 @@ mod tests {
         assert_eq!(fixed(f64::INFINITY, 4), "Infinity");
         assert_eq!(fixed(f64::NAN, 2), "NaN");
         assert_eq!(fixed(-f64::INFINITY, 1), "-Infinity");
+    }
+
+    #[test]
+    fn datetimes_as_kafka_reads_them() {
+        // 2024-02-29T13:05:09.007Z
+        assert_eq!(parse_datetime("2024-02-29T13:05:09.007"), Ok(1_709_211_909_007));
+        assert_eq!(parse_datetime("2024-02-29T13:05:09.007Z"), Ok(1_709_211_909_007));
+        assert_eq!(parse_datetime("2024-02-29T15:05:09.007+02:00"), Ok(1_709_211_909_007));
+        assert_eq!(parse_datetime("2024-02-29T08:35:09.007-0430"), Ok(1_709_211_909_007));
+        assert_eq!(parse_datetime("2024-02-29T14:05:09.007+01"), Ok(1_709_211_909_007));
+        assert_eq!(parse_datetime("1970-01-01T00:00:00.000"), Ok(0));
+        assert!(parse_datetime("2024-02-29").unwrap_err().contains("does not contain a 'T'"));
+        assert_eq!(
+            parse_datetime("2023-02-29T00:00:00.000"),
+            Err("Unparseable date: \"2023-02-29T00:00:00.000Z\"".into())
+        );
+        assert!(parse_datetime("2024-01-01T00:00:00").is_err(), "milliseconds are required");
+        assert!(parse_datetime("2024-01-01T24:00:00.000").is_err());
+        assert!(parse_datetime("2024-01-01T00:00:00.000+25:00").is_err());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The tools against the standalone `kafka-testkit` binary (3 brokers on
 //! ephemeral ports, topics auto-created), as a user would run them: the
-//! console producer and consumer round trip, and the perf tools.
+//! console producer and consumer round trip, the perf tools, and
+//! `kafka-topics`.
 
 mod common;
 
@@ -106,4 +107,44 @@ async fn tools_against_the_kafka_testkit_binary() {
     let result: Vec<&str> = r.stdout.lines().nth(1).unwrap().split(", ").collect();
     assert_eq!(result[4], "500", "{}", r.stdout);
     assert!(r.elapsed < Duration::from_secs(30));
+}
+
+/// `kafka-topics` as a user would run it against `kafka-testkit`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_topics_against_the_kafka_testkit_binary() {
+    let tk = tokio::task::spawn_blocking(|| Testkit::start(&["--brokers", "3", "--port", "0", "--no-auto-create"]))
+        .await
+        .unwrap();
+    let boot = tk.bootstrap.as_str();
+    let topics = |args: &[&'static str]| {
+        let boot = boot.to_string();
+        let args = args.to_vec();
+        async move { run("kafka-topics", &[&["--bootstrap-server", boot.as_str()][..], &args].concat(), "").await }
+    };
+    let create = ["--create", "--topic", "events", "--partitions", "3", "--replication-factor", "3"];
+    let r = topics(&[&create[..], &["--config", "retention.ms=60000"]].concat()).await.ok();
+    assert_eq!(r.stdout, "Created topic events.\n");
+    assert_eq!(topics(&["--list"]).await.ok().stdout, "events\n");
+    let r = topics(&["--describe", "--topic", "events"]).await.ok();
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{}", r.stdout);
+    assert!(lines[0].starts_with("Topic: events\tTopicId: "), "{}", lines[0]);
+    assert!(
+        lines[0].ends_with("\tPartitionCount: 3\tReplicationFactor: 3\tConfigs: retention.ms=60000"),
+        "{}",
+        lines[0]
+    );
+    for (p, line) in lines[1..].iter().enumerate() {
+        assert!(line.starts_with(&format!("\tTopic: events\tPartition: {p}\tLeader: ")), "{line}");
+        assert!(line.ends_with("\tElr: \tLastKnownElr: "), "{line}");
+    }
+    let r = topics(&create).await;
+    assert_eq!(
+        r.failed_with_one_line(),
+        "kafka-topics: Error while executing topic command : Topic 'events' already exists."
+    );
+    topics(&["--alter", "--topic", "events", "--partitions", "4"]).await.ok();
+    assert_eq!(topics(&["--describe", "--topic", "events"]).await.ok().stdout.lines().count(), 5);
+    topics(&["--delete", "--topic", "events"]).await.ok();
+    assert_eq!(topics(&["--list"]).await.ok().stdout, "\n", "no topics: Kafka prints one empty line");
 }

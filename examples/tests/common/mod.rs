@@ -22,6 +22,12 @@ pub fn tool(name: &str) -> &'static str {
         "kafka-producer-perf-test" => env!("CARGO_BIN_EXE_kafka-producer-perf-test"),
         "kafka-consumer-perf-test" => env!("CARGO_BIN_EXE_kafka-consumer-perf-test"),
         "kafka-dump-log" => env!("CARGO_BIN_EXE_kafka-dump-log"),
+        "kafka-topics" => env!("CARGO_BIN_EXE_kafka-topics"),
+        "kafka-consumer-groups" => env!("CARGO_BIN_EXE_kafka-consumer-groups"),
+        "quickstart" => env!("CARGO_BIN_EXE_quickstart"),
+        "producer" => env!("CARGO_BIN_EXE_producer"),
+        "consumer" => env!("CARGO_BIN_EXE_consumer"),
+        "admin" => env!("CARGO_BIN_EXE_admin"),
         other => panic!("no tool {other}"),
     }
 }
