@@ -566,3 +566,27 @@ async fn a_pattern_subscription_follows_new_topics() {
     poll_until(&[&c], &mut seen, |cs, _| cs[0].assignment().len() == 3).await;
     assert_eq!(c.subscription(), ["metrics-a".to_string(), "metrics-b".to_string()].into());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn added_partitions_are_assigned_after_the_leader_rejoins() {
+    use kafka_client::admin::{Admin, CreatePartitionsOptions, NewPartitions};
+    let cluster = Cluster::builder().start().await.unwrap();
+    cluster.create_topic("t", 2, 1).await.unwrap();
+    let a = builder(&cluster, "g").build().unwrap();
+    let b = builder(&cluster, "g").build().unwrap();
+    a.subscribe(["t"]).unwrap();
+    b.subscribe(["t"]).unwrap();
+    let mut seen = Vec::new();
+    poll_until(&[&a, &b], &mut seen, |cs, _| partitioned(cs, &tps("t", 2))).await;
+    let generation = cluster.group("g").await.unwrap().unwrap().generation;
+
+    let admin = Admin::builder().bootstrap_servers(cluster.bootstrap_servers()).build().unwrap();
+    let grown = admin.create_partitions([("t", NewPartitions::increase_to(4))], CreatePartitionsOptions::default());
+    grown.await.unwrap()["t"].as_ref().unwrap();
+    // The leader sees the new count on its next metadata refresh
+    // (metadata.max.age.ms, 500 ms here) and rejoins; the group reassigns.
+    poll_until(&[&a, &b], &mut seen, |cs, _| partitioned(cs, &tps("t", 4))).await;
+    assert!(cluster.group("g").await.unwrap().unwrap().generation > generation);
+    produce(&cluster, "t", "n", 40).await;
+    poll_until(&[&a, &b], &mut seen, |_, seen| count_values(seen, "n", 40).0.is_empty()).await;
+}
