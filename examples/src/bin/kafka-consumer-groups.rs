@@ -657,7 +657,7 @@ async fn reset_group(
 }
 
 /// One offset of each partition; a partition whose leader cannot say is
-/// Kafka's "Error getting <what> offset of topic partition: t-p".
+/// Kafka's "Error getting `<what>` offset of topic partition: t-p".
 async fn offsets(
     admin: &Admin,
     partitions: &[TopicPartition],
