@@ -8,6 +8,7 @@
 //! the old leader. A topic whose id changed was deleted and recreated: its
 //! old partitions (and their epochs) are dropped.
 
+use crate::hash::FastMap;
 use std::collections::{BTreeMap, HashMap};
 
 use kafka_protocol::messages::MetadataResponse;
@@ -71,7 +72,7 @@ pub struct Metadata {
     /// The controller broker, or -1.
     pub controller: i32,
     brokers: BTreeMap<i32, BrokerAddr>,
-    topics: HashMap<String, TopicInfo>,
+    topics: FastMap<String, TopicInfo>,
     /// Topics a response said do not exist, with the error.
     missing: HashMap<String, ErrorCode>,
     /// Bumped on every applied response.

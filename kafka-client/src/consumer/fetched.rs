@@ -211,6 +211,8 @@ pub struct CompletedFetch {
     cursor: Option<Cursor>,
     saw_entry: bool,
     next_offset: i64,
+    /// Where a fetch after this one starts: past its last whole entry.
+    end_offset: Option<i64>,
     last_epoch: Option<i32>,
     error: Option<FetchError>,
     consumed: bool,
@@ -247,6 +249,7 @@ impl CompletedFetch {
     /// ```
     pub fn new(tp: TopicPartition, fetch_offset: i64, records: Bytes, options: FetchOptions) -> Self {
         let size = records.len();
+        let end_offset = end_of(&records).filter(|&end| end > fetch_offset);
         CompletedFetch {
             tp,
             fetch_offset,
@@ -257,6 +260,7 @@ impl CompletedFetch {
             cursor: None,
             saw_entry: false,
             next_offset: fetch_offset,
+            end_offset,
             last_epoch: None,
             error: None,
             consumed: false,
@@ -370,6 +374,21 @@ impl CompletedFetch {
     /// ```
     pub fn next_fetch_offset(&self) -> i64 {
         self.next_offset
+    }
+
+    /// Where the next fetch starts once this one is read to its end: the
+    /// offset after its last whole batch, read from the batch headers
+    /// (None when it holds no whole batch). The consumer fetches ahead from
+    /// there while the application works through this one.
+    ///
+    /// ```
+    /// # use kafka_client::consumer::fetched::*;
+    /// # use kafka_client::TopicPartition;
+    /// let fetch = CompletedFetch::new(TopicPartition::new("t", 0), 7, Default::default(), Default::default());
+    /// assert_eq!(fetch.end_offset(), None);
+    /// ```
+    pub fn end_offset(&self) -> Option<i64> {
+        self.end_offset
     }
 
     /// The leader epoch of the last offset this fetch moved past, if any.
@@ -635,6 +654,23 @@ impl CompletedFetch {
     fn corrupt(&self, offset: i64, reason: String) -> FetchError {
         FetchError::Corrupt { tp: self.tp.clone(), offset, reason }
     }
+}
+
+/// The offset after the last whole entry of `records`, from headers only.
+fn end_of(records: &Bytes) -> Option<i64> {
+    let mut end = None;
+    for entry in RecordSet::new(records.clone()) {
+        match entry {
+            Ok(RecordSetEntry::Batch(b)) => end = Some(b.header().last_offset().saturating_add(1)),
+            // A legacy entry starts with its (last) offset.
+            Ok(RecordSetEntry::Legacy(bytes)) => {
+                let offset = bytes.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok()).map(i64::from_be_bytes)?;
+                end = Some(offset.saturating_add(1));
+            }
+            Err(_) => break,
+        }
+    }
+    end
 }
 
 #[cfg(test)]

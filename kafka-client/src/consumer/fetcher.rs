@@ -67,9 +67,9 @@ pub(crate) async fn run(weak: Weak<Inner>) {
         let now = now_ms();
         let mut next_ms: Option<i64> = None;
         // Partitions to fetch, by leader.
-        let (fetchable, epoch) = {
+        let (fetchable, held_back, epoch) = {
             let st = super::lock(&inner.state);
-            (st.fetchable(), st.epoch)
+            (st.fetchable(), st.held_back(), st.epoch)
         };
         let mut by_leader: BTreeMap<i32, Vec<ToFetch>> = BTreeMap::new();
         let mut missing_leader = false;
@@ -94,6 +94,13 @@ pub(crate) async fn run(weak: Weak<Inner>) {
         if missing_leader {
             inner.request_metadata_refresh();
         }
+        // Leaders of partitions whose buffers are full: a fetch to them must
+        // not long-poll, or those partitions wait the whole fetch.max.wait.ms
+        // once their data is read.
+        let hurried: HashSet<i32> = {
+            let md = inner.net.metadata();
+            held_back.iter().filter_map(|tp| md.leader(&tp.topic, tp.partition).map(|(l, _)| l)).collect()
+        };
         for (leader, parts) in by_leader {
             if busy.contains(&leader) {
                 continue;
@@ -114,9 +121,10 @@ pub(crate) async fn run(weak: Weak<Inner>) {
                 }
             }
             let inner2 = inner.clone();
+            let hurry = hurried.contains(&leader);
             in_flight.push(Box::pin(async move {
                 let asked: Vec<(TopicPartition, i64)> = parts.iter().map(|f| (f.tp.clone(), f.position)).collect();
-                let result = fetch(&inner2, leader, parts).await;
+                let result = fetch(&inner2, leader, parts, hurry).await;
                 (leader, epoch, asked, result)
             }));
         }
@@ -156,7 +164,11 @@ pub(crate) async fn run(weak: Weak<Inner>) {
     }
 }
 
-async fn fetch(inner: &Inner, leader: i32, parts: Vec<ToFetch>) -> Result<(i16, FetchResponse), Error> {
+/// How long a fetch may wait at the broker when partitions of that broker
+/// wait to be fetched once the application reads their buffered data.
+const HURRIED_MAX_WAIT_MS: i32 = 10;
+
+async fn fetch(inner: &Inner, leader: i32, parts: Vec<ToFetch>, hurry: bool) -> Result<(i16, FetchResponse), Error> {
     let conn = inner.net.connection(leader).await?;
     let mut version = conn.version_for(ApiKey::Fetch)?;
     if version >= 13 && parts.iter().any(|f| f.topic_id.is_zero()) {
@@ -186,7 +198,7 @@ async fn fetch(inner: &Inner, leader: i32, parts: Vec<ToFetch>) -> Result<(i16, 
     }
     let req = FetchRequest {
         replica_id: -1,
-        max_wait_ms: cfg.fetch_max_wait_ms,
+        max_wait_ms: if hurry { cfg.fetch_max_wait_ms.min(HURRIED_MAX_WAIT_MS) } else { cfg.fetch_max_wait_ms },
         min_bytes: cfg.fetch_min_bytes,
         max_bytes: cfg.fetch_max_bytes,
         isolation_level: cfg.isolation_level.as_i8(),
@@ -241,18 +253,21 @@ fn process(
             let tp = TopicPartition { topic: name.clone(), partition: pd.partition_index };
             let Some(&(_, fetched_at)) = asked.iter().find(|(a, _)| *a == tp) else { continue };
             answered.insert(tp.clone());
+            let expected = st.expected_fetch_offset(&tp);
             let Some(p) = st.assignment.get_mut(&tp) else { continue };
             p.in_flight = false;
             // Stale: the assignment or position changed while fetching.
-            if !current || p.position != Some(fetched_at) {
+            if !current || expected != Some(fetched_at) {
                 continue;
             }
+            // Fetched ahead, from where the buffered answer ends.
+            let ahead = p.position != Some(fetched_at);
             let code = ErrorCode(pd.error_code);
             match code {
                 ErrorCode::NONE => {
                     p.high_watermark = pd.high_watermark;
                     p.log_start_offset = pd.log_start_offset;
-                    if pd.diverging_epoch.epoch >= 0 && pd.diverging_epoch.end_offset >= 0 {
+                    if !ahead && pd.diverging_epoch.epoch >= 0 && pd.diverging_epoch.end_offset >= 0 {
                         // KIP-320: our log and the leader's diverged; go back
                         // to where they agree.
                         let end = pd.diverging_epoch.end_offset;
@@ -263,9 +278,14 @@ fn process(
                     }
                     if let Some(records) = pd.records.filter(|r| !r.is_empty()) {
                         let options = FetchOptions { check_crcs: inner.cfg.check_crcs, ..FetchOptions::default() };
-                        p.buffered = Some(CompletedFetch::new(tp.clone(), fetched_at, records, options));
+                        let fetch = CompletedFetch::new(tp.clone(), fetched_at, records, options);
+                        st.store(&tp, fetch);
                     }
                 }
+                // Ahead of the position, the answer is only dropped: the
+                // position's own fetch, once its data is read, meets the
+                // error where it applies.
+                ErrorCode::OFFSET_OUT_OF_RANGE if ahead => {}
                 ErrorCode::OFFSET_OUT_OF_RANGE => match inner.cfg.auto_offset_reset {
                     OffsetReset::None => {
                         p.error = Some(Error::broker(

@@ -4,10 +4,14 @@
 //! Per partition: the position (the next offset to hand out) and the leader
 //! epoch of the last record handed out, whether the position must still
 //! come from the committed offset or from `auto.offset.reset`, whether it
-//! is paused, and at most one fetched-but-not-yet-consumed response. A
-//! response is used only if it was fetched for the current position and
-//! assignment: after a seek, a rebalance or a reset, stale data is dropped,
-//! so a record is never handed out twice or skipped within a generation.
+//! is paused, and at most two fetched-but-not-yet-consumed responses: the
+//! one being read and the next, fetched from where the first ends while the
+//! application works (so a partition with data is always in the next
+//! fetch, and a fetch never long-polls on caught-up partitions while
+//! others still have data). A response is used only if it was fetched for
+//! where the partition stands: after a seek, a rebalance or a reset, stale
+//! data is dropped, so a record is never handed out twice or skipped within
+//! a generation.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -58,8 +62,10 @@ pub(crate) struct PartitionState {
     pub paused: bool,
     /// A fetch for this partition is in flight.
     pub in_flight: bool,
-    /// A response waiting to be consumed.
+    /// The response being consumed.
     pub buffered: Option<CompletedFetch>,
+    /// The next response, fetched from where `buffered` ends.
+    pub prefetched: Option<CompletedFetch>,
     pub high_watermark: i64,
     pub log_start_offset: i64,
     /// An error to report from the next `poll` (then cleared).
@@ -116,6 +122,7 @@ impl State {
         p.needs_committed = false;
         p.reset = None;
         p.buffered = None;
+        p.prefetched = None;
         p.error = None;
         true
     }
@@ -127,6 +134,7 @@ impl State {
         p.needs_committed = false;
         p.position = None;
         p.buffered = None;
+        p.prefetched = None;
         true
     }
 
@@ -147,13 +155,57 @@ impl State {
         (committed, reset)
     }
 
-    /// Partitions to fetch: positioned, not paused, nothing buffered or in flight.
+    /// Partitions to fetch, with the offset and last epoch to fetch them
+    /// at: positioned, not paused, nothing in flight, and a free buffer —
+    /// from the position when nothing is buffered, else from where the
+    /// buffered response ends (without an epoch to check: the records in
+    /// between are not consumed yet).
     pub(crate) fn fetchable(&self) -> Vec<(TopicPartition, i64, Option<i32>)> {
         self.assignment
             .iter()
-            .filter(|(_, p)| !p.paused && !p.in_flight && p.buffered.is_none() && p.error.is_none())
-            .filter_map(|(tp, p)| p.position.map(|pos| (tp.clone(), pos, p.epoch)))
+            .filter(|(_, p)| !p.paused && !p.in_flight && p.error.is_none())
+            .filter_map(|(tp, p)| match (&p.buffered, &p.prefetched) {
+                (None, _) => p.position.map(|pos| (tp.clone(), pos, p.epoch)),
+                (Some(b), None) => p.position.and(b.end_offset()).map(|end| (tp.clone(), end, None)),
+                (Some(_), Some(_)) => None,
+            })
             .collect()
+    }
+
+    /// Partitions with data waiting that cannot be fetched further until it
+    /// is read: a fetch should not long-poll while they wait.
+    pub(crate) fn held_back(&self) -> Vec<TopicPartition> {
+        self.assignment
+            .iter()
+            .filter(|(_, p)| !p.paused && !p.in_flight && p.error.is_none() && p.position.is_some())
+            .filter(|(_, p)| match (&p.buffered, &p.prefetched) {
+                (Some(b), None) => b.end_offset().is_none(),
+                (Some(_), Some(_)) => true,
+                (None, _) => false,
+            })
+            .map(|(tp, _)| tp.clone())
+            .collect()
+    }
+
+    /// Where a fetch answer for `tp` must start to be used now.
+    pub(crate) fn expected_fetch_offset(&self, tp: &TopicPartition) -> Option<i64> {
+        let p = self.assignment.get(tp)?;
+        match &p.buffered {
+            None => p.position,
+            Some(b) if p.prefetched.is_none() => p.position.and(b.end_offset()),
+            Some(_) => None,
+        }
+    }
+
+    /// Stores a fetch answer: to be read now, or next.
+    pub(crate) fn store(&mut self, tp: &TopicPartition, fetch: CompletedFetch) {
+        if let Some(p) = self.assignment.get_mut(tp) {
+            if p.buffered.is_none() {
+                p.buffered = Some(fetch);
+            } else {
+                p.prefetched = Some(fetch);
+            }
+        }
     }
 
     /// Hands out up to `max` buffered records, advancing positions. A
@@ -188,11 +240,12 @@ impl State {
                     p.position = Some(position);
                     out.extend(records);
                     if fetch.is_exhausted() {
-                        p.buffered = None;
+                        p.buffered = p.prefetched.take();
                     }
                 }
                 Err(e) => {
                     p.buffered = None;
+                    p.prefetched = None;
                     if out.is_empty() {
                         return Err(e.into());
                     }
@@ -298,6 +351,7 @@ impl State {
             p.position = Some(offset);
             p.epoch = epoch;
             p.buffered = None;
+            p.prefetched = None;
         }
     }
 }
@@ -420,5 +474,30 @@ mod tests {
         st.fail(&tp(0), Error::NoOffset { tp: tp(0) });
         assert!(st.take_records(10).is_err());
         assert!(st.take_records(10).unwrap().is_empty(), "reported once");
+    }
+
+    #[test]
+    fn the_next_response_is_fetched_from_where_the_buffered_one_ends() {
+        let mut st = positioned(&[0]);
+        st.store(&tp(0), fetch(0, 0, 5));
+        // The partition is fetched ahead from offset 5, without an epoch check.
+        assert_eq!(st.fetchable(), vec![(tp(0), 5, None)]);
+        assert_eq!(st.expected_fetch_offset(&tp(0)), Some(5));
+        assert!(st.held_back().is_empty());
+        st.store(&tp(0), fetch(0, 5, 5));
+        assert!(st.fetchable().is_empty(), "two responses at most");
+        assert_eq!(st.held_back(), vec![tp(0)], "its leader should not long-poll");
+        let offsets: Vec<i64> = st.take_records(100).unwrap().iter().map(|r| r.offset).collect();
+        assert_eq!(offsets, [0, 1, 2, 3, 4]);
+        // The second answer moved up; it is read next.
+        assert_eq!(st.fetchable(), vec![(tp(0), 10, None)]);
+        let offsets: Vec<i64> = st.take_records(100).unwrap().iter().map(|r| r.offset).collect();
+        assert_eq!(offsets, [5, 6, 7, 8, 9]);
+        assert_eq!(st.fetchable(), vec![(tp(0), 10, None)]);
+        // A seek drops both.
+        st.store(&tp(0), fetch(0, 10, 5));
+        st.store(&tp(0), fetch(0, 15, 5));
+        st.seek(&tp(0), 3, None);
+        assert!(st.assignment[&tp(0)].buffered.is_none() && st.assignment[&tp(0)].prefetched.is_none());
     }
 }

@@ -29,6 +29,7 @@ use super::batch::ProducerBatch;
 use super::delivery::BatchCompletion;
 use super::idempotence::Idempotence;
 use crate::TopicPartition;
+use crate::hash::FastMap;
 
 /// The accumulator's settings.
 #[derive(Debug, Clone)]
@@ -70,7 +71,7 @@ pub(crate) struct Ready {
 #[derive(Debug)]
 pub(crate) struct Accumulator {
     cfg: AccumulatorConfig,
-    queues: HashMap<TopicPartition, VecDeque<ProducerBatch>>,
+    queues: FastMap<TopicPartition, VecDeque<ProducerBatch>>,
     flushing: usize,
     closed: bool,
     drain_start: HashMap<i32, usize>,
@@ -92,7 +93,7 @@ pub(crate) struct RecordRef<'a> {
 
 impl Accumulator {
     pub(crate) fn new(cfg: AccumulatorConfig) -> Self {
-        Accumulator { cfg, queues: HashMap::new(), flushing: 0, closed: false, drain_start: HashMap::new() }
+        Accumulator { cfg, queues: FastMap::default(), flushing: 0, closed: false, drain_start: HashMap::new() }
     }
 
     /// Appends to the partition's open batch if the record fits.
@@ -156,12 +157,16 @@ impl Accumulator {
 
     /// Batches waiting per partition of `topic` (for adaptive partitioning).
     pub(crate) fn queue_sizes(&self, topic: &str, partitions: usize) -> Vec<u32> {
-        (0..partitions)
-            .map(|p| {
-                let tp = TopicPartition::new(topic, p as i32);
-                self.queues.get(&tp).map_or(0, |q| q.len() as u32)
-            })
-            .collect()
+        // A scan rather than a lookup per partition: no key to build.
+        let mut sizes = vec![0u32; partitions];
+        for (tp, q) in &self.queues {
+            if *tp.topic == *topic
+                && let Some(size) = usize::try_from(tp.partition).ok().and_then(|p| sizes.get_mut(p))
+            {
+                *size = u32::try_from(q.len()).unwrap_or(u32::MAX);
+            }
+        }
+        sizes
     }
 
     /// Which leaders have batches to send now.

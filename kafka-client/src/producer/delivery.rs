@@ -92,6 +92,10 @@ pub struct DeliveryFuture {
     timestamp: i64,
     /// Set for acks=0 batches: the broker reports no offset.
     no_offsets: bool,
+    /// Where this future's waker sits in the batch's list, once registered:
+    /// re-polls replace it in place instead of searching the list, which
+    /// made awaiting a batch's futures one by one quadratic.
+    waker_slot: Option<usize>,
 }
 
 impl DeliveryFuture {
@@ -102,7 +106,7 @@ impl DeliveryFuture {
         timestamp: i64,
         no_offsets: bool,
     ) -> Self {
-        DeliveryFuture { completion, index, partition, timestamp, no_offsets }
+        DeliveryFuture { completion, index, partition, timestamp, no_offsets, waker_slot: None }
     }
 }
 
@@ -128,16 +132,33 @@ impl Future for DeliveryFuture {
                     let first = part.first;
                     self.index -= first;
                     self.completion = child;
+                    self.waker_slot = None;
                 }
                 None => {
-                    let mut wakers = self.completion.wakers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let completion = self.completion.clone();
+                    let mut wakers = completion.wakers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                     // Re-check under the lock: completion takes it to wake.
-                    if self.completion.resolution.get().is_some() {
+                    if completion.resolution.get().is_some() {
                         continue;
                     }
-                    if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
-                        wakers.push(cx.waker().clone());
-                    }
+                    let owned = match self.waker_slot {
+                        Some(i) if i < wakers.len() => {
+                            if !wakers[i].will_wake(cx.waker()) {
+                                wakers[i] = cx.waker().clone();
+                            }
+                            Some(i)
+                        }
+                        // One task awaiting the batch's futures in turn
+                        // registers the same waker each time: share it, but
+                        // never replace a shared one later.
+                        _ if wakers.last().is_some_and(|w| w.will_wake(cx.waker())) => None,
+                        _ => {
+                            wakers.push(cx.waker().clone());
+                            Some(wakers.len() - 1)
+                        }
+                    };
+                    drop(wakers);
+                    self.waker_slot = owned;
                     return Poll::Pending;
                 }
             }
@@ -173,5 +194,38 @@ mod tests {
         tokio::task::yield_now().await;
         c.complete(Err(Error::Closed));
         assert!(matches!(f.await.unwrap(), Err(Error::Closed)));
+    }
+
+    #[tokio::test]
+    async fn every_future_of_a_batch_wakes_however_it_is_awaited() {
+        use futures::StreamExt;
+        use futures::stream::FuturesUnordered;
+        let c = BatchCompletion::new();
+        let mut set: FuturesUnordered<DeliveryFuture> =
+            (0..1000).map(|i| DeliveryFuture::new(c.clone(), i, 0, 0, false)).collect();
+        assert!(futures::poll!(set.next()).is_pending());
+        // Each future in the set has a waker of its own: one slot each.
+        assert_eq!(c.wakers.lock().unwrap().len(), 1000);
+        // One task awaiting several futures of the batch in turn shares a slot.
+        let other = tokio::spawn({
+            let c = c.clone();
+            async move {
+                let mut offsets = Vec::new();
+                for i in [5, 6, 7] {
+                    offsets.push(DeliveryFuture::new(c.clone(), i, 0, 0, false).await.unwrap().offset);
+                }
+                offsets
+            }
+        });
+        tokio::task::yield_now().await;
+        c.complete(Ok(BatchResult { base_offset: 10, log_append_time: -1 }));
+        let mut n = 0;
+        while let Some(r) = set.next().await {
+            r.unwrap();
+            n += 1;
+        }
+        assert_eq!(n, 1000);
+        assert_eq!(other.await.unwrap(), [15, 16, 17]);
+        assert!(c.wakers.lock().unwrap().is_empty());
     }
 }

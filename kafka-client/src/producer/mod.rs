@@ -291,21 +291,22 @@ impl Producer {
     }
 
     fn choose_partition(&self, topic: &str, key: Option<&[u8]>, value: Option<&[u8]>, partitions: usize) -> i32 {
-        // The sender locks the accumulator, then metadata: never the reverse.
-        let available: Vec<i32> = self
-            .shared
-            .net
-            .metadata()
-            .topic(topic)
-            .map(|t| t.partitions.iter().filter(|p| p.leader >= 0).map(|p| p.partition).collect())
-            .unwrap_or_default();
-        let queues = lock(&self.shared.acc).queue_sizes(topic, partitions);
+        // Computed only if the partitioner asks (a keyed record never does),
+        // each under its own lock, never both at once: the sender locks the
+        // accumulator, then metadata.
+        let shared = &self.shared;
+        let available = || -> Vec<i32> {
+            shared
+                .net
+                .metadata()
+                .topic(topic)
+                .map(|t| t.partitions.iter().filter(|p| p.leader >= 0).map(|p| p.partition).collect())
+                .unwrap_or_default()
+        };
+        let queues = || lock(&shared.acc).queue_sizes(topic, partitions);
         let n = i32::try_from(partitions).unwrap_or(i32::MAX);
-        match TopicView::new(n, &available) {
-            Some(view) => {
-                let view = view.with_queue_sizes(&queues);
-                self.shared.partitioner.partition(topic, key, value, &view).clamp(0, n - 1)
-            }
+        match TopicView::deferred(n, &available, &queues) {
+            Some(view) => shared.partitioner.partition(topic, key, value, &view).clamp(0, n - 1),
             None => 0,
         }
     }

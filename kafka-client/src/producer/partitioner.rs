@@ -49,6 +49,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::OnceLock;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 /// Java's `Utils.murmur2`: the 32-bit MurmurHash2 variant every Kafka client
@@ -161,11 +162,37 @@ pub fn partition_for_key(key: &[u8], num_partitions: i32) -> Option<i32> {
 /// assert_eq!(view.queue_sizes(), Some(&queues[..]));
 /// assert!(TopicView::new(0, &[]).is_none());
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TopicView<'a> {
     num_partitions: i32,
-    available: &'a [i32],
-    queue_sizes: Option<&'a [u32]>,
+    available: Source<'a, i32>,
+    queue_sizes: Option<Source<'a, u32>>,
+}
+
+/// A list given up front, or computed the first time it is asked for: on
+/// the producer's path a keyed record never needs the lists, and the sticky
+/// partitioner only when it switches partitions.
+enum Source<'a, T> {
+    Given(&'a [T]),
+    Deferred(&'a (dyn Fn() -> Vec<T> + 'a), OnceLock<Vec<T>>),
+}
+
+impl<T> Source<'_, T> {
+    fn get(&self) -> &[T] {
+        match self {
+            Source::Given(s) => s,
+            Source::Deferred(f, cell) => cell.get_or_init(f),
+        }
+    }
+}
+
+impl std::fmt::Debug for TopicView<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TopicView")
+            .field("num_partitions", &self.num_partitions)
+            .field("available", &self.available())
+            .field("queue_sizes", &self.queue_sizes())
+            .finish()
+    }
 }
 
 impl<'a> TopicView<'a> {
@@ -180,7 +207,42 @@ impl<'a> TopicView<'a> {
     /// assert_eq!(view.available(), &[0, 1, 3]);
     /// ```
     pub fn new(num_partitions: i32, available: &'a [i32]) -> Option<Self> {
-        (num_partitions > 0).then_some(TopicView { num_partitions, available, queue_sizes: None })
+        (num_partitions > 0).then_some(TopicView {
+            num_partitions,
+            available: Source::Given(available),
+            queue_sizes: None,
+        })
+    }
+
+    /// A view whose available partitions and queue sizes are computed only
+    /// if the partitioner asks for them, and then once.
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use kafka_client::producer::partitioner::TopicView;
+    ///
+    /// let calls = Cell::new(0);
+    /// let available = || {
+    ///     calls.set(calls.get() + 1);
+    ///     vec![0, 2]
+    /// };
+    /// let queues = || vec![1, 0, 3];
+    /// let view = TopicView::deferred(3, &available, &queues).unwrap();
+    /// assert_eq!(calls.get(), 0);
+    /// assert_eq!(view.available(), &[0, 2]);
+    /// assert_eq!(view.available(), &[0, 2]);
+    /// assert_eq!((calls.get(), view.queue_sizes()), (1, Some(&[1, 0, 3][..])));
+    /// ```
+    pub fn deferred(
+        num_partitions: i32,
+        available: &'a (dyn Fn() -> Vec<i32> + 'a),
+        queue_sizes: &'a (dyn Fn() -> Vec<u32> + 'a),
+    ) -> Option<Self> {
+        (num_partitions > 0).then(|| TopicView {
+            num_partitions,
+            available: Source::Deferred(available, OnceLock::new()),
+            queue_sizes: Some(Source::Deferred(queue_sizes, OnceLock::new())),
+        })
     }
 
     /// Adds the number of batches queued for each partition, indexed by
@@ -198,7 +260,7 @@ impl<'a> TopicView<'a> {
     /// ```
     #[must_use]
     pub fn with_queue_sizes(mut self, queue_sizes: &'a [u32]) -> Self {
-        self.queue_sizes = Some(queue_sizes);
+        self.queue_sizes = Some(Source::Given(queue_sizes));
         self
     }
 
@@ -220,8 +282,8 @@ impl<'a> TopicView<'a> {
     ///
     /// assert!(TopicView::new(6, &[]).unwrap().available().is_empty());
     /// ```
-    pub fn available(&self) -> &'a [i32] {
-        self.available
+    pub fn available(&self) -> &[i32] {
+        self.available.get()
     }
 
     /// The queued batch count of each partition, if the caller gave them.
@@ -231,8 +293,8 @@ impl<'a> TopicView<'a> {
     ///
     /// assert_eq!(TopicView::new(1, &[0]).unwrap().queue_sizes(), None);
     /// ```
-    pub fn queue_sizes(&self) -> Option<&'a [u32]> {
-        self.queue_sizes
+    pub fn queue_sizes(&self) -> Option<&[u32]> {
+        self.queue_sizes.as_ref().map(Source::get)
     }
 }
 
