@@ -65,8 +65,17 @@ pub enum DecodeErrorKind {
 }
 
 /// A decoding failure and the fields that led to it.
+///
+/// Boxed: decoders return `Result<_, DecodeError>` from every primitive,
+/// and a pointer-sized error keeps those results small on the hot path;
+/// errors themselves are rare.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecodeError {
+    inner: Box<DecodeErrorInner>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct DecodeErrorInner {
     kind: DecodeErrorKind,
     /// Innermost first; displayed outermost first.
     path: Vec<&'static str>,
@@ -75,7 +84,7 @@ pub struct DecodeError {
 impl DecodeError {
     /// An error of `kind` with no path yet.
     pub fn new(kind: DecodeErrorKind) -> Self {
-        DecodeError { kind, path: Vec::new() }
+        DecodeError { inner: Box::new(DecodeErrorInner { kind, path: Vec::new() }) }
     }
 
     /// A structural error described by `msg`.
@@ -86,18 +95,18 @@ impl DecodeError {
     /// Records that the failure happened inside `field`.
     #[must_use]
     pub fn at(mut self, field: &'static str) -> Self {
-        self.path.push(field);
+        self.inner.path.push(field);
         self
     }
 
     /// What went wrong.
     pub fn kind(&self) -> &DecodeErrorKind {
-        &self.kind
+        &self.inner.kind
     }
 
     /// The fields leading to the failure, outermost first.
     pub fn path(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.path.iter().rev().copied()
+        self.inner.path.iter().rev().copied()
     }
 }
 
@@ -120,13 +129,13 @@ impl fmt::Display for DecodeError {
         if !first {
             f.write_str(": ")?;
         }
-        write!(f, "{}", self.kind)
+        write!(f, "{}", self.inner.kind)
     }
 }
 
 impl std::error::Error for DecodeError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.kind)
+        Some(&self.inner.kind)
     }
 }
 

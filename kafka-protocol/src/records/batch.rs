@@ -272,6 +272,7 @@ impl RecordBatch {
         };
         Ok(Records {
             data,
+            at: 0,
             remaining: self.header.record_count,
             base_offset: self.header.base_offset,
             base_timestamp: self.header.base_timestamp,
@@ -285,6 +286,8 @@ impl RecordBatch {
 #[derive(Debug, Clone)]
 pub struct Records {
     data: Bytes,
+    /// Where the next record starts in `data`.
+    at: usize,
     remaining: i32,
     base_offset: i64,
     base_timestamp: i64,
@@ -315,18 +318,18 @@ impl Records {
     /// Reads the next record as encoded (deltas, not absolute values).
     pub fn next_raw(&mut self) -> Option<Result<RawRecord, DecodeError>> {
         if self.remaining <= 0 {
-            if !self.data.is_empty() {
-                let n = self.data.len();
-                self.data.clear();
+            if self.at < self.data.len() {
+                let n = self.data.len() - self.at;
+                self.at = self.data.len();
                 return Some(Err(DecodeError::invalid(format!("{n} bytes left after the batch's last record"))));
             }
             return None;
         }
         self.remaining -= 1;
-        let r = parse_record(&mut self.data);
+        let r = parse_record(&self.data, &mut self.at);
         if r.is_err() {
             self.remaining = 0;
-            self.data.clear();
+            self.at = self.data.len();
         }
         Some(r)
     }
@@ -335,24 +338,38 @@ impl Records {
 impl Iterator for Records {
     type Item = Result<Record, DecodeError>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        let raw = match self.next_raw()? {
-            Ok(r) => r,
-            Err(e) => return Some(Err(e)),
-        };
-        Some(Ok(Record {
-            offset: self.base_offset.saturating_add(i64::from(raw.offset_delta)),
-            timestamp: self.log_append.unwrap_or(self.base_timestamp.wrapping_add(raw.timestamp_delta)),
-            key: raw.key,
-            value: raw.value,
-            headers: raw.headers,
-        }))
+        if self.remaining <= 0 {
+            // Only the leftover-bytes check remains.
+            return match self.next_raw() {
+                Some(Err(e)) => Some(Err(e)),
+                _ => None,
+            };
+        }
+        self.remaining -= 1;
+        let (base_offset, base_timestamp, log_append) = (self.base_offset, self.base_timestamp, self.log_append);
+        let r =
+            parse_record_with(&self.data, &mut self.at, |offset_delta, timestamp_delta, key, value, headers| Record {
+                offset: base_offset.saturating_add(i64::from(offset_delta)),
+                timestamp: log_append.unwrap_or(base_timestamp.wrapping_add(timestamp_delta)),
+                key,
+                value,
+                headers,
+            });
+        if r.is_err() {
+            self.remaining = 0;
+            self.at = self.data.len();
+        }
+        Some(r)
     }
 }
 
-/// Reads a varint-length-prefixed byte string (-1 is null) from `body`.
-fn take_varbytes(body: &mut Bytes, pos: &mut usize) -> Result<Option<Bytes>, DecodeError> {
-    let (len, n) = varint::decode_i32(&body[*pos..])?;
+/// Reads a varint-length-prefixed byte string (-1 is null) at `*pos` of
+/// `body`, which spans `data[base..]`; the result shares `data`.
+#[inline]
+fn take_varbytes(data: &Bytes, body: &[u8], base: usize, pos: &mut usize) -> Result<Option<Bytes>, DecodeError> {
+    let (len, n) = varint::decode_i32(body.get(*pos..).unwrap_or_default())?;
     *pos += n;
     if len < 0 {
         if len != -1 {
@@ -361,52 +378,70 @@ fn take_varbytes(body: &mut Bytes, pos: &mut usize) -> Result<Option<Bytes>, Dec
         return Ok(None);
     }
     let len = len as usize;
-    if len > body.len() - *pos {
-        return Err(DecodeError::invalid(format!(
-            "record field length {len} exceeds the {} bytes left",
-            body.len() - *pos
-        )));
+    let left = body.len() - *pos;
+    if len > left {
+        return Err(DecodeError::invalid(format!("record field length {len} exceeds the {left} bytes left")));
     }
-    let out = body.slice(*pos..*pos + len);
+    let out = data.slice(base + *pos..base + *pos + len);
     *pos += len;
     Ok(Some(out))
 }
 
-fn parse_record(data: &mut Bytes) -> Result<RawRecord, DecodeError> {
-    let (len, n) = varint::decode_i32(data)?;
-    if len < 0 || len as usize > data.len() - n {
-        return Err(DecodeError::invalid(format!("record length {len} exceeds the {} bytes left", data.len() - n)));
+/// Parses the record at `data[*at..]` and moves `*at` past it. Keys and
+/// values are slices of `data`: one reference count each, no copy.
+fn parse_record(data: &Bytes, at: &mut usize) -> Result<RawRecord, DecodeError> {
+    parse_record_with(data, at, |offset_delta, timestamp_delta, key, value, headers| RawRecord {
+        offset_delta,
+        timestamp_delta,
+        key,
+        value,
+        headers,
+    })
+}
+
+/// [`parse_record`], building the caller's type in place from the fields
+/// (offset delta, timestamp delta, key, value, headers).
+#[inline(always)]
+fn parse_record_with<T>(
+    data: &Bytes,
+    at: &mut usize,
+    build: impl FnOnce(i32, i64, Option<Bytes>, Option<Bytes>, Vec<Header>) -> T,
+) -> Result<T, DecodeError> {
+    let rest = data.get(*at..).unwrap_or_default();
+    let (len, n) = varint::decode_i32(rest)?;
+    if len <= 0 || len as usize > rest.len() - n {
+        if len == 0 {
+            return Err(DecodeError::invalid("empty record"));
+        }
+        return Err(DecodeError::invalid(format!("record length {len} exceeds the {} bytes left", rest.len() - n)));
     }
-    let mut body = data.slice(n..n + len as usize);
-    let _ = data.split_to(n + len as usize);
-    let mut pos = 0usize;
-    if body.is_empty() {
-        return Err(DecodeError::invalid("empty record"));
-    }
-    pos += 1; // attributes: unused
-    let (timestamp_delta, k) = varint::decode_i64(&body[pos..])?;
+    let base = *at + n;
+    let body = &rest[n..n + len as usize];
+    *at = base + body.len();
+    let mut pos = 1usize; // attributes: unused
+    let (timestamp_delta, k) = varint::decode_i64(body.get(pos..).unwrap_or_default())?;
     pos += k;
-    let (offset_delta, k) = varint::decode_i32(&body[pos..])?;
+    let (offset_delta, k) = varint::decode_i32(body.get(pos..).unwrap_or_default())?;
     pos += k;
-    let key = take_varbytes(&mut body, &mut pos)?;
-    let value = take_varbytes(&mut body, &mut pos)?;
-    let (count, k) = varint::decode_i32(&body[pos..])?;
+    let key = take_varbytes(data, body, base, &mut pos)?;
+    let value = take_varbytes(data, body, base, &mut pos)?;
+    let (count, k) = varint::decode_i32(body.get(pos..).unwrap_or_default())?;
     pos += k;
     if count < 0 || count as usize > body.len() - pos {
         return Err(DecodeError::invalid(format!("invalid header count {count}")));
     }
     let mut headers = Vec::with_capacity(count as usize);
     for _ in 0..count {
-        let Some(key) = take_varbytes(&mut body, &mut pos)? else {
+        let Some(key) = take_varbytes(data, body, base, &mut pos)? else {
             return Err(DecodeError::invalid("null header key"));
         };
-        let value = take_varbytes(&mut body, &mut pos)?;
+        let value = take_varbytes(data, body, base, &mut pos)?;
         headers.push(Header { key: String::from_utf8_lossy(&key).into_owned(), value });
     }
     if pos != body.len() {
         return Err(DecodeError::invalid(format!("record declares {} bytes but its fields take {pos}", body.len())));
     }
-    Ok(RawRecord { offset_delta, timestamp_delta, key, value, headers })
+    Ok(build(offset_delta, timestamp_delta, key, value, headers))
 }
 
 /// Writes `offset` as the batch's base offset.
