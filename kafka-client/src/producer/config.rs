@@ -265,7 +265,10 @@ impl ProducerBuilder {
         self
     }
 
-    /// `max.in.flight.requests.per.connection` (default 5).
+    /// `max.in.flight.requests.per.connection` (default 5). With
+    /// idempotence, up to 5 keep each partition's order across retries
+    /// (sequence numbers); without it, a retried request can land after a
+    /// later one, so order under retries holds only with 1.
     pub fn max_in_flight(mut self, n: usize) -> Self {
         self.max_in_flight = Some(i64::try_from(n).unwrap_or(i64::MAX));
         self
