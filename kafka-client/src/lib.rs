@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod config;
 pub mod error;
+mod group_offsets;
 mod hash;
 pub mod metadata;
 pub mod net;

@@ -13,14 +13,12 @@ stderr, "-" for an empty or null field.
 """
 
 import argparse
-import os
-import select
 import sys
 import time
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
-from testkit_clients import WAIT_S, base_conf, err, out, text
+from testkit_clients import base_conf, common_args, err, out, serve_commands, text, wait_polling
 
 
 class Member:
@@ -99,11 +97,7 @@ class Member:
         self.next_offset[msg.partition()] = msg.offset() + 1
 
     def wait(self, what, cond):
-        deadline = time.monotonic() + WAIT_S
-        while not cond():
-            if time.monotonic() > deadline:
-                raise TimeoutError(what)
-            self.poll()
+        wait_polling(what, cond, self.poll)
 
     def run_command(self, words):
         cmd, rest = words[0], words[1:]
@@ -146,29 +140,7 @@ class Member:
             raise ValueError(f"unknown command {cmd!r}")
 
     def run(self):
-        stdin = sys.stdin.fileno()
-        buf = b""
-        while True:
-            ready, _, _ = select.select([stdin], [], [], 0)
-            if ready:
-                chunk = os.read(stdin, 4096)
-                if not chunk:
-                    break
-                buf += chunk
-                while b"\n" in buf:
-                    line, buf = buf.split(b"\n", 1)
-                    words = line.decode().split()
-                    if not words:
-                        continue
-                    if words[0] == "quit":
-                        return self.quit()
-                    try:
-                        self.run_command(words)
-                        out("ok", *words)
-                    except Exception as e:  # noqa: BLE001 - reported to the test
-                        out("error", *words, f"{type(e).__name__}: {e}")
-            self.poll()
-        return self.quit()
+        return serve_commands(self.run_command, self.poll, self.quit)
 
     def quit(self):
         if self.consumer is not None:
@@ -182,10 +154,7 @@ def cmd_member(args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--bootstrap", required=True)
-    common.add_argument("--debug", help="librdkafka debug contexts, e.g. cgrp,protocol")
-    common.add_argument("--conf", action="append", help="extra librdkafka property K=V")
+    common = common_args("cgrp,protocol")
     sub = ap.add_subparsers(dest="cmd", required=True)
 
     p = sub.add_parser("member", parents=[common])

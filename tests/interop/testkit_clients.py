@@ -90,6 +90,55 @@ def base_conf(args, extra=None):
     return conf
 
 
+def common_args(debug_example):
+    """The options of every subcommand, as an argparse parent parser."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--bootstrap", required=True)
+    common.add_argument("--debug", help=f"librdkafka debug contexts, e.g. {debug_example}")
+    common.add_argument("--conf", action="append", help="extra librdkafka property K=V")
+    return common
+
+
+def wait_polling(what, cond, poll):
+    """Calls poll() until cond() holds; TimeoutError(what) after WAIT_S."""
+    deadline = time.monotonic() + WAIT_S
+    while not cond():
+        if time.monotonic() > deadline:
+            raise TimeoutError(what)
+        poll()
+
+
+def serve_commands(run_command, poll, finish):
+    """The loop of a steered driver: runs each command line of stdin with
+    run_command(words) and replies with a line "ok <words>" or
+    "error <words> <exception>"; calls poll() whenever no input is waiting,
+    so that the driver's clients keep working between commands. A "quit"
+    line or the end of stdin returns finish()."""
+    stdin = sys.stdin.fileno()
+    buf = b""
+    while True:
+        ready, _, _ = select.select([stdin], [], [], 0)
+        if ready:
+            chunk = os.read(stdin, 4096)
+            if not chunk:
+                break
+            buf += chunk
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                words = line.decode().split()
+                if not words:
+                    continue
+                if words[0] == "quit":
+                    return finish()
+                try:
+                    run_command(words)
+                    out("ok", *words)
+                except Exception as e:  # noqa: BLE001 - reported to the test
+                    out("error", *words, f"{type(e).__name__}: {e}")
+        poll()
+    return finish()
+
+
 def producer_conf(args):
     conf = {
         "compression.type": args.codec,
@@ -364,11 +413,7 @@ class GroupDriver:
             m.next_offset[msg.partition()] = msg.offset() + 1
 
     def wait(self, what, cond):
-        deadline = time.monotonic() + WAIT_S
-        while not cond():
-            if time.monotonic() > deadline:
-                raise TimeoutError(what)
-            self.poll_all()
+        wait_polling(what, cond, self.poll_all)
 
     def run_command(self, words):
         cmd, rest = words[0], words[1:]
@@ -430,29 +475,7 @@ class GroupDriver:
             raise KafkaException(failed[0])
 
     def run(self):
-        stdin = sys.stdin.fileno()
-        buf = b""
-        while True:
-            ready, _, _ = select.select([stdin], [], [], 0)
-            if ready:
-                chunk = os.read(stdin, 4096)
-                if not chunk:
-                    break
-                buf += chunk
-                while b"\n" in buf:
-                    line, buf = buf.split(b"\n", 1)
-                    words = line.decode().split()
-                    if not words:
-                        continue
-                    if words[0] == "quit":
-                        return self.close_all()
-                    try:
-                        self.run_command(words)
-                        out("ok", *words)
-                    except Exception as e:  # noqa: BLE001 - reported to the test
-                        out("error", *words, f"{type(e).__name__}: {e}")
-            self.poll_all()
-        return self.close_all()
+        return serve_commands(self.run_command, self.poll_all, self.close_all)
 
     def close_all(self):
         for m in self.members.values():
@@ -466,10 +489,7 @@ def cmd_group(args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--bootstrap", required=True)
-    common.add_argument("--debug", help="librdkafka debug contexts, e.g. protocol,broker")
-    common.add_argument("--conf", action="append", help="extra librdkafka property K=V")
+    common = common_args("protocol,broker")
     sub = ap.add_subparsers(dest="cmd", required=True)
 
     def producing(p):

@@ -3,17 +3,51 @@
 /// Running third-party clients (kcat, the Python scripts of
 /// tests/interop/) as subprocesses for the interop suite: runs bounded by a
 /// timeout, pipes drained on threads, librdkafka's protocol errors caught,
-/// and line-by-line steered drivers.
+/// and line-by-line steered drivers; plus what both interop test files
+/// check the cluster with (kcat's view of a topic, group assignments).
 #[cfg(feature = "interop")]
 pub mod interop {
+    use std::collections::BTreeSet;
+    use std::future::Future;
     use std::io::{BufRead, BufReader, Read, Write};
+    use std::path::PathBuf;
     use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
     use std::sync::{Arc, Mutex, mpsc};
     use std::time::{Duration, Instant};
 
+    use broker_testkit::group::{GroupView, MemberView};
+    use kafka_protocol::Compression;
+    use kafka_protocol::messages::Message;
+    use kafka_protocol::messages::consumer_protocol::ConsumerProtocolAssignment;
+
+    /// The Python interpreter that has kafka-python and confluent-kafka:
+    /// the virtualenv .ci/run creates, or `KAFKA_INTEROP_PYTHON`.
+    pub fn python() -> Command {
+        let exe = std::env::var("KAFKA_INTEROP_PYTHON").unwrap_or_else(|_| {
+            let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
+            venv.to_string_lossy().into_owned()
+        });
+        Command::new(exe)
+    }
+
+    /// A script of tests/interop/.
+    pub fn script(name: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("interop").join(name)
+    }
+
     /// Upper bound for any single client run or reply; a hang fails the
     /// test with the client's output instead of blocking the suite.
     pub const TIMEOUT: Duration = Duration::from_secs(60);
+
+    /// Every codec, by the name kcat, librdkafka and the Python drivers
+    /// take it under.
+    pub const CODECS: [(&str, Compression); 5] = [
+        ("none", Compression::None),
+        ("gzip", Compression::Gzip),
+        ("snappy", Compression::Snappy),
+        ("lz4", Compression::Lz4),
+        ("zstd", Compression::Zstd),
+    ];
 
     /// A finished client run.
     #[derive(Debug)]
@@ -109,6 +143,15 @@ pub mod interop {
         assert!(errors.is_empty(), "{what}: librdkafka could not parse responses:\n{}", errors.join("\n"));
     }
 
+    /// Starts `cmd` with stdin, stdout and stderr piped to the test.
+    pub fn spawn_piped(cmd: &mut Command) -> Child {
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", command_line(cmd)))
+    }
+
     /// Runs a client to completion, feeding it `input`, and fails on
     /// librdkafka protocol errors. Blocking: on a multi-threaded runtime it
     /// goes through `block_in_place`, so the tasks of the test (the
@@ -117,12 +160,7 @@ pub mod interop {
         let what = command_line(&cmd);
         let input = input.to_string();
         tokio::task::block_in_place(move || {
-            let mut child = cmd
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+            let mut child = spawn_piped(&mut cmd);
             let mut stdin = child.stdin.take().unwrap();
             std::thread::spawn(move || {
                 let _ = stdin.write_all(input.as_bytes());
@@ -163,12 +201,7 @@ pub mod interop {
         /// Starts `cmd`.
         pub fn start(mut cmd: Command) -> Steered {
             let what = command_line(&cmd);
-            let mut child = cmd
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+            let mut child = spawn_piped(&mut cmd);
             let stdin = child.stdin.take().unwrap();
             let stdout = child.stdout.take().unwrap();
             let (tx, lines) = mpsc::channel();
@@ -239,5 +272,99 @@ pub mod interop {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
+    }
+
+    /// Polls `cond` every 10 ms until it holds; fails after [`TIMEOUT`].
+    pub async fn wait_until<F, Fut>(what: &str, mut cond: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = bool>,
+    {
+        let deadline = tokio::time::Instant::now() + TIMEOUT;
+        while !cond().await {
+            assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// The partitions of `topic` the coordinator holds as `member`'s
+    /// assignment in `view`: its ConsumerProtocolAssignment, after the
+    /// version.
+    pub fn assigned(view: &GroupView, member: &MemberView, topic: &str) -> BTreeSet<i32> {
+        let mut bytes = member.assignment.clone();
+        assert!(bytes.len() >= 2, "{} has no assignment: {view:?}", member.member_id);
+        let version = i16::from_be_bytes([bytes[0], bytes[1]]);
+        let _ = bytes.split_to(2);
+        let a = ConsumerProtocolAssignment::decode(&mut bytes, version.clamp(0, 3)).unwrap();
+        a.assigned_partitions
+            .iter()
+            .filter(|tp| tp.topic == topic)
+            .flat_map(|tp| tp.partitions.iter().copied())
+            .collect()
+    }
+
+    /// `kcat -b bootstrap`.
+    pub fn kcat(bootstrap: &str) -> Command {
+        let mut c = Command::new("kcat");
+        c.args(["-b", bootstrap]);
+        c
+    }
+
+    /// `kcat -P`: one record per line of `lines`, `key:value` when `args`
+    /// has `-K :`. Fails on a delivery kcat reports failed.
+    pub fn kcat_produce(bootstrap: &str, topic: &str, args: &[&str], lines: &[String]) -> Run {
+        let mut c = kcat(bootstrap);
+        c.args(["-P", "-t", topic]).args(args);
+        let r = run_ok(c, &(lines.join("\n") + "\n"));
+        // kcat exits 0 after failed deliveries; it reports them on stderr.
+        assert!(!r.stderr.contains("Delivery failed"), "kcat could not deliver:\n{}", r.stderr);
+        r
+    }
+
+    /// A record as kcat prints it with [`KCAT_FORMAT`].
+    #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+    pub struct KcatRecord {
+        /// Its partition.
+        pub partition: i32,
+        /// Its offset.
+        pub offset: i64,
+        /// The key, None for null.
+        pub key: Option<String>,
+        /// The value, None for null.
+        pub value: Option<String>,
+        /// The timestamp (ms).
+        pub timestamp: i64,
+        /// The headers, `k=v,...` (`k=NULL` for a null value).
+        pub headers: String,
+    }
+
+    /// Partition, offset, key and value lengths (-1 for null: they tell
+    /// null from empty) and contents, timestamp, headers.
+    pub const KCAT_FORMAT: &str = "%p\t%o\t%K\t%k\t%S\t%s\t%T\t%h\n";
+
+    /// `kcat -C -e`: every partition of `topic` from the beginning to its
+    /// end, in (partition, offset) order.
+    pub fn kcat_consume(bootstrap: &str, topic: &str) -> Vec<KcatRecord> {
+        let mut c = kcat(bootstrap);
+        c.args(["-C", "-t", topic, "-o", "beginning", "-e", "-q", "-f", KCAT_FORMAT]);
+        let r = run_ok(c, "");
+        let mut recs: Vec<KcatRecord> = r
+            .stdout
+            .lines()
+            .map(|l| {
+                let f: Vec<&str> = l.splitn(8, '\t').collect();
+                assert_eq!(f.len(), 8, "unexpected kcat line {l:?}");
+                KcatRecord {
+                    partition: f[0].parse().unwrap(),
+                    offset: f[1].parse().unwrap(),
+                    key: (f[2] != "-1").then(|| f[3].to_string()),
+                    value: (f[4] != "-1").then(|| f[5].to_string()),
+                    timestamp: f[6].parse().unwrap(),
+                    headers: f[7].to_string(),
+                }
+            })
+            .collect();
+        recs.sort();
+        recs
     }
 }

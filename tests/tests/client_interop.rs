@@ -13,10 +13,7 @@
 //!     cargo test -p tests --features interop --test client_interop
 #![cfg(feature = "interop")]
 
-mod interop_env;
-
 use std::collections::{BTreeMap, BTreeSet};
-use std::future::Future;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -26,36 +23,13 @@ use broker_testkit::{Cluster, TopicSpec};
 use kafka_client::consumer::{AssignorChoice, Consumer, OffsetReset};
 use kafka_client::producer::partitioner::partition_for_key;
 use kafka_client::producer::{Acks, Producer, ProducerRecord};
-use kafka_protocol::messages::Message;
-use kafka_protocol::messages::consumer_protocol::ConsumerProtocolAssignment;
 use kafka_protocol::records::Header;
 use kafka_protocol::{ApiKey, Compression};
-use tests::interop::{Steered, TIMEOUT, run_ok};
+use tests::interop::{CODECS, KcatRecord, Steered, TIMEOUT, kcat_consume, kcat_produce, wait_until};
 use tokio::sync::{mpsc, oneshot};
-
-const CODECS: [(&str, Compression); 5] = [
-    ("none", Compression::None),
-    ("gzip", Compression::Gzip),
-    ("snappy", Compression::Snappy),
-    ("lz4", Compression::Lz4),
-    ("zstd", Compression::Zstd),
-];
 
 /// Values carry this many 'x' so that every codec shrinks them.
 const PAD: usize = 100;
-
-/// Polls `cond` every 10 ms until it holds.
-async fn wait_until<F, Fut>(what: &str, mut cond: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + TIMEOUT;
-    while !cond().await {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
 
 /// `got == want`, or a failure naming the first difference.
 fn assert_same<T: PartialEq + std::fmt::Debug>(got: &[T], want: &[T], what: &str) {
@@ -235,19 +209,10 @@ fn sorted_checked(mut recs: Vec<Rec>, who: &str) -> Vec<Rec> {
 }
 
 /// The partitions of the group topic the coordinator holds as `member`'s
-/// assignment (its ConsumerProtocolAssignment, after the version).
+/// assignment.
 fn assigned(view: &GroupView, member: &str) -> BTreeSet<i32> {
     let m = view.member(member).unwrap_or_else(|| panic!("no member {member}: {view:?}"));
-    let mut bytes = m.assignment.clone();
-    assert!(bytes.len() >= 2, "{member} has no assignment: {view:?}");
-    let version = i16::from_be_bytes([bytes[0], bytes[1]]);
-    let _ = bytes.split_to(2);
-    let a = ConsumerProtocolAssignment::decode(&mut bytes, version.clamp(0, 3)).unwrap();
-    a.assigned_partitions
-        .iter()
-        .filter(|tp| tp.topic == GROUP_TOPIC)
-        .flat_map(|tp| tp.partitions.iter().copied())
-        .collect()
+    tests::interop::assigned(view, m, GROUP_TOPIC)
 }
 
 fn committed(ends: &BTreeMap<i32, i64>) -> BTreeMap<(String, i32), i64> {
@@ -381,8 +346,8 @@ struct TheirMember(Steered);
 
 impl TheirMember {
     fn start(boot: &str, group: &str, strategy: Strategy) -> TheirMember {
-        let mut cmd: Command = interop_env::python();
-        cmd.arg(interop_env::script("client_peers.py")).args(["member", "--bootstrap", boot]).args([
+        let mut cmd: Command = tests::interop::python();
+        cmd.arg(tests::interop::script("client_peers.py")).args(["member", "--bootstrap", boot]).args([
             "--group",
             group,
             "--topic",
@@ -631,53 +596,6 @@ async fn mixed_group_roundrobin_theirs_leads() {
 
 // ---------------------------------------------------- producer → kcat --
 
-/// A record as kcat prints it with [`KCAT_FORMAT`]: partition, offset, key
-/// (None for null), value (None for null), timestamp, headers (`k=v,...`,
-/// `k=NULL` for a null value).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct Full {
-    partition: i32,
-    offset: i64,
-    key: Option<String>,
-    value: Option<String>,
-    timestamp: i64,
-    headers: String,
-}
-
-/// Key and value lengths (-1 for null) tell null from empty.
-const KCAT_FORMAT: &str = "%p\t%o\t%K\t%k\t%S\t%s\t%T\t%h\n";
-
-fn kcat(bootstrap: &str) -> Command {
-    let mut c = Command::new("kcat");
-    c.args(["-b", bootstrap]);
-    c
-}
-
-/// `kcat -C -e`: every partition of `topic` from the beginning to its end.
-fn kcat_consume_full(bootstrap: &str, topic: &str) -> Vec<Full> {
-    let mut c = kcat(bootstrap);
-    c.args(["-C", "-t", topic, "-o", "beginning", "-e", "-q", "-f", KCAT_FORMAT]);
-    let r = run_ok(c, "");
-    let mut recs: Vec<Full> = r
-        .stdout
-        .lines()
-        .map(|l| {
-            let f: Vec<&str> = l.splitn(8, '\t').collect();
-            assert_eq!(f.len(), 8, "unexpected kcat line {l:?}");
-            Full {
-                partition: f[0].parse().unwrap(),
-                offset: f[1].parse().unwrap(),
-                key: (f[2] != "-1").then(|| f[3].to_string()),
-                value: (f[4] != "-1").then(|| f[5].to_string()),
-                timestamp: f[6].parse().unwrap(),
-                headers: f[7].to_string(),
-            }
-        })
-        .collect();
-    recs.sort();
-    recs
-}
-
 /// kcat's rendering of headers.
 fn kcat_headers(headers: &[Header]) -> String {
     let h: Vec<String> = headers
@@ -742,7 +660,7 @@ async fn kcat_reads_what_our_producer_writes() {
                 let md = delivery.await.unwrap_or_else(|e| panic!("{topic}: delivery failed: {e}"));
                 assert_eq!(md.timestamp, record.timestamp.unwrap());
                 *count.entry(md.partition).or_default() += 1;
-                expected.push(Full {
+                expected.push(KcatRecord {
                     partition: md.partition,
                     offset: md.offset,
                     key: record.key.as_ref().map(text),
@@ -797,7 +715,7 @@ async fn kcat_reads_what_our_producer_writes() {
             assert!(stored_bytes < padding, "{topic}: {stored_bytes} bytes in {batches_seen} batches: not compressed");
         }
 
-        assert_same(&kcat_consume_full(&boot, &topic), &expected, &format!("{topic}: read by kcat"));
+        assert_same(&kcat_consume(&boot, &topic), &expected, &format!("{topic}: read by kcat"));
     }
     cluster.shutdown().await;
 }
@@ -837,10 +755,7 @@ async fn our_producer_places_keys_like_librdkafka_murmur2() {
     producer.close(Duration::from_secs(10)).await;
 
     let lines: Vec<String> = keys.iter().map(|k| format!("{k}:value of {k}")).collect();
-    let mut c = kcat(&boot);
-    c.args(["-P", "-t", "placed-kcat", "-K", ":", "-X", "topic.partitioner=murmur2_random"]);
-    let r = run_ok(c, &(lines.join("\n") + "\n"));
-    assert!(!r.stderr.contains("Delivery failed"), "kcat could not deliver:\n{}", r.stderr);
+    kcat_produce(&boot, "placed-kcat", &["-K", ":", "-X", "topic.partitioner=murmur2_random"], &lines);
 
     // Where each key is stored, in each topic.
     let mut placed: BTreeMap<&str, BTreeMap<String, i32>> = BTreeMap::new();

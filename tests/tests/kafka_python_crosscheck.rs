@@ -4,8 +4,6 @@
 //! the same bytes. Run by .ci/run (`--features interop`).
 #![cfg(feature = "interop")]
 
-mod interop_env;
-
 use std::fmt::Write as _;
 
 use kafka_protocol::testing::all_messages;
@@ -30,8 +28,8 @@ fn kafka_python_agrees_with_our_codecs() {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let samples = dir.join("samples.jsonl");
     std::fs::write(&samples, lines).expect("write samples");
-    let out = interop_env::python()
-        .arg(interop_env::script("kafka_python_crosscheck.py"))
+    let out = tests::interop::python()
+        .arg(tests::interop::script("kafka_python_crosscheck.py"))
         .arg(&samples)
         .output()
         .expect("run python");

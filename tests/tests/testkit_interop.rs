@@ -12,178 +12,26 @@
 //!     cargo test -p tests --features interop --test testkit_interop
 #![cfg(feature = "interop")]
 
-mod interop_env;
-
 use std::collections::{BTreeMap, BTreeSet};
-use std::future::Future;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
 
 use broker_testkit::group::GroupView;
 use broker_testkit::{BatchInfo, Cluster, TopicSpec};
-use kafka_protocol::messages::Message;
-use kafka_protocol::messages::consumer_protocol::ConsumerProtocolAssignment;
 use kafka_protocol::{ApiKey, Compression};
-
-/// Upper bound for any single client run or wait; a hang fails the test
-/// with the client's output instead of blocking the suite.
-const TIMEOUT: Duration = Duration::from_secs(60);
-
-const CODECS: [(&str, Compression); 5] = [
-    ("none", Compression::None),
-    ("gzip", Compression::Gzip),
-    ("snappy", Compression::Snappy),
-    ("lz4", Compression::Lz4),
-    ("zstd", Compression::Zstd),
-];
+use tests::interop::{
+    CODECS, Drain, Run, Steered, TIMEOUT, assert_no_protocol_errors, kcat_produce, run_ok, spawn_piped, wait_until,
+    wait_with_timeout,
+};
 
 /// Values are padded with this many 'x' so that every codec shrinks them:
 /// librdkafka sends a batch uncompressed when compressing does not help.
 const PAD: usize = 100;
 
-// ------------------------------------------------------------ processes --
-
-/// A finished client run.
-struct Run {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    /// The tab-separated fields of the stdout lines whose first field is `tag`.
-    fn lines(&self, tag: &str) -> Vec<Vec<String>> {
-        self.stdout
-            .lines()
-            .map(|l| l.split('\t').map(str::to_string).collect::<Vec<_>>())
-            .filter(|f| f[0] == tag)
-            .map(|mut f| {
-                f.remove(0);
-                f
-            })
-            .collect()
-    }
-}
-
-/// The command line, for messages.
-fn command_line(cmd: &Command) -> String {
-    let args: Vec<_> = cmd.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
-    format!("{} {}", cmd.get_program().to_string_lossy(), args.join(" "))
-}
-
-/// A pipe collected on a thread, so a chatty child never blocks on it.
-struct Drain {
-    buf: Arc<Mutex<String>>,
-    reader: std::thread::JoinHandle<()>,
-}
-
-impl Drain {
-    fn new(mut r: impl Read + Send + 'static) -> Drain {
-        let buf = Arc::new(Mutex::new(String::new()));
-        let b = buf.clone();
-        let reader = std::thread::spawn(move || {
-            let mut chunk = [0u8; 8192];
-            while let Ok(n) = r.read(&mut chunk) {
-                if n == 0 {
-                    break;
-                }
-                b.lock().unwrap().push_str(&String::from_utf8_lossy(&chunk[..n]));
-            }
-        });
-        Drain { buf, reader }
-    }
-
-    /// What was read so far.
-    fn snapshot(&self) -> String {
-        self.buf.lock().unwrap().clone()
-    }
-
-    /// Everything, once the pipe closed (the child exited).
-    fn finish(self) -> String {
-        let _ = self.reader.join();
-        self.buf.lock().unwrap().clone()
-    }
-}
-
-/// Waits for `child` up to `timeout`, killing it when it overruns.
-fn wait_with_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(status) = child.try_wait().expect("wait for child") {
-            return Some(status);
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// Runs a client to completion, feeding it `input`. Blocking, so called
-/// through `block_in_place`: the cluster keeps serving on the other workers.
-fn run(mut cmd: Command, input: &str) -> Run {
-    let what = command_line(&cmd);
-    let input = input.to_string();
-    tokio::task::block_in_place(move || {
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
-        let mut stdin = child.stdin.take().unwrap();
-        std::thread::spawn(move || {
-            let _ = stdin.write_all(input.as_bytes());
-        });
-        let stdout = Drain::new(child.stdout.take().unwrap());
-        let stderr = Drain::new(child.stderr.take().unwrap());
-        let status = wait_with_timeout(&mut child, TIMEOUT);
-        let (stdout, stderr) = (stdout.finish(), stderr.finish());
-        let Some(status) = status else {
-            panic!("{what} did not finish within {TIMEOUT:?}\nstdout:\n{stdout}\nstderr:\n{stderr}");
-        };
-        assert_no_protocol_errors(&what, &stderr);
-        Run { status, stdout, stderr }
-    })
-}
-
-/// librdkafka logs a response it cannot parse (and drops the connection)
-/// as PROTOERR; it often recovers, so the run alone would not show it.
-fn assert_no_protocol_errors(what: &str, stderr: &str) {
-    let errors: Vec<&str> = stderr.lines().filter(|l| l.contains("PROTOERR")).collect();
-    assert!(errors.is_empty(), "{what}: librdkafka could not parse responses:\n{}", errors.join("\n"));
-}
-
-/// Runs a client and requires exit status 0.
-fn run_ok(cmd: Command, input: &str) -> Run {
-    let what = command_line(&cmd);
-    let r = run(cmd, input);
-    assert!(r.status.success(), "{what} failed ({})\nstdout:\n{}\nstderr:\n{}", r.status, r.stdout, r.stderr);
-    r
-}
-
 // ----------------------------------------------------------------- kcat --
-
-fn kcat(bootstrap: &str) -> Command {
-    let mut c = Command::new("kcat");
-    c.args(["-b", bootstrap]);
-    c
-}
-
-/// `kcat -P`: one record per input line, `key:value` when `-K :` is given.
-fn kcat_produce(bootstrap: &str, topic: &str, args: &[&str], lines: &[String]) -> Run {
-    let mut c = kcat(bootstrap);
-    c.args(["-P", "-t", topic]).args(args);
-    let r = run_ok(c, &(lines.join("\n") + "\n"));
-    // kcat reports failed deliveries on stderr.
-    assert!(!r.stderr.contains("Delivery failed"), "kcat could not deliver:\n{}", r.stderr);
-    r
-}
 
 /// A consumed (or stored) record.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -196,33 +44,19 @@ struct Rec {
 
 /// `kcat -C -e`: every partition from the beginning to its end.
 fn kcat_consume(bootstrap: &str, topic: &str) -> Vec<Rec> {
-    let mut c = kcat(bootstrap);
-    c.args(["-C", "-t", topic, "-o", "beginning", "-e", "-q", "-f", "%p\t%o\t%K\t%k\t%s\n"]);
-    let r = run_ok(c, "");
-    let mut recs: Vec<Rec> = r
-        .stdout
-        .lines()
-        .map(|l| {
-            // %K is the key length, -1 for a null key.
-            let f: Vec<&str> = l.splitn(5, '\t').collect();
-            assert_eq!(f.len(), 5, "unexpected kcat line {l:?}");
-            Rec {
-                partition: f[0].parse().unwrap(),
-                offset: f[1].parse().unwrap(),
-                key: (f[2] != "-1").then(|| f[3].to_string()),
-                value: f[4].to_string(),
-            }
-        })
-        .collect();
-    recs.sort();
-    recs
+    // kcat prints a null value as an empty one, and records here have
+    // values; the order stays (partition, offset).
+    tests::interop::kcat_consume(bootstrap, topic)
+        .into_iter()
+        .map(|r| Rec { partition: r.partition, offset: r.offset, key: r.key, value: r.value.unwrap_or_default() })
+        .collect()
 }
 
 // --------------------------------------------------------------- python --
 
 fn py(sub: &str, bootstrap: &str, args: &[&str]) -> Command {
-    let mut c = interop_env::python();
-    c.arg(interop_env::script("testkit_clients.py")).args([sub, "--bootstrap", bootstrap]).args(args);
+    let mut c = tests::interop::python();
+    c.arg(tests::interop::script("testkit_clients.py")).args([sub, "--bootstrap", bootstrap]).args(args);
     c
 }
 
@@ -250,56 +84,16 @@ fn py_consume(bootstrap: &str, topic: &str) -> Vec<Rec> {
 
 /// The consumer-group driver of testkit_clients.py (`group` subcommand),
 /// steered one command at a time.
-struct GroupDriver {
-    child: Child,
-    stdin: ChildStdin,
-    lines: mpsc::Receiver<String>,
-    stderr: Drain,
-}
+struct GroupDriver(Steered);
 
 impl GroupDriver {
     fn start(bootstrap: &str, group: &str, topic: &str) -> GroupDriver {
-        let mut cmd = py("group", bootstrap, &["--group", group, "--topic", topic]);
-        let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let stderr = Drain::new(child.stderr.take().unwrap());
-        GroupDriver { child, stdin, lines, stderr }
+        GroupDriver(Steered::start(py("group", bootstrap, &["--group", group, "--topic", topic])))
     }
 
     /// Sends a command and returns the lines of its reply, without the final "ok".
     fn call(&mut self, command: &str) -> Vec<Vec<String>> {
-        tokio::task::block_in_place(|| {
-            writeln!(self.stdin, "{command}").unwrap();
-            self.stdin.flush().unwrap();
-            let mut reply = Vec::new();
-            let deadline = Instant::now() + TIMEOUT;
-            loop {
-                let left = deadline.saturating_duration_since(Instant::now());
-                let line = match self.lines.recv_timeout(left) {
-                    Ok(line) => line,
-                    Err(e) => panic!(
-                        "group driver: no reply to {command:?} ({e})\nso far: {reply:?}\nstderr:\n{}",
-                        self.stderr.snapshot()
-                    ),
-                };
-                let fields: Vec<String> = line.split('\t').map(str::to_string).collect();
-                match fields[0].as_str() {
-                    "ok" => return reply,
-                    "error" => panic!("group driver: {command:?} failed: {line}\nstderr:\n{}", self.stderr.snapshot()),
-                    _ => reply.push(fields),
-                }
-            }
-        })
+        self.0.call(command)
     }
 
     /// The partitions of `member` once its rebalance completed.
@@ -334,21 +128,9 @@ impl GroupDriver {
             .collect()
     }
 
-    fn quit(mut self) {
-        tokio::task::block_in_place(|| {
-            writeln!(self.stdin, "quit").unwrap();
-            let status = wait_with_timeout(&mut self.child, TIMEOUT);
-            let stderr = self.stderr.snapshot();
-            assert!(status.is_some_and(|s| s.success()), "group driver exited with {status:?}\nstderr:\n{stderr}");
-            assert_no_protocol_errors("group driver", &stderr);
-        })
-    }
-}
-
-impl Drop for GroupDriver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    /// Ends the driver; it must exit cleanly.
+    fn quit(self) {
+        self.0.quit();
     }
 }
 
@@ -373,19 +155,6 @@ impl TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Polls `cond` every 10 ms until it holds.
-async fn wait_until<F, Fut>(what: &str, mut cond: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + TIMEOUT;
-    while !cond().await {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
@@ -980,15 +749,10 @@ async fn group_scenario(cluster: &Cluster, topic: &str, group: &str, disrupt: bo
 }
 
 /// The partitions of `topic` the coordinator assigned to the member with
-/// client id `client` (its ConsumerProtocolAssignment, after the version).
+/// client id `client`.
 fn assigned(view: &GroupView, client: &str, topic: &str) -> BTreeSet<i32> {
     let member = view.members.iter().find(|m| m.client_id == client).unwrap_or_else(|| panic!("no {client}: {view:?}"));
-    let mut bytes = member.assignment.clone();
-    assert!(bytes.len() >= 2, "{client} has no assignment: {view:?}");
-    let version = i16::from_be_bytes([bytes[0], bytes[1]]);
-    let _ = bytes.split_to(2);
-    let a = ConsumerProtocolAssignment::decode(&mut bytes, version.clamp(0, 3)).unwrap();
-    a.assigned_partitions.iter().filter(|tp| tp.topic == topic).flat_map(|tp| tp.partitions.iter().copied()).collect()
+    tests::interop::assigned(view, member, topic)
 }
 
 /// The broker coordinating `group`: the leader of its `__consumer_offsets`
@@ -1039,7 +803,7 @@ async fn three_brokers_on_disk_survive_restart_and_leader_move() {
         &boot,
         &["--topic", TOPIC, "--codec", "lz4", "--idempotent", "--interval-ms", "2", "--pad", "100"],
     );
-    let mut producer = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut producer = spawn_piped(&mut cmd);
     let stdout = Drain::new(producer.stdout.take().unwrap());
     let stderr = Drain::new(producer.stderr.take().unwrap());
 

@@ -13,13 +13,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
 
-use kafka_protocol::messages::offset_commit::{OffsetCommitRequestPartition, OffsetCommitRequestTopic};
 use kafka_protocol::messages::offset_delete::{OffsetDeleteRequestPartition, OffsetDeleteRequestTopic};
-use kafka_protocol::messages::offset_fetch::{
-    OffsetFetchRequestGroup, OffsetFetchRequestTopic, OffsetFetchRequestTopics,
-};
-use kafka_protocol::messages::{OffsetCommitRequest, OffsetDeleteRequest, OffsetFetchRequest};
+use kafka_protocol::messages::{OffsetCommitRequest, OffsetDeleteRequest};
 use kafka_protocol::{ApiKey, ErrorCode};
 
 use super::Admin;
@@ -29,6 +27,7 @@ use super::routing::{Attempt, no_answer};
 use crate::TopicPartition;
 use crate::consumer::OffsetAndMetadata;
 use crate::error::{Error, Result};
+use crate::group_offsets::{by_topic, fetched_offsets, offset_commit_topics, offset_fetch_request};
 use crate::net::Connection;
 
 /// Per-partition committed offsets: None where nothing is committed.
@@ -164,31 +163,32 @@ impl fmt::Display for ConsumerGroupLag {
     }
 }
 
-/// Groups partitions by topic.
-fn by_topic<'a>(parts: impl IntoIterator<Item = &'a TopicPartition>) -> BTreeMap<&'a str, Vec<i32>> {
-    let mut out: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
-    for tp in parts {
-        out.entry(&tp.topic).or_default().push(tp.partition);
-    }
-    out
-}
-
 /// Whether a per-partition error means the whole group's request should
 /// be sent again (to a new coordinator, or once it has loaded).
 fn retry_group(code: ErrorCode) -> bool {
     code.needs_coordinator_lookup() || code == ErrorCode::COORDINATOR_LOAD_IN_PROGRESS
 }
 
-/// One partition row of an OffsetFetch answer, whichever version's layout.
-struct FetchedRow {
-    tp: TopicPartition,
-    offset: i64,
-    epoch: i32,
-    metadata: Option<String>,
-    error: i16,
-}
-
 impl Admin {
+    /// Runs `attempt` on `group`'s coordinator: one group, one request,
+    /// sent again (to the coordinator looked up anew) while `attempt` or
+    /// the lookup says to retry.
+    async fn on_coordinator<T, F, Fut>(&self, api: ApiKey, group: &str, attempt: F) -> Result<T>
+    where
+        F: Fn(i32, Connection) -> Fut,
+        Fut: Future<Output = Attempt<T>>,
+    {
+        let attempt = &attempt;
+        self.run_one(api, group.to_string(), move |_| async move {
+            let outcome = match self.group_coordinator(group).await {
+                Ok((broker, conn)) => attempt(broker, conn).await,
+                Err(failed) => failed,
+            };
+            [(group.to_string(), outcome)].into()
+        })
+        .await
+    }
+
     /// The offsets `group` has committed (OffsetFetch, sent to its
     /// coordinator): for `partitions`, or for every partition it has an
     /// offset for when None. A partition asked about without a committed
@@ -209,12 +209,8 @@ impl Admin {
         group: &str,
         partitions: Option<&[TopicPartition]>,
     ) -> Result<BTreeMap<TopicPartition, Result<Option<OffsetAndMetadata>>>> {
-        self.run_one(ApiKey::OffsetFetch, group.to_string(), move |_| async move {
-            let attempt = match self.group_coordinator(group).await {
-                Ok((broker, conn)) => self.offset_fetch_at(broker, &conn, group, partitions).await,
-                Err(failed) => failed,
-            };
-            [(group.to_string(), attempt)].into()
+        self.on_coordinator(ApiKey::OffsetFetch, group, |broker, conn| {
+            self.offset_fetch_at(broker, conn, group, partitions)
         })
         .await
     }
@@ -222,7 +218,7 @@ impl Admin {
     async fn offset_fetch_at(
         &self,
         broker: i32,
-        conn: &Connection,
+        conn: Connection,
         group: &str,
         partitions: Option<&[TopicPartition]>,
     ) -> Attempt<Committed> {
@@ -230,48 +226,16 @@ impl Admin {
             Ok(v) => v,
             Err(e) => return Attempt::failed(e),
         };
-        let wanted = partitions.map(by_topic);
-        let req = if version >= 8 {
-            OffsetFetchRequest {
-                groups: vec![OffsetFetchRequestGroup {
-                    group_id: group.to_string(),
-                    topics: wanted.as_ref().map(|w| {
-                        w.iter()
-                            .map(|(t, ps)| OffsetFetchRequestTopics {
-                                name: t.to_string(),
-                                partition_indexes: ps.clone(),
-                                ..Default::default()
-                            })
-                            .collect()
-                    }),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }
-        } else {
-            if wanted.is_none() && version < 2 {
-                return Attempt::Done(Err(Error::broker(
-                    ErrorCode::UNSUPPORTED_VERSION,
-                    ApiKey::OffsetFetch,
-                    broker,
-                    format!("group {group}"),
-                    Some("listing every partition's offset needs OffsetFetch v2+".into()),
-                )));
-            }
-            OffsetFetchRequest {
-                group_id: group.to_string(),
-                topics: wanted.as_ref().map(|w| {
-                    w.iter()
-                        .map(|(t, ps)| OffsetFetchRequestTopic {
-                            name: t.to_string(),
-                            partition_indexes: ps.clone(),
-                            ..Default::default()
-                        })
-                        .collect()
-                }),
-                ..Default::default()
-            }
-        };
+        if partitions.is_none() && version < 2 {
+            return Attempt::Done(Err(Error::broker(
+                ErrorCode::UNSUPPORTED_VERSION,
+                ApiKey::OffsetFetch,
+                broker,
+                format!("group {group}"),
+                Some("listing every partition's offset needs OffsetFetch v2+".into()),
+            )));
+        }
+        let req = offset_fetch_request(group, version, partitions, false);
         let resp = match conn.request_at(&req, version).await {
             Ok(r) => r,
             Err(e) => {
@@ -279,49 +243,16 @@ impl Admin {
                 return Attempt::failed(e);
             }
         };
-        let (group_error, rows): (i16, Vec<FetchedRow>) = if version >= 8 {
-            let Some(g) = resp.groups.into_iter().find(|g| g.group_id == group) else {
-                return Attempt::Done(Err(no_answer(ApiKey::OffsetFetch, broker, format!("group {group}"))));
-            };
-            let rows = g
-                .topics
-                .into_iter()
-                .flat_map(|t| {
-                    let name = t.name;
-                    t.partitions.into_iter().map(move |p| FetchedRow {
-                        tp: TopicPartition::new(name.as_str(), p.partition_index),
-                        offset: p.committed_offset,
-                        epoch: p.committed_leader_epoch,
-                        metadata: p.metadata,
-                        error: p.error_code,
-                    })
-                })
-                .collect();
-            (g.error_code, rows)
-        } else {
-            let rows = resp
-                .topics
-                .into_iter()
-                .flat_map(|t| {
-                    let name = t.name;
-                    t.partitions.into_iter().map(move |p| FetchedRow {
-                        tp: TopicPartition::new(name.as_str(), p.partition_index),
-                        offset: p.committed_offset,
-                        epoch: p.committed_leader_epoch,
-                        metadata: p.metadata,
-                        error: p.error_code,
-                    })
-                })
-                .collect();
-            (resp.error_code, rows)
+        let Some((group_error, rows)) = fetched_offsets(resp, version, group) else {
+            return Attempt::Done(Err(no_answer(ApiKey::OffsetFetch, broker, format!("group {group}"))));
         };
-        if group_error != 0 {
-            let e = Error::broker(ErrorCode(group_error), ApiKey::OffsetFetch, broker, format!("group {group}"), None);
+        if group_error != ErrorCode::NONE {
+            let e = Error::broker(group_error, ApiKey::OffsetFetch, broker, format!("group {group}"), None);
             return self.group_error(group, e);
         }
         let mut out: Committed = BTreeMap::new();
         for row in rows {
-            let code = ErrorCode(row.error);
+            let code = row.error;
             let context = format!("group {group}, {}", row.tp);
             if retry_group(code) || code == ErrorCode::UNSTABLE_OFFSET_COMMIT {
                 return self.group_error(group, Error::broker(code, ApiKey::OffsetFetch, broker, context, None));
@@ -329,11 +260,7 @@ impl Admin {
             let value = if code != ErrorCode::NONE {
                 Err(Error::broker(code, ApiKey::OffsetFetch, broker, context, None))
             } else {
-                Ok((row.offset >= 0).then(|| OffsetAndMetadata {
-                    offset: row.offset,
-                    leader_epoch: (row.epoch >= 0).then_some(row.epoch),
-                    metadata: row.metadata.unwrap_or_default(),
-                }))
+                Ok(row.committed)
             };
             out.insert(row.tp, value);
         }
@@ -371,12 +298,8 @@ impl Admin {
             return Ok(BTreeMap::new());
         }
         let offsets = &offsets;
-        self.run_one(ApiKey::OffsetCommit, group.to_string(), move |_| async move {
-            let attempt = match self.group_coordinator(group).await {
-                Ok((broker, conn)) => self.offset_commit_at(broker, &conn, group, offsets).await,
-                Err(failed) => failed,
-            };
-            [(group.to_string(), attempt)].into()
+        self.on_coordinator(ApiKey::OffsetCommit, group, |broker, conn| {
+            self.offset_commit_at(broker, conn, group, offsets)
         })
         .await
     }
@@ -384,34 +307,16 @@ impl Admin {
     async fn offset_commit_at(
         &self,
         broker: i32,
-        conn: &Connection,
+        conn: Connection,
         group: &str,
         offsets: &BTreeMap<TopicPartition, OffsetAndMetadata>,
     ) -> Attempt<Changed> {
-        let mut topics: Vec<OffsetCommitRequestTopic> = Vec::new();
-        for (tp, o) in offsets {
-            let p = OffsetCommitRequestPartition {
-                partition_index: tp.partition,
-                committed_offset: o.offset,
-                committed_leader_epoch: o.leader_epoch.unwrap_or(-1),
-                committed_metadata: Some(o.metadata.clone()),
-                ..Default::default()
-            };
-            match topics.last_mut() {
-                Some(t) if *t.name == *tp.topic => t.partitions.push(p),
-                _ => topics.push(OffsetCommitRequestTopic {
-                    name: tp.topic.to_string(),
-                    partitions: vec![p],
-                    ..Default::default()
-                }),
-            }
-        }
         let req = OffsetCommitRequest {
             group_id: group.to_string(),
             generation_id_or_member_epoch: -1,
             member_id: String::new(),
             group_instance_id: None,
-            topics,
+            topics: offset_commit_topics(offsets),
             ..Default::default()
         };
         let resp = match conn.request(&req).await {
@@ -421,20 +326,39 @@ impl Admin {
                 return Attempt::failed(e);
             }
         };
+        let rows = resp.topics.into_iter().flat_map(|t| {
+            let topic: Arc<str> = t.name.into();
+            t.partitions
+                .into_iter()
+                .map(move |p| (TopicPartition { topic: topic.clone(), partition: p.partition_index }, p.error_code))
+        });
+        self.changed(ApiKey::OffsetCommit, broker, group, rows, offsets.keys())
+    }
+
+    /// The outcome of a commit or delete for each partition of `asked`,
+    /// from the (partition, error code) rows of the answer. An error that
+    /// needs another coordinator, or its loading to finish, retries the
+    /// whole group (the requests are idempotent); a partition the answer
+    /// left out failed.
+    fn changed<'a>(
+        &self,
+        api: ApiKey,
+        broker: i32,
+        group: &str,
+        rows: impl IntoIterator<Item = (TopicPartition, i16)>,
+        asked: impl IntoIterator<Item = &'a TopicPartition>,
+    ) -> Attempt<Changed> {
         let mut out: Changed = BTreeMap::new();
-        for t in resp.topics {
-            for p in t.partitions {
-                let tp = TopicPartition::new(t.name.as_str(), p.partition_index);
-                let code = ErrorCode(p.error_code);
-                let e = || Error::broker(code, ApiKey::OffsetCommit, broker, format!("group {group}, {tp}"), None);
-                if retry_group(code) {
-                    return self.group_error(group, e());
-                }
-                out.insert(tp.clone(), if code == ErrorCode::NONE { Ok(()) } else { Err(e()) });
+        for (tp, code) in rows {
+            let code = ErrorCode(code);
+            let e = || Error::broker(code, api, broker, format!("group {group}, {tp}"), None);
+            if retry_group(code) {
+                return self.group_error(group, e());
             }
+            out.insert(tp.clone(), if code == ErrorCode::NONE { Ok(()) } else { Err(e()) });
         }
-        for tp in offsets.keys() {
-            out.entry(tp.clone()).or_insert_with(|| Err(no_answer(ApiKey::OffsetCommit, broker, tp)));
+        for tp in asked {
+            out.entry(tp.clone()).or_insert_with(|| Err(no_answer(api, broker, tp)));
         }
         Attempt::Done(Ok(out))
     }
@@ -523,12 +447,8 @@ impl Admin {
             return Ok(BTreeMap::new());
         }
         let partitions = &partitions;
-        self.run_one(ApiKey::OffsetDelete, group.to_string(), move |_| async move {
-            let attempt = match self.group_coordinator(group).await {
-                Ok((broker, conn)) => self.offset_delete_at(broker, &conn, group, partitions).await,
-                Err(failed) => failed,
-            };
-            [(group.to_string(), attempt)].into()
+        self.on_coordinator(ApiKey::OffsetDelete, group, |broker, conn| {
+            self.offset_delete_at(broker, conn, group, partitions)
         })
         .await
     }
@@ -536,7 +456,7 @@ impl Admin {
     async fn offset_delete_at(
         &self,
         broker: i32,
-        conn: &Connection,
+        conn: Connection,
         group: &str,
         partitions: &BTreeSet<TopicPartition>,
     ) -> Attempt<Changed> {
@@ -567,22 +487,13 @@ impl Admin {
                 Error::broker(ErrorCode(resp.error_code), ApiKey::OffsetDelete, broker, format!("group {group}"), None);
             return self.group_error(group, e);
         }
-        let mut out: Changed = BTreeMap::new();
-        for t in resp.topics {
-            for p in t.partitions {
-                let tp = TopicPartition::new(t.name.as_str(), p.partition_index);
-                let code = ErrorCode(p.error_code);
-                let e = || Error::broker(code, ApiKey::OffsetDelete, broker, format!("group {group}, {tp}"), None);
-                if retry_group(code) {
-                    return self.group_error(group, e());
-                }
-                out.insert(tp.clone(), if code == ErrorCode::NONE { Ok(()) } else { Err(e()) });
-            }
-        }
-        for tp in partitions {
-            out.entry(tp.clone()).or_insert_with(|| Err(no_answer(ApiKey::OffsetDelete, broker, tp)));
-        }
-        Attempt::Done(Ok(out))
+        let rows = resp.topics.into_iter().flat_map(|t| {
+            let topic: Arc<str> = t.name.into();
+            t.partitions
+                .into_iter()
+                .map(move |p| (TopicPartition { topic: topic.clone(), partition: p.partition_index }, p.error_code))
+        });
+        self.changed(ApiKey::OffsetDelete, broker, group, rows, partitions)
     }
 
     /// The lag of consumer group `group`: for every partition it has a

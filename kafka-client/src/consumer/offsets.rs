@@ -15,11 +15,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use kafka_protocol::messages::list_offsets::{ListOffsetsPartition, ListOffsetsTopic};
-use kafka_protocol::messages::offset_commit::{OffsetCommitRequestPartition, OffsetCommitRequestTopic};
-use kafka_protocol::messages::offset_fetch::{
-    OffsetFetchRequestGroup, OffsetFetchRequestTopic, OffsetFetchRequestTopics,
-};
-use kafka_protocol::messages::{ListOffsetsRequest, OffsetCommitRequest, OffsetFetchRequest};
+use kafka_protocol::messages::{ListOffsetsRequest, OffsetCommitRequest};
 use kafka_protocol::{ApiKey, ErrorCode};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -29,6 +25,7 @@ use super::{Consumer, Inner, group, lock};
 use crate::TopicPartition;
 use crate::config::now_ms;
 use crate::error::{Error, Result};
+use crate::group_offsets::{fetched_offsets, offset_commit_topics, offset_fetch_request};
 
 /// An offset to commit, or one that was committed: the next offset to read
 /// (the last processed + 1), the leader epoch of the record before it, and
@@ -201,31 +198,13 @@ async fn commit_once(inner: &Inner, offsets: &BTreeMap<TopicPartition, OffsetAnd
     let (generation, member_id, instance_id) = commit_identity(inner)?;
     let conn = group::coordinator(inner).await?;
     let version = conn.version_for(ApiKey::OffsetCommit)?;
-    let mut topics: Vec<OffsetCommitRequestTopic> = Vec::new();
-    for (tp, o) in offsets {
-        let p = OffsetCommitRequestPartition {
-            partition_index: tp.partition,
-            committed_offset: o.offset,
-            committed_leader_epoch: o.leader_epoch.unwrap_or(-1),
-            committed_metadata: Some(o.metadata.clone()),
-            ..Default::default()
-        };
-        match topics.last_mut() {
-            Some(t) if *t.name == *tp.topic => t.partitions.push(p),
-            _ => topics.push(OffsetCommitRequestTopic {
-                name: tp.topic.to_string(),
-                partitions: vec![p],
-                ..Default::default()
-            }),
-        }
-    }
     let req = OffsetCommitRequest {
         group_id: group_id.clone(),
         generation_id_or_member_epoch: generation,
         member_id,
         group_instance_id: if version >= 7 { instance_id } else { None },
         retention_time_ms: -1,
-        topics,
+        topics: offset_commit_topics(offsets),
         ..Default::default()
     };
     let resp = match conn.request_at(&req, version).await {
@@ -261,16 +240,6 @@ async fn commit_once(inner: &Inner, offsets: &BTreeMap<TopicPartition, OffsetAnd
     Ok(())
 }
 
-/// One partition of an OffsetFetch answer, whichever version's layout.
-struct CommittedRow {
-    topic: String,
-    partition: i32,
-    offset: i64,
-    epoch: i32,
-    metadata: Option<String>,
-    error: i16,
-}
-
 /// Asks the coordinator for committed offsets.
 async fn fetch_committed_once(
     inner: &Inner,
@@ -279,46 +248,7 @@ async fn fetch_committed_once(
     let group_id = inner.group_id()?.to_string();
     let conn = group::coordinator(inner).await?;
     let version = conn.version_for(ApiKey::OffsetFetch)?;
-    let mut by_topic: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
-    for tp in parts {
-        by_topic.entry(&tp.topic).or_default().push(tp.partition);
-    }
-    let req = if version >= 8 {
-        OffsetFetchRequest {
-            groups: vec![OffsetFetchRequestGroup {
-                group_id: group_id.clone(),
-                topics: Some(
-                    by_topic
-                        .iter()
-                        .map(|(t, ps)| OffsetFetchRequestTopics {
-                            name: t.to_string(),
-                            partition_indexes: ps.clone(),
-                            ..Default::default()
-                        })
-                        .collect(),
-                ),
-                ..Default::default()
-            }],
-            require_stable: true,
-            ..Default::default()
-        }
-    } else {
-        OffsetFetchRequest {
-            group_id: group_id.clone(),
-            topics: Some(
-                by_topic
-                    .iter()
-                    .map(|(t, ps)| OffsetFetchRequestTopic {
-                        name: t.to_string(),
-                        partition_indexes: ps.clone(),
-                        ..Default::default()
-                    })
-                    .collect(),
-            ),
-            require_stable: version >= 7,
-            ..Default::default()
-        }
-    };
+    let req = offset_fetch_request(&group_id, version, Some(parts), true);
     let resp = match conn.request_at(&req, version).await {
         Ok(r) => r,
         Err(e) => {
@@ -326,45 +256,9 @@ async fn fetch_committed_once(
             return Err(e);
         }
     };
-    // One shape for both layouts.
-    let (group_error, rows): (i16, Vec<CommittedRow>) = if version >= 8 {
-        let g = resp.groups.into_iter().find(|g| g.group_id == group_id).unwrap_or_default();
-        let rows = g
-            .topics
-            .into_iter()
-            .flat_map(|t| {
-                let name = t.name;
-                t.partitions.into_iter().map(move |p| CommittedRow {
-                    topic: name.clone(),
-                    partition: p.partition_index,
-                    offset: p.committed_offset,
-                    epoch: p.committed_leader_epoch,
-                    metadata: p.metadata,
-                    error: p.error_code,
-                })
-            })
-            .collect();
-        (g.error_code, rows)
-    } else {
-        let rows = resp
-            .topics
-            .into_iter()
-            .flat_map(|t| {
-                let name = t.name;
-                t.partitions.into_iter().map(move |p| CommittedRow {
-                    topic: name.clone(),
-                    partition: p.partition_index,
-                    offset: p.committed_offset,
-                    epoch: p.committed_leader_epoch,
-                    metadata: p.metadata,
-                    error: p.error_code,
-                })
-            })
-            .collect();
-        (resp.error_code, rows)
-    };
-    let check = |code: i16, context: String| -> Result<()> {
-        let code = ErrorCode(code);
+    // A v8+ answer without the group says nothing is committed.
+    let (group_error, rows) = fetched_offsets(resp, version, &group_id).unwrap_or((ErrorCode::NONE, Vec::new()));
+    let check = |code: ErrorCode, context: String| -> Result<()> {
         if code == ErrorCode::NONE {
             return Ok(());
         }
@@ -375,15 +269,9 @@ async fn fetch_committed_once(
     };
     check(group_error, format!("group {group_id}"))?;
     let mut out = BTreeMap::new();
-    for CommittedRow { topic, partition, offset, epoch, metadata, error } in rows {
-        let tp = TopicPartition::new(topic, partition);
-        check(error, format!("group {group_id}, {tp}"))?;
-        let value = (offset >= 0).then(|| OffsetAndMetadata {
-            offset,
-            leader_epoch: (epoch >= 0).then_some(epoch),
-            metadata: metadata.unwrap_or_default(),
-        });
-        out.insert(tp, value);
+    for row in rows {
+        check(row.error, format!("group {group_id}, {}", row.tp))?;
+        out.insert(row.tp, row.committed);
     }
     for tp in parts {
         out.entry(tp.clone()).or_insert(None);
