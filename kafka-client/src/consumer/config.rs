@@ -97,9 +97,9 @@ impl OffsetReset {
 
 /// Which records a fetch may return (`isolation.level`).
 ///
-/// Both are accepted. `read_committed` stops fetches at the last stable
-/// offset, so records of open transactions are not returned; records of
-/// aborted transactions are not filtered out yet (see
+/// `read_committed` stops fetches at the last stable offset, so records of
+/// open transactions are not returned, and skips the batches of aborted
+/// transactions the broker lists in its answer (see
 /// [`fetched`](super::fetched)). Against a broker with no transactions the
 /// two read the same records.
 ///

@@ -31,18 +31,21 @@
 //! reports the epoch of the last offset it moved past, which the consumer
 //! sends as the last fetched epoch (KIP-320).
 //!
-//! Not implemented: with `isolation.level=read_committed` Java also drops
-//! the batches of aborted transactions, using the response's
-//! `aborted_transactions` list. Neither this client nor the test broker has
-//! transactions yet, so a [`CompletedFetch`] takes no such list: batches of
-//! aborted transactions are returned like any other, even when the broker
-//! listed aborted transactions. Only control batches are skipped.
+//! With `isolation.level=read_committed` the broker stops a fetch at the
+//! last stable offset and lists the aborted transactions in its range
+//! (producer id, first offset). [`CompletedFetch::read_committed`] hands
+//! that list over, and, as in Java, a transactional batch of a producer
+//! whose aborted transaction has begun at or before the batch's last offset
+//! is skipped (the position moves past it) until that producer's abort
+//! marker is passed.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use kafka_protocol::records::batch::{self, RecordBatch};
+use kafka_protocol::records::control::{ControlRecord, ControlRecordType};
 use kafka_protocol::records::legacy::{self, LegacyRecord};
 use kafka_protocol::records::{RecordSet, RecordSetEntry, Records, TimestampType};
 
@@ -216,6 +219,33 @@ pub struct CompletedFetch {
     last_epoch: Option<i32>,
     error: Option<FetchError>,
     consumed: bool,
+    /// read_committed only: which batches belong to aborted transactions.
+    aborted: Option<AbortedFilter>,
+}
+
+/// Java's bookkeeping of aborted transactions while a fetch is read in
+/// offset order: a producer's transaction counts as aborted from its first
+/// offset until its abort marker.
+#[derive(Debug, Default)]
+struct AbortedFilter {
+    /// Aborted transactions not reached yet, as (first offset, producer
+    /// id), latest first so the next one reached is popped from the end.
+    pending: Vec<(i64, i64)>,
+    /// Producers inside an aborted transaction at the read position.
+    open: HashSet<i64>,
+}
+
+impl AbortedFilter {
+    /// Enters every aborted transaction that begins at or before `last`.
+    fn reach(&mut self, last: i64) {
+        while let Some(&(first, producer)) = self.pending.last() {
+            if first > last {
+                break;
+            }
+            self.open.insert(producer);
+            self.pending.pop();
+        }
+    }
 }
 
 impl fmt::Debug for CompletedFetch {
@@ -264,7 +294,51 @@ impl CompletedFetch {
             last_epoch: None,
             error: None,
             consumed: false,
+            aborted: None,
         }
+    }
+
+    /// Reads the fetch as `isolation.level=read_committed` does: `aborted`
+    /// is the response's list of aborted transactions for the partition, as
+    /// (producer id, first offset), in any order. Transactional batches of
+    /// those transactions are skipped, the position moving past them.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use kafka_client::consumer::fetched::{CompletedFetch, FetchOptions};
+    /// use kafka_client::TopicPartition;
+    /// use kafka_protocol::Compression;
+    /// use kafka_protocol::records::BatchBuilder;
+    /// use kafka_protocol::records::control::{ControlRecord, ControlRecordType};
+    ///
+    /// // Producer 5 writes offsets 0..=1 in a transaction, then aborts it
+    /// // with a marker at offset 2.
+    /// let mut data = Vec::new();
+    /// let mut txn = BatchBuilder::new(Compression::None, None);
+    /// txn.set_producer(5, 0, 0);
+    /// txn.set_transactional(true);
+    /// txn.append(0, None, Some(&b"a"[..]), &[]);
+    /// txn.append(0, None, Some(&b"b"[..]), &[]);
+    /// data.extend_from_slice(&txn.finish().unwrap());
+    /// let mut marker = BatchBuilder::new(Compression::None, None);
+    /// marker.set_base_offset(2);
+    /// marker.set_producer(5, 0, -1);
+    /// marker.set_transactional(true);
+    /// marker.append_control(0, &ControlRecord { kind: ControlRecordType::Abort, coordinator_epoch: 0 });
+    /// data.extend_from_slice(&marker.finish().unwrap());
+    ///
+    /// let tp = TopicPartition::new("payments", 0);
+    /// let mut fetch = CompletedFetch::new(tp, 0, Bytes::from(data), FetchOptions::default())
+    ///     .read_committed([(5, 0)]);
+    /// let (mut position, mut epoch) = (0, None);
+    /// assert!(fetch.take(10, &mut position, &mut epoch).unwrap().is_empty());
+    /// assert_eq!(position, 3);
+    /// ```
+    pub fn read_committed(mut self, aborted: impl IntoIterator<Item = (i64, i64)>) -> Self {
+        let mut pending: Vec<(i64, i64)> = aborted.into_iter().map(|(producer, first)| (first, producer)).collect();
+        pending.sort_unstable_by(|a, b| b.cmp(a));
+        self.aborted = Some(AbortedFilter { pending, open: HashSet::new() });
+        self
     }
 
     /// Up to `max` records at or after `position`, in offset order.
@@ -596,6 +670,20 @@ impl CompletedFetch {
         // Java keeps any epoch but -1; other negatives are no epoch either,
         // and must not reach the broker as a last fetched epoch.
         let leader_epoch = (h.partition_leader_epoch >= 0).then_some(h.partition_leader_epoch);
+        // Before the position check, as in Java: a batch below the position
+        // still moves the aborted-transaction bookkeeping along.
+        if h.producer_id >= 0 && self.aborted.is_some() {
+            let aborts = h.is_control() && self.is_abort_marker(batch)?;
+            if let Some(filter) = self.aborted.as_mut() {
+                filter.reach(end - 1);
+                if aborts {
+                    filter.open.remove(&h.producer_id);
+                } else if h.is_transactional() && filter.open.contains(&h.producer_id) {
+                    self.advance(end, leader_epoch);
+                    return Ok(());
+                }
+            }
+        }
         // Nothing to return: transaction markers, batches emptied by
         // compaction, and a first batch wholly below the position. Skipping
         // them undecoded still moves the position past them.
@@ -615,6 +703,18 @@ impl CompletedFetch {
         // is checked against the data by `records`, so it is not inflated.
         out.reserve((h.record_count as usize).min(max - out.len()));
         Ok(())
+    }
+
+    /// Whether a control batch holds an abort marker (its first record, as
+    /// Java reads it).
+    fn is_abort_marker(&self, batch: &RecordBatch) -> Result<bool, FetchError> {
+        let base = batch.header().base_offset;
+        let mut records = batch.records(self.decompress_limit).map_err(|e| self.corrupt(base, e.to_string()))?;
+        let Some(first) = records.next_raw() else { return Ok(false) };
+        let first = first.map_err(|e| self.corrupt(base, e.to_string()))?;
+        let marker = ControlRecord::parse(first.key.as_deref().unwrap_or_default(), first.value.as_deref())
+            .map_err(|e| self.corrupt(base, format!("control record: {e}")))?;
+        Ok(marker.kind == ControlRecordType::Abort)
     }
 
     fn open_legacy(&mut self, entry: Bytes) -> Result<(), FetchError> {
@@ -957,6 +1057,91 @@ mod tests {
         assert!(matches!(err, FetchError::Corrupt { offset: 0, .. }), "{err:?}");
     }
 
+    /// A transactional batch of `producer` at `base..base + count`.
+    fn txn(codec: Compression, producer: i64, base: i64, count: i64) -> Vec<u8> {
+        let mut b = BatchBuilder::new(codec, None);
+        b.set_base_offset(base);
+        b.set_producer(producer, 0, 0);
+        b.set_transactional(true);
+        for o in base..base + count {
+            b.append(1_000 + o, None, Some(format!("v{o}").as_bytes()), &[]);
+        }
+        b.finish().unwrap().to_vec()
+    }
+
+    /// `producer`'s commit or abort marker at `offset`.
+    fn marker(producer: i64, offset: i64, kind: ControlRecordType) -> Vec<u8> {
+        let mut b = BatchBuilder::new(Compression::None, None);
+        b.set_base_offset(offset);
+        b.set_producer(producer, 0, -1);
+        b.set_transactional(true);
+        b.append_control(5_000, &ControlRecord { kind, coordinator_epoch: 3 });
+        b.finish().unwrap().to_vec()
+    }
+
+    /// Committed, aborted and interleaved transactions, a plain batch, and
+    /// a producer with a committed then an aborted transaction; the
+    /// aborted ones as the broker lists them, in no particular order.
+    fn transactions(codec: Compression) -> (Vec<u8>, [(i64, i64); 3]) {
+        use ControlRecordType::{Abort, Commit};
+        let data = cat(&[
+            txn(codec, 1, 0, 2),
+            marker(1, 2, Commit),
+            txn(codec, 2, 3, 2),
+            marker(2, 5, Abort),
+            batch(codec, 6, 2, 0),
+            txn(codec, 1, 8, 1),
+            marker(1, 9, Abort),
+            txn(codec, 3, 10, 1),
+            txn(codec, 4, 11, 1),
+            marker(3, 12, Abort),
+            marker(4, 13, Commit),
+        ]);
+        (data, [(3, 10), (1, 8), (2, 3)])
+    }
+
+    #[test]
+    fn read_committed_skips_aborted_transactions() {
+        for codec in CODECS {
+            let (data, aborted) = transactions(codec);
+            for max in [1, 2, 500] {
+                let mut f = fetch(data.clone(), 0).read_committed(aborted);
+                let (offsets, position, _) = drain_all(&mut f, max);
+                assert_eq!(offsets, [0, 1, 6, 7, 11], "{codec}, max {max}");
+                assert_eq!(position, 14);
+            }
+            // Uncommitted reads return every data record.
+            let (offsets, position, _) = drain_all(&mut fetch(data.clone(), 0), 500);
+            assert_eq!(offsets, [0, 1, 3, 4, 6, 7, 8, 10, 11], "{codec}");
+            assert_eq!(position, 14);
+            // Starting inside the range: batches below the position still
+            // open their producers' aborted transactions.
+            let mut f = fetch(data.clone(), 4).read_committed(aborted);
+            assert_eq!(drain_all(&mut f, 500).0, [6, 7, 11], "{codec}");
+            // Without the list nothing counts as aborted.
+            let mut f = fetch(data, 0).read_committed([]);
+            assert_eq!(drain_all(&mut f, 500).0, [0, 1, 3, 4, 6, 7, 8, 10, 11], "{codec}");
+        }
+    }
+
+    #[test]
+    fn an_unreadable_marker_under_read_committed_is_corruption() {
+        let mut bad = marker(1, 2, ControlRecordType::Abort);
+        // The marker's key length, after the record's length, attributes,
+        // timestamp delta and offset delta (one byte each here), now says
+        // 2 bytes instead of 4.
+        let key_len_at = batch::HEADER_LEN + 4;
+        assert_eq!(bad[key_len_at], 8, "zigzag varint of the 4-byte key");
+        bad[key_len_at] = 4;
+        batch::update_crc(&mut bad);
+        let data = cat(&[txn(Compression::None, 1, 0, 2), bad]);
+        let mut f = fetch(data, 0).read_committed([(1, 0)]);
+        let (mut position, mut epoch) = (0, None);
+        let err = f.take(10, &mut position, &mut epoch).unwrap_err();
+        assert!(matches!(err, FetchError::Corrupt { offset: 2, .. }), "{err:?}");
+        assert_eq!(position, 2);
+    }
+
     #[test]
     fn a_compression_bomb_is_an_error_not_an_allocation() {
         let options = FetchOptions { check_crcs: true, min_decompress_limit: 1 << 20 };
@@ -1039,6 +1224,7 @@ mod tests {
         let mut legacy = kafka_protocol::records::legacy::encode_message(0, 1, 0, 5, Some(b"k"), Some(b"v"));
         legacy.extend(kafka_protocol::records::legacy::encode_message(1, 0, 0, -1, None, Some(b"w")));
         clean.push(legacy);
+        clean.extend(CODECS.iter().map(|&c| transactions(c).0));
         for round in 0..4_000 {
             let mut data = clean[round % clean.len()].clone();
             for _ in 0..rng.usize(1..4) {
@@ -1050,6 +1236,10 @@ mod tests {
             }
             let options = FetchOptions { check_crcs: rng.bool(), min_decompress_limit: 1 << 16 };
             let mut f = fetch_with(data, 0, options);
+            if rng.bool() {
+                let aborted: Vec<(i64, i64)> = (0..rng.usize(..4)).map(|_| (rng.i64(-1..5), rng.i64(-2..16))).collect();
+                f = f.read_committed(aborted);
+            }
             let (mut position, mut epoch) = (0, None);
             for _ in 0..20 {
                 let before = position;

@@ -25,7 +25,7 @@ use kafka_protocol::messages::{FetchRequest, FetchResponse};
 use kafka_protocol::{ApiKey, ErrorCode, Uuid};
 
 use super::Inner;
-use super::config::OffsetReset;
+use super::config::{IsolationLevel, OffsetReset};
 use super::fetched::{CompletedFetch, FetchOptions};
 use crate::TopicPartition;
 use crate::config::now_ms;
@@ -278,7 +278,11 @@ fn process(
                     }
                     if let Some(records) = pd.records.filter(|r| !r.is_empty()) {
                         let options = FetchOptions { check_crcs: inner.cfg.check_crcs, ..FetchOptions::default() };
-                        let fetch = CompletedFetch::new(tp.clone(), fetched_at, records, options);
+                        let mut fetch = CompletedFetch::new(tp.clone(), fetched_at, records, options);
+                        if inner.cfg.isolation_level == IsolationLevel::ReadCommitted {
+                            let aborted = pd.aborted_transactions.iter().flatten();
+                            fetch = fetch.read_committed(aborted.map(|a| (a.producer_id, a.first_offset)));
+                        }
                         st.store(&tp, fetch);
                     }
                 }
