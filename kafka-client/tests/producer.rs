@@ -310,6 +310,47 @@ async fn backpressure_blocks_then_resumes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_block_bounds_the_wait_for_metadata_and_memory() {
+    let cluster = Cluster::builder().auto_create_topics(false).start().await.unwrap();
+    cluster.create_topic("full", 1, 1).await.unwrap();
+    let p = builder(&cluster)
+        .buffer_memory(64 * 1024)
+        .batch_size(16 * 1024)
+        .max_block(Duration::from_millis(400))
+        .build()
+        .unwrap();
+
+    // A topic that never appears.
+    let t0 = std::time::Instant::now();
+    let err = p.send(ProducerRecord::new("missing").value("x")).await.unwrap_err();
+    assert!(matches!(&err, Error::Timeout { what, .. } if what.contains("missing")), "{err:?}");
+    assert!(t0.elapsed() >= Duration::from_millis(400), "gave up after {:?}", t0.elapsed());
+
+    // Memory that never frees up: the broker is unreachable.
+    p.send_and_wait(ProducerRecord::new("full").value("warm-up")).await.unwrap();
+    cluster.isolate_broker(1, true).unwrap();
+    let value = "z".repeat(1000);
+    let mut accepted = Vec::new();
+    let err = loop {
+        let t0 = std::time::Instant::now();
+        match p.send(ProducerRecord::new("full").value(value.clone())).await {
+            Ok(f) => accepted.push(f),
+            Err(e) => break (e, t0.elapsed()),
+        }
+        assert!(accepted.len() < 200, "buffer.memory never ran out");
+    };
+    assert!(matches!(&err.0, Error::Timeout { .. }), "{err:?}");
+    assert!(err.1 >= Duration::from_millis(400), "gave up after {:?}", err.1);
+    cluster.isolate_broker(1, false).unwrap();
+    // What was accepted before is still delivered.
+    for r in await_all(accepted).await {
+        r.unwrap();
+    }
+    p.close(Duration::from_secs(5)).await;
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delivery_timeout_after_a_possible_write_is_outcome_unknown() {
     let cluster = Cluster::builder().start().await.unwrap();
     cluster.create_topic("slow", 1, 1).await.unwrap();

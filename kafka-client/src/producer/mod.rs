@@ -211,9 +211,14 @@ impl Producer {
         for i in &self.shared.interceptors {
             record = i.on_send(record);
         }
-        let started = tokio::time::Instant::now();
-        let deadline = started + self.shared.cfg.max_block;
-        let partitions = self.wait_for_topic(&record.topic, deadline).await?;
+        // The max.block.ms deadline starts now, but the clock is read only
+        // if the record has to wait (the common case never does).
+        let started = std::sync::OnceLock::new();
+        let deadline = || *started.get_or_init(|| tokio::time::Instant::now() + self.shared.cfg.max_block);
+        let partitions = match self.known_partitions(&record.topic) {
+            Some(n) => n,
+            None => self.wait_for_topic(&record.topic, deadline()).await?,
+        };
         let ts = record.timestamp.unwrap_or_else(now_ms);
         let (key, value) = (record.key.as_deref(), record.value.as_deref());
         let size = BatchBuilder::record_size(0, 0, key, value, &record.headers) + 61;
@@ -240,7 +245,7 @@ impl Producer {
             Some(p) => (p, false),
             None => (self.choose_partition(&record.topic, key, value, partitions), true),
         };
-        let tp = TopicPartition::new(record.topic.as_str(), partition);
+        let tp = TopicPartition { topic: record.topic.clone(), partition };
         let no_offsets = cfg.acks == Acks::None;
         // Fast path: the open batch has room.
         let appended =
@@ -249,7 +254,10 @@ impl Producer {
             Some(a) => a,
             None => {
                 let need = lock(&self.shared.acc).new_batch_size(size);
-                let permit = self.reserve_memory(need, deadline).await?;
+                let permit = match self.shared.memory.try_acquire_many(u32::try_from(need).unwrap_or(u32::MAX)) {
+                    Ok(p) => p,
+                    Err(_) => self.reserve_memory(need, deadline()).await?,
+                };
                 let id = self.shared.next_batch_id.fetch_add(1, Ordering::Relaxed);
                 let (a, unused) = lock(&self.shared.acc).append_new(
                     &tp,
@@ -336,8 +344,13 @@ impl Producer {
     }
 
     /// Waits until the topic's partitions are known; returns their number.
+    /// The partition count of `topic` when metadata has it.
+    fn known_partitions(&self, topic: &str) -> Option<usize> {
+        self.shared.net.metadata().partition_count(topic).filter(|&n| n > 0)
+    }
+
     async fn wait_for_topic(&self, topic: &str, deadline: tokio::time::Instant) -> Result<usize> {
-        if let Some(n) = self.shared.net.metadata().partition_count(topic).filter(|&n| n > 0) {
+        if let Some(n) = self.known_partitions(topic) {
             return Ok(n);
         }
         lock(&self.shared.topics).insert(topic.to_string());

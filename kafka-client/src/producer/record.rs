@@ -1,6 +1,8 @@
 //! What the producer sends: [`ProducerRecord`], and [`Serializer`] for
 //! turning your types into key and value bytes.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use kafka_protocol::records::Header;
 
@@ -66,8 +68,9 @@ impl Serializer<String> for StringSerializer {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProducerRecord {
-    /// The topic.
-    pub topic: String,
+    /// The topic. Shared, so a record built from a clone of an
+    /// `Arc<str>` the application keeps costs no allocation for its topic.
+    pub topic: Arc<str>,
     /// The partition, or None to let the partitioner choose.
     pub partition: Option<i32>,
     /// The key, or None (a null key).
@@ -81,8 +84,19 @@ pub struct ProducerRecord {
 }
 
 impl ProducerRecord {
-    /// A record for `topic` with no key, value or headers.
-    pub fn new(topic: impl Into<String>) -> Self {
+    /// A record for `topic` with no key, value or headers. `topic` may be
+    /// a `&str` or `String` (copied), or an `Arc<str>` (shared): on a hot
+    /// path, keep the topic in an `Arc<str>` and pass clones.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use kafka_client::producer::ProducerRecord;
+    ///
+    /// let topic: Arc<str> = Arc::from("orders");
+    /// let r = ProducerRecord::new(topic.clone()).value("1");
+    /// assert!(Arc::ptr_eq(&r.topic, &topic));
+    /// ```
+    pub fn new(topic: impl Into<Arc<str>>) -> Self {
         ProducerRecord {
             topic: topic.into(),
             partition: None,

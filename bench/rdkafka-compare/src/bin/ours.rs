@@ -78,9 +78,11 @@ async fn produce(w: &Workload) -> Result<(), kafka_client::Error> {
     // Metadata before the clock starts (librdkafka's side does the same).
     producer.partitions_for(&w.topic).await?;
 
+    // Shared, so records do not copy the topic name.
+    let topic: std::sync::Arc<str> = w.topic.as_str().into();
     let record = |i: u64| {
         let j = (i % keys.len() as u64) as usize;
-        ProducerRecord::new(w.topic.as_str()).key(keys[j].clone()).value(values[j].clone())
+        ProducerRecord::new(topic.clone()).key(keys[j].clone()).value(values[j].clone())
     };
     let yield_every = if w.runtime == "ct" { 1024 } else { u64::MAX };
     let cpu0 = cpu();
