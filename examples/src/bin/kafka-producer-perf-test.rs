@@ -232,6 +232,8 @@ async fn run(cfg: Config) -> Result<ExitCode, Failure> {
 
     let mut stopped: Option<Stop> = None;
     let mut send_error: Option<Failure> = None;
+    // Shared by every record: no copy of the name per send.
+    let topic: std::sync::Arc<str> = cfg.topic.as_str().into();
     for i in 0..cfg.num_records {
         let payload = match &cfg.payload {
             Payload::Random(_) => {
@@ -242,7 +244,7 @@ async fn run(cfg: Config) -> Result<ExitCode, Failure> {
             Payload::Monotonic => Bytes::from(i.to_string()),
         };
         let bytes = payload.len();
-        let record = ProducerRecord::new(cfg.topic.as_str()).value(payload);
+        let record = ProducerRecord::new(topic.clone()).value(payload);
         let sent = Instant::now();
         let accepted = tokio::select! {
             s = &mut stop => { stopped = Some(s); break }
