@@ -113,33 +113,26 @@ pub(crate) fn fetched_offsets(
     version: i16,
     group: &str,
 ) -> Option<(ErrorCode, Vec<FetchedOffset>)> {
+    // The two layouts' topic and partition types differ, their fields do not.
+    macro_rules! rows_of {
+        ($topics:expr) => {
+            $topics
+                .into_iter()
+                .flat_map(|t| {
+                    let topic: Arc<str> = t.name.into();
+                    t.partitions.into_iter().map(move |p| {
+                        let (offset, epoch) = (p.committed_offset, p.committed_leader_epoch);
+                        FetchedOffset::new(&topic, p.partition_index, offset, epoch, p.metadata, p.error_code)
+                    })
+                })
+                .collect()
+        };
+    }
     if version >= 8 {
         let g = resp.groups.into_iter().find(|g| g.group_id == group)?;
-        let rows = g
-            .topics
-            .into_iter()
-            .flat_map(|t| {
-                let topic: Arc<str> = t.name.into();
-                t.partitions.into_iter().map(move |p| {
-                    let (offset, epoch) = (p.committed_offset, p.committed_leader_epoch);
-                    FetchedOffset::new(&topic, p.partition_index, offset, epoch, p.metadata, p.error_code)
-                })
-            })
-            .collect();
-        Some((ErrorCode(g.error_code), rows))
+        Some((ErrorCode(g.error_code), rows_of!(g.topics)))
     } else {
-        let rows = resp
-            .topics
-            .into_iter()
-            .flat_map(|t| {
-                let topic: Arc<str> = t.name.into();
-                t.partitions.into_iter().map(move |p| {
-                    let (offset, epoch) = (p.committed_offset, p.committed_leader_epoch);
-                    FetchedOffset::new(&topic, p.partition_index, offset, epoch, p.metadata, p.error_code)
-                })
-            })
-            .collect();
-        Some((ErrorCode(resp.error_code), rows))
+        Some((ErrorCode(resp.error_code), rows_of!(resp.topics)))
     }
 }
 
@@ -214,6 +207,32 @@ mod tests {
         ("u", &[(0, 7, -1, None, ErrorCode::UNSTABLE_OFFSET_COMMIT)]),
     ];
 
+    /// ROWS as the topics of an answer, in either layout: the types differ
+    /// by version, their fields do not.
+    macro_rules! answer_topics {
+        ($topic:ident, $partition:ident) => {
+            ROWS.iter()
+                .map(|&(name, rows)| $topic {
+                    name: name.into(),
+                    partitions: rows
+                        .iter()
+                        .map(|&(partition_index, committed_offset, committed_leader_epoch, metadata, error)| {
+                            $partition {
+                                partition_index,
+                                committed_offset,
+                                committed_leader_epoch,
+                                metadata: metadata.map(String::from),
+                                error_code: error.0,
+                                ..Default::default()
+                            }
+                        })
+                        .collect(),
+                    ..Default::default()
+                })
+                .collect::<Vec<_>>()
+        };
+    }
+
     #[test]
     fn fetched_rows_of_both_layouts() {
         let want = vec![
@@ -230,51 +249,15 @@ mod tests {
             },
         ];
 
-        let topics = ROWS.iter().map(|&(name, rows)| OffsetFetchResponseTopic {
-            name: name.into(),
-            partitions: rows
-                .iter()
-                .map(|&(partition_index, committed_offset, committed_leader_epoch, metadata, error)| {
-                    OffsetFetchResponsePartition {
-                        partition_index,
-                        committed_offset,
-                        committed_leader_epoch,
-                        metadata: metadata.map(String::from),
-                        error_code: error.0,
-                        ..Default::default()
-                    }
-                })
-                .collect(),
-            ..Default::default()
-        });
-        let old = OffsetFetchResponse {
-            error_code: ErrorCode::NOT_COORDINATOR.0,
-            topics: topics.collect(),
-            ..Default::default()
-        };
+        let topics = answer_topics!(OffsetFetchResponseTopic, OffsetFetchResponsePartition);
+        let old = OffsetFetchResponse { error_code: ErrorCode::NOT_COORDINATOR.0, topics, ..Default::default() };
         assert_eq!(fetched_offsets(old, 7, "g"), Some((ErrorCode::NOT_COORDINATOR, want.clone())));
 
-        let topics = ROWS.iter().map(|&(name, rows)| OffsetFetchResponseTopics {
-            name: name.into(),
-            partitions: rows
-                .iter()
-                .map(|&(partition_index, committed_offset, committed_leader_epoch, metadata, error)| {
-                    OffsetFetchResponsePartitions {
-                        partition_index,
-                        committed_offset,
-                        committed_leader_epoch,
-                        metadata: metadata.map(String::from),
-                        error_code: error.0,
-                        ..Default::default()
-                    }
-                })
-                .collect(),
-            ..Default::default()
-        });
+        let topics = answer_topics!(OffsetFetchResponseTopics, OffsetFetchResponsePartitions);
         let group = OffsetFetchResponseGroup {
             group_id: "g".into(),
             error_code: ErrorCode::NOT_COORDINATOR.0,
-            topics: topics.collect(),
+            topics,
             ..Default::default()
         };
         let other = OffsetFetchResponseGroup { group_id: "other".into(), ..Default::default() };
