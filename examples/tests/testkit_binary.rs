@@ -10,7 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::{run, testkit_binary};
+use common::run;
+use tests::testkit_binary;
 
 /// A running `kafka-testkit`, killed when dropped.
 struct Testkit {

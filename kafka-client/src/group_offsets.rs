@@ -45,34 +45,31 @@ pub(crate) fn offset_fetch_request(
     require_stable: bool,
 ) -> OffsetFetchRequest {
     let wanted = partitions.map(by_topic);
+    // The two layouts' topic types differ, their fields do not.
+    macro_rules! topics_as {
+        ($topic:ident) => {
+            wanted.map(|w| {
+                w.into_iter()
+                    .map(|(t, partition_indexes)| $topic {
+                        name: t.to_string(),
+                        partition_indexes,
+                        ..Default::default()
+                    })
+                    .collect()
+            })
+        };
+    }
     if version >= 8 {
-        let topics = wanted.map(|w| {
-            w.into_iter()
-                .map(|(t, partition_indexes)| OffsetFetchRequestTopics {
-                    name: t.to_string(),
-                    partition_indexes,
-                    ..Default::default()
-                })
-                .collect()
-        });
+        let topics = topics_as!(OffsetFetchRequestTopics);
         OffsetFetchRequest {
             groups: vec![OffsetFetchRequestGroup { group_id: group.to_string(), topics, ..Default::default() }],
             require_stable,
             ..Default::default()
         }
     } else {
-        let topics = wanted.map(|w| {
-            w.into_iter()
-                .map(|(t, partition_indexes)| OffsetFetchRequestTopic {
-                    name: t.to_string(),
-                    partition_indexes,
-                    ..Default::default()
-                })
-                .collect()
-        });
         OffsetFetchRequest {
             group_id: group.to_string(),
-            topics,
+            topics: topics_as!(OffsetFetchRequestTopic),
             // Encoding a field the version lacks fails.
             require_stable: require_stable && version >= 7,
             ..Default::default()

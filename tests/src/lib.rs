@@ -1,5 +1,39 @@
 //! Workspace integration tests.
 
+/// `kafka-testkit`, built (or found up to date) once per test binary by
+/// `cargo build -p broker-testkit --bin kafka-testkit`: cargo builds no
+/// binaries of other packages for a package's tests, and a stale one would
+/// test old code. Used by the interop suite and by the tool tests of
+/// `examples`.
+pub fn testkit_binary() -> std::path::PathBuf {
+    use std::path::PathBuf;
+    use std::process::{Command, Stdio};
+
+    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
+        cmd.args(["build", "-p", "broker-testkit", "--bin", "kafka-testkit", "--message-format=json"]);
+        if !cfg!(debug_assertions) {
+            cmd.arg("--release");
+        }
+        let out = cmd.stderr(Stdio::inherit()).output().expect("run cargo build");
+        assert!(out.status.success(), "cargo build -p broker-testkit --bin kafka-testkit failed");
+        // The artifact message of the binary names its path.
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let exe = stdout
+            .lines()
+            .filter(|l| l.contains(r#""name":"kafka-testkit""#))
+            .find_map(|l| l.split_once(r#""executable":""#).and_then(|(_, rest)| rest.split_once('"')))
+            .map(|(path, _)| PathBuf::from(path))
+            .expect("cargo reported no kafka-testkit executable");
+        assert!(exe.exists(), "{} is missing", exe.display());
+        exe
+    })
+    .clone()
+}
+
 /// Running third-party clients (kcat, the Python scripts of
 /// tests/interop/) as subprocesses for the interop suite: runs bounded by a
 /// timeout, pipes drained on threads, librdkafka's protocol errors caught,

@@ -886,35 +886,6 @@ async fn three_brokers_on_disk_survive_restart_and_leader_move() {
 
 // --------------------------------------------------------------- binary --
 
-/// `kafka-testkit`, built (or found up to date) once per run by `cargo build
-/// -p broker-testkit --bin kafka-testkit`: cargo builds no binaries of other
-/// packages for these tests, and a stale one would test old code.
-fn testkit_binary() -> PathBuf {
-    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BIN.get_or_init(|| {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
-        cmd.args(["build", "-p", "broker-testkit", "--bin", "kafka-testkit", "--message-format=json"]);
-        if !cfg!(debug_assertions) {
-            cmd.arg("--release");
-        }
-        let out = cmd.stderr(Stdio::inherit()).output().expect("run cargo build");
-        assert!(out.status.success(), "cargo build -p broker-testkit --bin kafka-testkit failed");
-        // The artifact message of the binary names its path.
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let exe = stdout
-            .lines()
-            .filter(|l| l.contains(r#""name":"kafka-testkit""#))
-            .find_map(|l| l.split_once(r#""executable":""#).and_then(|(_, rest)| rest.split_once('"')))
-            .map(|(path, _)| PathBuf::from(path))
-            .expect("cargo reported no kafka-testkit executable");
-        assert!(exe.exists(), "{} is missing", exe.display());
-        exe
-    })
-    .clone()
-}
-
 /// A running `kafka-testkit`.
 struct Binary {
     child: Child,
@@ -924,7 +895,7 @@ struct Binary {
 
 impl Binary {
     fn start(args: &[&str]) -> Binary {
-        let mut child = Command::new(testkit_binary())
+        let mut child = Command::new(tests::testkit_binary())
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -211,14 +211,8 @@ impl Producer {
         for i in &self.shared.interceptors {
             record = i.on_send(record);
         }
-        // The max.block.ms deadline starts now, but the clock is read only
-        // if the record has to wait (the common case never does).
-        let started = std::sync::OnceLock::new();
-        let deadline = || *started.get_or_init(|| tokio::time::Instant::now() + self.shared.cfg.max_block);
-        let partitions = match self.known_partitions(&record.topic) {
-            Some(n) => n,
-            None => self.wait_for_topic(&record.topic, deadline()).await?,
-        };
+        let mut deadline = BlockDeadline::new(self.shared.cfg.max_block);
+        let partitions = self.wait_for_topic(&record.topic, &mut deadline).await?;
         let ts = record.timestamp.unwrap_or_else(now_ms);
         let (key, value) = (record.key.as_deref(), record.value.as_deref());
         let size = BatchBuilder::record_size(0, 0, key, value, &record.headers) + 61;
@@ -254,10 +248,7 @@ impl Producer {
             Some(a) => a,
             None => {
                 let need = lock(&self.shared.acc).new_batch_size(size);
-                let permit = match self.shared.memory.try_acquire_many(u32::try_from(need).unwrap_or(u32::MAX)) {
-                    Ok(p) => p,
-                    Err(_) => self.reserve_memory(need, deadline()).await?,
-                };
+                let permit = self.reserve_memory(need, &mut deadline).await?;
                 let id = self.shared.next_batch_id.fetch_add(1, Ordering::Relaxed);
                 let (a, unused) = lock(&self.shared.acc).append_new(
                     &tp,
@@ -322,12 +313,13 @@ impl Producer {
     async fn reserve_memory(
         &self,
         bytes: usize,
-        deadline: tokio::time::Instant,
+        deadline: &mut BlockDeadline,
     ) -> Result<tokio::sync::SemaphorePermit<'_>> {
         let n = u32::try_from(bytes).unwrap_or(u32::MAX);
         if let Ok(p) = self.shared.memory.try_acquire_many(n) {
             return Ok(p);
         }
+        let deadline = deadline.get();
         // Senders waiting for memory make every batch ready, so memory frees up.
         self.shared.memory_waiters.fetch_add(1, Ordering::SeqCst);
         self.shared.wake.notify_one();
@@ -343,16 +335,17 @@ impl Producer {
         }
     }
 
-    /// Waits until the topic's partitions are known; returns their number.
     /// The partition count of `topic` when metadata has it.
     fn known_partitions(&self, topic: &str) -> Option<usize> {
         self.shared.net.metadata().partition_count(topic).filter(|&n| n > 0)
     }
 
-    async fn wait_for_topic(&self, topic: &str, deadline: tokio::time::Instant) -> Result<usize> {
+    /// Waits until the topic's partitions are known; returns their number.
+    async fn wait_for_topic(&self, topic: &str, deadline: &mut BlockDeadline) -> Result<usize> {
         if let Some(n) = self.known_partitions(topic) {
             return Ok(n);
         }
+        let deadline = deadline.get();
         lock(&self.shared.topics).insert(topic.to_string());
         let topics: Vec<String> = lock(&self.shared.topics).iter().cloned().collect();
         loop {
@@ -368,7 +361,7 @@ impl Producer {
                 Ok(Err(e)) if !e.is_retriable() => return Err(e),
                 Ok(Err(_)) | Err(_) => {}
             }
-            if let Some(n) = self.shared.net.metadata().partition_count(topic).filter(|&n| n > 0) {
+            if let Some(n) = self.known_partitions(topic) {
                 return Ok(n);
             }
             if self.shared.closing.load(Ordering::SeqCst) {
@@ -382,8 +375,7 @@ impl Producer {
 
     /// The partitions of `topic` (fetching its metadata if needed).
     pub async fn partitions_for(&self, topic: &str) -> Result<Vec<crate::metadata::PartitionInfo>> {
-        let deadline = tokio::time::Instant::now() + self.shared.cfg.max_block;
-        self.wait_for_topic(topic, deadline).await?;
+        self.wait_for_topic(topic, &mut BlockDeadline::new(self.shared.cfg.max_block)).await?;
         Ok(self.shared.net.metadata().topic(topic).map(|t| t.partitions.clone()).unwrap_or_default())
     }
 
@@ -429,5 +421,25 @@ impl Producer {
 impl Drop for Shared {
     fn drop(&mut self) {
         self.net.close();
+    }
+}
+
+/// The `max.block.ms` deadline of one call, shared by all its waits. The
+/// clock is read when the call first has to wait (all before that is
+/// non-blocking, so this is the call's start to within microseconds): a
+/// send whose topic is known and whose batch has room never reads it.
+struct BlockDeadline {
+    max_block: Duration,
+    at: Option<tokio::time::Instant>,
+}
+
+impl BlockDeadline {
+    fn new(max_block: Duration) -> Self {
+        BlockDeadline { max_block, at: None }
+    }
+
+    /// The deadline; every wait of the call shares it.
+    fn get(&mut self) -> tokio::time::Instant {
+        *self.at.get_or_insert_with(|| tokio::time::Instant::now() + self.max_block)
     }
 }
