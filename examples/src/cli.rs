@@ -169,6 +169,21 @@ pub fn missing(name: &str) -> Failure {
     Failure::usage(format!("Missing required argument \"[{name}]\""))
 }
 
+/// Kafka's `CommandLineUtils.checkInvalidArgs` message: `used` cannot go
+/// with `other`.
+pub fn invalid_with(used: &str, other: &str) -> Failure {
+    Failure::usage(format!("Option \"[{used}]\" can't be used with option \"[{other}]\""))
+}
+
+/// The one action of `actions` the command line names; Kafka's usage error
+/// `message` when it names none or several.
+pub fn one_action(args: &Args, actions: &[&'static str], message: &str) -> Result<&'static str, Failure> {
+    match actions.iter().filter(|a| args.has(a)).collect::<Vec<_>>().as_slice() {
+        [action] => Ok(**action),
+        _ => Err(Failure::usage(message)),
+    }
+}
+
 fn type_name<T>() -> &'static str {
     let full = std::any::type_name::<T>();
     match full {

@@ -98,40 +98,33 @@ fn main() -> ExitCode {
     })
 }
 
-/// Kafka's `CommandLineUtils.checkInvalidArgs` message.
-fn invalid_with(used: &str, other: &str) -> Failure {
-    Failure::usage(format!("Option \"[{used}]\" can't be used with option \"[{other}]\""))
-}
-
 /// `ConsumerGroupCommandOptions.checkArgs`, plus the reset scenario and
 /// scope checks Kafka makes once connected. Returns the action.
 fn check_args(args: &Args) -> Result<&'static str, Failure> {
-    let given: Vec<&'static str> = ACTIONS.into_iter().filter(|a| args.has(a)).collect();
-    let [action] = given.as_slice() else {
-        return Err(Failure::usage(
-            "Command must include exactly one action: --list, --describe, --delete, --reset-offsets, --delete-offsets",
-        ));
-    };
-    let action = *action;
+    let action = cli::one_action(
+        args,
+        &ACTIONS,
+        "Command must include exactly one action: --list, --describe, --delete, --reset-offsets, --delete-offsets",
+    )?;
     let servers = args.value("bootstrap-server").ok_or_else(|| cli::missing("bootstrap-server"))?;
     cli::validate_bootstrap(servers)?;
     let selects_groups = args.has("group") || args.has("all-groups");
     if args.has("group") && args.has("all-groups") {
-        return Err(invalid_with("group", "all-groups"));
+        return Err(cli::invalid_with("group", "all-groups"));
     }
     for opt in ["members", "offsets"] {
         if args.has(opt) && action != "describe" {
-            return Err(invalid_with(opt, action));
+            return Err(cli::invalid_with(opt, action));
         }
     }
     if args.has("state") && action != "describe" && action != "list" {
-        return Err(invalid_with("state", action));
+        return Err(cli::invalid_with("state", action));
     }
     if args.has("group") && action == "list" {
-        return Err(invalid_with("group", "list"));
+        return Err(cli::invalid_with("group", "list"));
     }
     if args.has("topic") && (action == "list" || action == "describe") {
-        return Err(invalid_with("topic", action));
+        return Err(cli::invalid_with("topic", action));
     }
     match action {
         "describe" => {
@@ -176,7 +169,7 @@ fn check_args(args: &Args) -> Result<&'static str, Failure> {
                     )));
                 }
                 [_] => {}
-                [first, second, ..] => return Err(invalid_with(first, second)),
+                [first, second, ..] => return Err(cli::invalid_with(first, second)),
             }
             if !args.has("all-topics") && !args.has("topic") {
                 return Err(Failure::usage("One of the reset scopes should be defined: --all-topics, --topic."));

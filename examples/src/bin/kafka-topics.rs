@@ -118,21 +118,14 @@ fn main() -> ExitCode {
     })
 }
 
-/// Kafka's `CommandLineUtils.checkInvalidArgs` message.
-fn invalid_with(used: &str, other: &str) -> Failure {
-    Failure::usage(format!("Option \"[{used}]\" can't be used with option \"[{other}]\""))
-}
-
 /// `TopicCommandOptions.checkArgs`: exactly one action, the options it
 /// needs, and none that only other actions take. Returns the action.
 fn check_args(args: &Args) -> Result<&'static str, Failure> {
-    let given: Vec<&'static str> = ACTIONS.into_iter().filter(|a| args.has(a)).collect();
-    let [action] = given.as_slice() else {
-        return Err(Failure::usage(
-            "Command must include exactly one action: --list, --describe, --create, --alter or --delete",
-        ));
-    };
-    let action = *action;
+    let action = cli::one_action(
+        args,
+        &ACTIONS,
+        "Command must include exactly one action: --list, --describe, --create, --alter or --delete",
+    )?;
     if !args.has("bootstrap-server") {
         return Err(Failure::usage("--bootstrap-server must be specified"));
     }
@@ -166,25 +159,25 @@ fn check_args(args: &Args) -> Result<&'static str, Failure> {
     ];
     for (opt, actions) in allowed {
         if args.has(opt) && !actions.contains(&action) {
-            return Err(invalid_with(opt, action));
+            return Err(cli::invalid_with(opt, action));
         }
     }
     if action == "create" && args.has("replica-assignment") {
         for other in ["partitions", "replication-factor"] {
             if args.has(other) {
-                return Err(invalid_with("replica-assignment", other));
+                return Err(cli::invalid_with("replica-assignment", other));
             }
         }
     }
     for opt in REPORTS.iter().chain(&["topics-with-overrides"]) {
         if args.has(opt) && action != "describe" {
-            return Err(invalid_with(opt, action));
+            return Err(cli::invalid_with(opt, action));
         }
     }
     if args.has("topics-with-overrides")
         && let Some(report) = REPORTS.iter().find(|r| args.has(r))
     {
-        return Err(invalid_with(report, "topics-with-overrides"));
+        return Err(cli::invalid_with(report, "topics-with-overrides"));
     }
     Ok(action)
 }
