@@ -16,12 +16,13 @@
 //! Rules are checked in the order they were added; the first that matches
 //! fires. Each [`FaultHandle`] reports how often its rule fired.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use kafka_protocol::messages::RequestBody;
-use kafka_protocol::{ApiKey, ErrorCode};
+use kafka_protocol::{ApiKey, ErrorCode, Uuid};
 
 /// What a rule does to a matching request.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,7 +45,7 @@ pub enum FaultAction {
 ///
 /// ```
 /// use broker_testkit::{Fault, FaultAction};
-/// use kafka_protocol::{ApiKey, ErrorCode};
+/// use kafka_protocol::{ApiKey, ErrorCode, Uuid};
 ///
 /// let rule = Fault::on(ApiKey::Produce)
 ///     .broker(1)
@@ -175,15 +176,28 @@ impl Faults {
         self.lock().clear();
     }
 
+    /// Whether some rule is scoped to a topic (then a request that names
+    /// topics by id needs their names to be matched).
+    pub fn has_topic_rules(&self) -> bool {
+        self.lock().iter().any(|r| r.fault.topic.is_some())
+    }
+
     /// The action of the first rule matching a request, consuming one of its
-    /// firings.
-    pub fn check(&self, api: ApiKey, broker: i32, body: &RequestBody) -> Option<FaultAction> {
+    /// firings. `topic_names` names the topics a request gives by id (Fetch
+    /// v13+).
+    pub fn check(
+        &self,
+        api: ApiKey,
+        broker: i32,
+        body: &RequestBody,
+        topic_names: &HashMap<Uuid, String>,
+    ) -> Option<FaultAction> {
         let mut rules = self.lock();
         let pos = rules.iter().position(|r| {
             r.remaining != Some(0)
                 && r.fault.api.is_none_or(|a| a == api)
                 && r.fault.broker.is_none_or(|b| b == broker)
-                && r.fault.topic.as_deref().is_none_or(|t| touches(body, t, r.fault.partition))
+                && r.fault.topic.as_deref().is_none_or(|t| touches(body, t, r.fault.partition, topic_names))
         })?;
         let rule = &mut rules[pos];
         rule.fired.fetch_add(1, Ordering::SeqCst);
@@ -198,8 +212,18 @@ impl Faults {
     }
 }
 
-/// Whether a request names `topic` (and `partition`, when given).
-pub fn touches(body: &RequestBody, topic: &str, partition: Option<i32>) -> bool {
+/// The topic ids a request names topics by (Fetch v13+ does), if any.
+pub fn topic_ids(body: &RequestBody) -> Vec<Uuid> {
+    match body {
+        RequestBody::Fetch(r) => r.topics.iter().map(|t| t.topic_id).filter(|id| !id.is_zero()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Whether a request names `topic` (and `partition`, when given), by name
+/// or by an id `topic_names` resolves to it.
+pub fn touches(body: &RequestBody, topic: &str, partition: Option<i32>, topic_names: &HashMap<Uuid, String>) -> bool {
+    let named = |name: &str, id: Uuid| name == topic || topic_names.get(&id).is_some_and(|n| n == topic);
     let p_ok = |ps: &mut dyn Iterator<Item = i32>| match partition {
         None => true,
         Some(want) => {
@@ -216,7 +240,7 @@ pub fn touches(body: &RequestBody, topic: &str, partition: Option<i32>) -> bool 
             r.topic_data.iter().any(|t| t.name == topic && p_ok(&mut t.partition_data.iter().map(|p| p.index)))
         }
         RequestBody::Fetch(r) => {
-            r.topics.iter().any(|t| t.topic == topic && p_ok(&mut t.partitions.iter().map(|p| p.partition)))
+            r.topics.iter().any(|t| named(&t.topic, t.topic_id) && p_ok(&mut t.partitions.iter().map(|p| p.partition)))
         }
         RequestBody::ListOffsets(r) => {
             r.topics.iter().any(|t| t.name == topic && p_ok(&mut t.partitions.iter().map(|p| p.partition_index)))
@@ -260,19 +284,43 @@ mod tests {
     #[test]
     fn rules_match_count_and_expire() {
         let f = Arc::new(Faults::default());
+        let none = HashMap::new();
         let h = f.add(Fault::on(ApiKey::Produce).topic_partition("t", 1).action(FaultAction::Drop).times(2));
-        assert_eq!(f.check(ApiKey::Produce, 1, &produce("t", 0)), None);
-        assert_eq!(f.check(ApiKey::Fetch, 1, &produce("t", 1)), None);
-        assert_eq!(f.check(ApiKey::Produce, 1, &produce("t", 1)), Some(FaultAction::Drop));
-        assert_eq!(f.check(ApiKey::Produce, 3, &produce("t", 1)), Some(FaultAction::Drop));
-        assert_eq!(f.check(ApiKey::Produce, 1, &produce("t", 1)), None);
+        assert_eq!(f.check(ApiKey::Produce, 1, &produce("t", 0), &none), None);
+        assert_eq!(f.check(ApiKey::Fetch, 1, &produce("t", 1), &none), None);
+        assert_eq!(f.check(ApiKey::Produce, 1, &produce("t", 1), &none), Some(FaultAction::Drop));
+        assert_eq!(f.check(ApiKey::Produce, 3, &produce("t", 1), &none), Some(FaultAction::Drop));
+        assert_eq!(f.check(ApiKey::Produce, 1, &produce("t", 1), &none), None);
         assert_eq!(h.fired(), 2);
         let always = f.add(Fault::any().broker(2).action(FaultAction::Throttle(50)).always());
         for _ in 0..5 {
-            assert_eq!(f.check(ApiKey::Produce, 2, &produce("x", 0)), Some(FaultAction::Throttle(50)));
+            assert_eq!(f.check(ApiKey::Produce, 2, &produce("x", 0), &none), Some(FaultAction::Throttle(50)));
         }
         always.remove();
-        assert_eq!(f.check(ApiKey::Produce, 2, &produce("x", 0)), None);
+        assert_eq!(f.check(ApiKey::Produce, 2, &produce("x", 0), &none), None);
         assert_eq!(always.fired(), 5);
+    }
+
+    #[test]
+    fn topic_rules_match_fetches_that_name_topics_by_id() {
+        use kafka_protocol::messages::FetchRequest;
+        use kafka_protocol::messages::fetch::{FetchPartition, FetchTopic};
+        let id = Uuid::from_u128(42);
+        let fetch = RequestBody::Fetch(FetchRequest {
+            topics: vec![FetchTopic {
+                topic_id: id,
+                partitions: vec![FetchPartition { partition: 3, ..Default::default() }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        assert_eq!(topic_ids(&fetch), vec![id]);
+        let f = Arc::new(Faults::default());
+        let rule = f.add(Fault::on(ApiKey::Fetch).topic_partition("orders", 3).action(FaultAction::Drop).always());
+        assert!(f.has_topic_rules());
+        assert_eq!(f.check(ApiKey::Fetch, 1, &fetch, &HashMap::new()), None, "an unknown id matches nothing");
+        let names = HashMap::from([(id, "orders".to_string())]);
+        assert_eq!(f.check(ApiKey::Fetch, 1, &fetch, &names), Some(FaultAction::Drop));
+        assert_eq!(rule.fired(), 1);
     }
 }

@@ -258,7 +258,16 @@ async fn serve_connection(
         let version = header.api_version;
         let correlation_id = header.correlation_id;
         shared.stats.record(broker, api);
-        let fault = shared.faults.check(api, broker, &body);
+        // Fetch v13+ names topics by id: a rule scoped to a topic needs
+        // their names, which only the core knows.
+        let mut topic_names = HashMap::new();
+        if shared.faults.has_topic_rules() {
+            let ids = crate::faults::topic_ids(&body);
+            if !ids.is_empty() {
+                topic_names = resolve_topic_ids(&shared, ids).await;
+            }
+        }
+        let fault = shared.faults.check(api, broker, &body, &topic_names);
         let mut after: Option<FaultAction> = None;
         match fault {
             Some(FaultAction::Error(code)) => {
@@ -305,6 +314,19 @@ async fn serve_connection(
             return;
         }
     }
+}
+
+/// The names of topics `ids`, asked of the core's task.
+async fn resolve_topic_ids(shared: &Shared, ids: Vec<kafka_protocol::Uuid>) -> HashMap<kafka_protocol::Uuid, String> {
+    let (tx, rx) = oneshot::channel();
+    let ask: ControlFn = Box::new(move |core: &mut Core, _now| {
+        let names = ids.into_iter().filter_map(|id| core.topic_by_id(id).map(|t| (id, t.name.clone()))).collect();
+        let _ = tx.send(names);
+    });
+    if shared.commands.send(Command::Control(ask)).await.is_err() {
+        return HashMap::new();
+    }
+    rx.await.unwrap_or_default()
 }
 
 async fn write(

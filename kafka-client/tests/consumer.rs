@@ -590,3 +590,75 @@ async fn added_partitions_are_assigned_after_the_leader_rejoins() {
     produce(&cluster, "t", "n", 40).await;
     poll_until(&[&a, &b], &mut seen, |_, seen| count_values(seen, "n", 40).0.is_empty()).await;
 }
+
+/// Issue 10: a commit queued in one generation and retried while the group
+/// rebalanced was sent under the next generation, so its old offsets could
+/// overwrite what the partitions' new owner committed. A commit keeps the
+/// generation it was made in; once the member is in another one it is not
+/// sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_made_before_a_rebalance_is_never_sent_under_the_next_generation() {
+    use broker_testkit::{Fault, FaultAction};
+    use kafka_protocol::ErrorCode;
+    let cluster = Cluster::builder().start().await.unwrap();
+    cluster.create_topic("gen", 2, 1).await.unwrap();
+    produce(&cluster, "gen", "g", 40).await;
+    let a = builder(&cluster, "stale").enable_auto_commit(false).build().unwrap();
+    a.subscribe(["gen"]).unwrap();
+    let mut seen = Vec::new();
+    poll_until(&[&a], &mut seen, |_, s| s.len() >= 40).await;
+    let (_, first_generation) = a.group_member().unwrap();
+
+    // The coordinator refuses commits for now (retriable): the commit waits.
+    let refusing = cluster.add_fault(
+        Fault::on(ApiKey::OffsetCommit).action(FaultAction::Error(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS)).always(),
+    );
+    let stale = a.commit_async();
+    // A second member joins; both rejoin under a new generation.
+    let b = builder(&cluster, "stale").enable_auto_commit(false).build().unwrap();
+    b.subscribe(["gen"]).unwrap();
+    poll_until(&[&a, &b], &mut seen, |cs, _| {
+        partitioned(cs, &tps("gen", 2)) && a.group_member().is_some_and(|(_, g)| g > first_generation)
+    })
+    .await;
+    assert!(refusing.fired() > 0);
+    refusing.remove();
+    let err = tokio::time::timeout(WAIT, stale).await.expect("the commit ends").unwrap_err();
+    assert!(err.to_string().contains("ILLEGAL_GENERATION"), "{err}");
+    // Nothing of it reached the group.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(cluster.committed_offsets("stale").await.unwrap().is_empty());
+    // The member's current generation is unaffected: it still commits.
+    let (_, now_generation) = a.group_member().unwrap();
+    a.commit().await.unwrap();
+    assert_eq!(a.group_member().map(|(_, g)| g), Some(now_generation));
+    a.close().await.unwrap();
+    b.close().await.unwrap();
+    cluster.shutdown().await;
+}
+
+/// Issue 10: fault rules scoped to a topic fire on Fetch v13+, which names
+/// topics by id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn topic_scoped_fetch_faults_fire_on_fetches_by_topic_id() {
+    use broker_testkit::{Fault, FaultAction};
+    use kafka_protocol::ErrorCode;
+    let cluster = Cluster::builder().start().await.unwrap();
+    cluster.create_topic("byid", 1, 1).await.unwrap();
+    produce(&cluster, "byid", "b", 20).await;
+    let fault = cluster.add_fault(
+        Fault::on(ApiKey::Fetch)
+            .topic_partition("byid", 0)
+            .action(FaultAction::Error(ErrorCode::NOT_LEADER_OR_FOLLOWER))
+            .times(3),
+    );
+    let c = builder(&cluster, "byid").build().unwrap();
+    c.subscribe(["byid"]).unwrap();
+    let mut seen = Vec::new();
+    poll_until(&[&c], &mut seen, |_, s| s.len() >= 20).await;
+    assert_eq!(fault.fired(), 3, "the topic's fetches were matched by id");
+    let (missing, dupes) = count_values(&seen, "b", 20);
+    assert!(missing.is_empty() && dupes.is_empty(), "missing {missing:?} dupes {dupes:?}");
+    c.close().await.unwrap();
+    cluster.shutdown().await;
+}

@@ -383,3 +383,97 @@ async fn close_never_hangs_with_a_dead_cluster() {
     assert!(matches!(p.send(ProducerRecord::new("dead").value("late")).await, Err(Error::Closed)));
     cluster.shutdown().await;
 }
+
+/// Issue 10: `flush` hung when the sender completed a brand-new batch
+/// before `send` had registered it as pending. Every record here opens its
+/// own batch (a batch holds one record) and acks=0 completes it the moment
+/// it is written, so the sender races each `send`; every flush must return.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flush_returns_when_the_sender_completes_a_batch_before_send_returns() {
+    let cluster = Cluster::builder().start().await.unwrap();
+    cluster.create_topic("race", 4, 1).await.unwrap();
+    let p = builder(&cluster).acks(Acks::None).idempotence(false).linger(Duration::ZERO).batch_size(1).build().unwrap();
+    for round in 0..30 {
+        let senders: Vec<_> = (0..2)
+            .map(|t| {
+                let p = p.clone();
+                tokio::spawn(async move {
+                    for i in 0..100 {
+                        let r = ProducerRecord::new("race").key(format!("k{i}")).value(format!("r{round}-t{t}-{i}"));
+                        drop(p.send(r).await.expect("accepted"));
+                    }
+                })
+            })
+            .collect();
+        for s in senders {
+            s.await.unwrap();
+        }
+        tokio::time::timeout(Duration::from_secs(20), p.flush())
+            .await
+            .unwrap_or_else(|_| panic!("round {round}: flush did not return although every record was sent"));
+    }
+    p.close(Duration::from_secs(5)).await;
+    cluster.shutdown().await;
+}
+
+/// Issue 10: with retries used up after an attempt that may have been
+/// applied (its answer lost), the record is in the log, so its failure
+/// must say "outcome unknown", not the last attempt's error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_used_up_after_a_possible_write_is_outcome_unknown() {
+    let cluster = Cluster::builder().start().await.unwrap();
+    cluster.create_topic("once", 1, 1).await.unwrap();
+    let p = builder(&cluster).retries(1).build().unwrap();
+    p.send_and_wait(ProducerRecord::new("once").value("warm-up")).await.unwrap();
+    let applied = cluster.add_fault(Fault::on(ApiKey::Produce).action(FaultAction::ApplyThenDrop).times(1));
+    let refused = cluster
+        .add_fault(Fault::on(ApiKey::Produce).action(FaultAction::Error(ErrorCode::NOT_LEADER_OR_FOLLOWER)).times(1));
+    let err = p.send_and_wait(ProducerRecord::new("once").value("written")).await.unwrap_err();
+    assert_eq!((applied.fired(), refused.fired()), (1, 1));
+    assert!(matches!(err, Error::OutcomeUnknown { .. }), "a record that is in the log was reported as {err:?}");
+    let values: Vec<String> = stored(&cluster, "once", 1).await.remove(&0).unwrap();
+    assert_eq!(values, ["warm-up", "written"], "the first attempt did write it");
+    p.close(Duration::from_secs(5)).await;
+    cluster.shutdown().await;
+}
+
+/// Closing with a request in flight: the broker may still apply it, so its
+/// records' outcome is unknown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_with_a_request_in_flight_reports_outcome_unknown() {
+    let cluster = Cluster::builder().start().await.unwrap();
+    cluster.create_topic("inflight", 1, 1).await.unwrap();
+    let p = builder(&cluster).build().unwrap();
+    p.send_and_wait(ProducerRecord::new("inflight").value("warm-up")).await.unwrap();
+    cluster.add_fault(Fault::on(ApiKey::Produce).action(FaultAction::ApplyThenDelay(Duration::from_secs(5))).always());
+    let pending = p.send(ProducerRecord::new("inflight").value("maybe")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    p.close(Duration::from_millis(300)).await;
+    let err = pending.await.unwrap_err();
+    assert!(matches!(err, Error::OutcomeUnknown { .. }), "{err:?}");
+    cluster.clear_faults();
+    cluster.shutdown().await;
+}
+
+/// Found while fixing issue 10: when the leader's broker stopped while no
+/// request was in flight to it, the producer kept trying to connect to it
+/// and never refreshed metadata (until metadata.max.age.ms, 5 minutes), so
+/// the partition's records were stuck. A failed connection attempt now
+/// refreshes metadata, as Java's NetworkClient does on a disconnect.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_leader_with_nothing_in_flight_is_replaced_from_fresh_metadata() {
+    let cluster = Cluster::builder().brokers(3).start().await.unwrap();
+    cluster.create_topic("idle", 1, 3).await.unwrap();
+    let p = builder(&cluster).build().unwrap();
+    p.send_and_wait(ProducerRecord::new("idle").value("before")).await.unwrap();
+    let leader = cluster.partition_state("idle", 0).await.unwrap().leader;
+    cluster.stop_broker(leader).await.unwrap();
+    let sent =
+        tokio::time::timeout(Duration::from_secs(15), p.send_and_wait(ProducerRecord::new("idle").value("after")))
+            .await
+            .expect("the record reaches the new leader well before metadata.max.age.ms");
+    sent.unwrap();
+    assert_eq!(stored(&cluster, "idle", 1).await[&0], ["before", "after"]);
+    p.close(Duration::from_secs(5)).await;
+    cluster.shutdown().await;
+}

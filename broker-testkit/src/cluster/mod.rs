@@ -97,8 +97,24 @@ pub(crate) struct PendingProduce {
     pub broker: i32,
     pub deadline_ms: i64,
     pub response: ProduceResponse,
-    /// (topic index in response, partition index in response, topic, partition, offset the HW must reach).
-    pub waits: Vec<(usize, usize, String, i32, i64)>,
+    /// The partitions still waiting for replication.
+    pub waits: Vec<ProduceWait>,
+}
+
+/// One partition of a parked acks=all produce.
+#[derive(Debug)]
+pub(crate) struct ProduceWait {
+    /// Where its answer sits in the response (topic index, partition index).
+    pub slot: (usize, usize),
+    pub topic: String,
+    pub partition: i32,
+    /// The offset the high watermark must reach: the batch's last offset + 1.
+    pub need: i64,
+    /// The leader epoch the batch was appended (or found as a duplicate)
+    /// under. Once the epoch changes the records may have been truncated
+    /// and replaced, so the answer is NOT_LEADER_OR_FOLLOWER, as Kafka
+    /// answers delayed produces when its leadership changes.
+    pub leader_epoch: i32,
 }
 
 /// A fetch waiting for `min_bytes` or `max_wait_ms`.

@@ -1513,3 +1513,70 @@ fn groups_are_coordinated_by_the_leader_of_their_offsets_partition_which_moves_w
         ErrorCode::NOT_COORDINATOR
     );
 }
+
+// ---- acks=all answers only what the ISR holds (issue 10) ----
+
+#[test]
+fn a_duplicate_of_an_unreplicated_batch_waits_for_the_isr_like_the_original() {
+    // The lost-acknowledgement bug: a retried batch recognised as a
+    // duplicate was answered at once, before the high watermark covered
+    // it; the in-sync follower that never had it then became leader and
+    // the "acknowledged" records were truncated.
+    let mut h = Harness::new(3);
+    h.topic("t", &[&[1, 2, 3]], &[("min.insync.replicas", "2")]);
+    let pid = 77;
+    h.stall("t", 0, 2, true);
+    let first = h.produce(1, -1, 30_000, "t", 0, idempotent(pid, 0, 0, 3));
+    assert!(!h.answered(first), "follower 2 is in the ISR without the batch: parked");
+    let retry = h.produce(1, -1, 30_000, "t", 0, idempotent(pid, 0, 0, 3));
+    assert!(!h.answered(retry), "the duplicate waits for the ISR as the original does");
+
+    // Broker 1 fails; 2 (in the ISR, without the batch) leads and 3 truncates.
+    h.stop(1);
+    assert_eq!(h.partition("t", 0).leader, 2);
+    assert_eq!(h.leos("t", 0)[&3], 0, "the unreplicated batch is gone");
+    for id in [first, retry] {
+        let r = h.produce_answer(id);
+        assert_eq!(code(r.error_code), ErrorCode::NOT_LEADER_OR_FOLLOWER, "never acknowledged");
+    }
+}
+
+#[test]
+fn a_duplicate_is_acknowledged_once_the_high_watermark_covers_it() {
+    let mut h = Harness::new(3);
+    h.topic("t", &[&[1, 2, 3]], &[]);
+    let pid = 78;
+    h.stall("t", 0, 2, true);
+    let first = h.produce(1, -1, 30_000, "t", 0, idempotent(pid, 0, 0, 2));
+    let retry = h.produce(1, -1, 30_000, "t", 0, idempotent(pid, 0, 0, 2));
+    assert!(!h.answered(first) && !h.answered(retry));
+    h.stall("t", 0, 2, false);
+    for id in [first, retry] {
+        let r = h.produce_answer(id);
+        assert_eq!((code(r.error_code), r.base_offset), (ErrorCode::NONE, 0));
+    }
+    assert_eq!(h.leos("t", 0)[&1], 2, "written once");
+}
+
+#[test]
+fn a_parked_produce_fails_when_leadership_leaves_and_comes_back() {
+    // Leadership moved to 2 and back to 1 while the request waited: the
+    // offsets it waited for may now hold other records, so it must not be
+    // answered with success when the high watermark passes them.
+    let mut h = Harness::new(3);
+    h.topic("t", &[&[1, 2, 3]], &[]);
+    h.stall("t", 0, 2, true);
+    h.stall("t", 0, 3, true);
+    let parked = h.produce(1, -1, 30_000, "t", 0, idempotent(90, 0, 0, 2));
+    assert!(!h.answered(parked));
+    h.core.move_leader("t", 0, 2, h.now).unwrap();
+    h.flush();
+    h.stall("t", 0, 3, false);
+    let other = h.produce_now(2, -1, "t", 0, idempotent(91, 0, 0, 2));
+    assert_eq!(code(other.error_code), ErrorCode::NONE);
+    h.core.move_leader("t", 0, 1, h.now).unwrap();
+    h.flush();
+    h.stall("t", 0, 2, false);
+    let r = h.produce_answer(parked);
+    assert_eq!(code(r.error_code), ErrorCode::NOT_LEADER_OR_FOLLOWER);
+}

@@ -10,7 +10,7 @@ use kafka_protocol::messages::produce::{
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse, ResponseBody};
 
 use super::{Handled, leader_hint};
-use crate::cluster::{Core, Outcome, PendingProduce, ReplyId, RequestCtx, validate};
+use crate::cluster::{Core, Outcome, PendingProduce, ProduceWait, ReplyId, RequestCtx, validate};
 
 /// Produce: validates, appends, and answers by acks.
 pub fn handle(core: &mut Core, ctx: &RequestCtx, req: ProduceRequest) -> Handled {
@@ -77,14 +77,19 @@ pub fn handle(core: &mut Core, ctx: &RequestCtx, req: ProduceRequest) -> Handled
                                         pr.base_offset = a.base_offset;
                                         pr.log_append_time_ms = a.log_append_time;
                                         pr.log_start_offset = p.log_start_offset();
-                                        if acks == -1 && !a.duplicate && p.high_watermark <= a.last_offset {
-                                            waits.push((
-                                                resp.responses.len(),
-                                                tr.partition_responses.len(),
-                                                td.name.clone(),
-                                                pd.index,
-                                                a.last_offset + 1,
-                                            ));
+                                        // A duplicate is answered under the same rule as
+                                        // a fresh append: only once the ISR has it. (The
+                                        // original may have been acknowledged to nobody
+                                        // and still sit above the high watermark; a new
+                                        // leader without it would truncate it.)
+                                        if acks == -1 && p.high_watermark <= a.last_offset {
+                                            waits.push(ProduceWait {
+                                                slot: (resp.responses.len(), tr.partition_responses.len()),
+                                                topic: td.name.clone(),
+                                                partition: pd.index,
+                                                need: a.last_offset + 1,
+                                                leader_epoch: p.leader_epoch,
+                                            });
                                         }
                                         Ok(())
                                     }
@@ -146,28 +151,31 @@ pub fn handle(core: &mut Core, ctx: &RequestCtx, req: ProduceRequest) -> Handled
 #[allow(clippy::result_large_err)]
 pub(crate) fn try_complete(core: &Core, mut p: PendingProduce) -> Result<(ReplyId, Outcome), PendingProduce> {
     let defaults = &core.topic_defaults;
-    p.waits.retain(|(ti, pi, topic, partition, need)| {
-        let Some(t) = core.topics.get(topic) else {
-            set_error(&mut p.response, *ti, *pi, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+    p.waits.retain(|w| {
+        let (ti, pi) = w.slot;
+        let Some(t) = core.topics.get(&w.topic) else {
+            set_error(&mut p.response, ti, pi, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
             return false;
         };
-        let Some(part) = t.partition(*partition) else {
-            set_error(&mut p.response, *ti, *pi, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+        let Some(part) = t.partition(w.partition) else {
+            set_error(&mut p.response, ti, pi, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
             return false;
         };
-        if part.leader != p.broker {
-            set_error(&mut p.response, *ti, *pi, ErrorCode::NOT_LEADER_OR_FOLLOWER);
+        // Leadership moved, even if it came back: what sits at these
+        // offsets now may be another producer's records.
+        if part.leader != p.broker || part.leader_epoch != w.leader_epoch {
+            set_error(&mut p.response, ti, pi, ErrorCode::NOT_LEADER_OR_FOLLOWER);
             return false;
         }
         // Kafka's `Partition.checkEnoughReplicasReachOffset`: wait until the
         // high watermark passes the records; then answer NONE, or
         // NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR that committed them is
         // below min.insync.replicas.
-        if part.high_watermark < *need {
+        if part.high_watermark < w.need {
             return true;
         }
         if part.isr.len() < t.config(defaults).min_insync_replicas {
-            set_error(&mut p.response, *ti, *pi, ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND);
+            set_error(&mut p.response, ti, pi, ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND);
         }
         false
     });
@@ -177,8 +185,8 @@ pub(crate) fn try_complete(core: &Core, mut p: PendingProduce) -> Result<(ReplyI
 /// Answers a parked produce whose timeout passed: REQUEST_TIMED_OUT for the
 /// partitions still waiting (their records stay written, as in Kafka).
 pub(crate) fn time_out(mut p: PendingProduce) -> (ReplyId, Outcome) {
-    for (ti, pi, ..) in std::mem::take(&mut p.waits) {
-        set_error(&mut p.response, ti, pi, ErrorCode::REQUEST_TIMED_OUT);
+    for w in std::mem::take(&mut p.waits) {
+        set_error(&mut p.response, w.slot.0, w.slot.1, ErrorCode::REQUEST_TIMED_OUT);
     }
     (p.reply, Outcome::Respond(ResponseBody::Produce(p.response)))
 }

@@ -126,16 +126,31 @@ impl Future for CommitHandle {
 /// A commit waiting for the commit task.
 pub(crate) struct CommitJob {
     offsets: BTreeMap<TopicPartition, OffsetAndMetadata>,
+    /// Who commits: fixed when the commit is made, never re-read at a retry.
+    /// The offsets belong to the partitions the member held in that
+    /// generation; sent under a later generation they could overwrite what
+    /// the partitions' new owner committed, moving the group backwards.
+    identity: Result<CommitIdentity>,
     deadline: Instant,
     reply: Option<oneshot::Sender<Result<()>>>,
+}
+
+/// The generation, member id and instance id a commit carries (generation
+/// -1 and no member for `assign`ed partitions).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CommitIdentity {
+    generation: i32,
+    member_id: String,
+    instance_id: Option<String>,
 }
 
 /// Sends the queued commits, one at a time, in order.
 pub(crate) async fn commit_worker(weak: Weak<Inner>, mut jobs: mpsc::UnboundedReceiver<CommitJob>) {
     while let Some(job) = jobs.recv().await {
-        let result = match weak.upgrade() {
-            Some(inner) => commit_with_retries(&inner, &job.offsets, job.deadline).await,
-            None => Err(Error::Closed),
+        let result = match (weak.upgrade(), job.identity) {
+            (Some(inner), Ok(identity)) => commit_with_retries(&inner, &job.offsets, &identity, job.deadline).await,
+            (Some(_), Err(e)) => Err(e),
+            (None, _) => Err(Error::Closed),
         };
         match job.reply {
             Some(reply) => {
@@ -153,10 +168,11 @@ pub(crate) async fn commit_worker(weak: Weak<Inner>, mut jobs: mpsc::UnboundedRe
 async fn commit_with_retries(
     inner: &Inner,
     offsets: &BTreeMap<TopicPartition, OffsetAndMetadata>,
+    identity: &CommitIdentity,
     deadline: Instant,
 ) -> Result<()> {
     loop {
-        match commit_once(inner, offsets).await {
+        match commit_once(inner, offsets, identity).await {
             Ok(()) => return Ok(()),
             Err(e) if e.is_retriable() && Instant::now() + inner.cfg.retry_backoff < deadline && !inner.is_closed() => {
                 tracing::debug!(error = %e, "commit failed; retrying");
@@ -167,14 +183,18 @@ async fn commit_with_retries(
     }
 }
 
-/// The generation, member id and instance id a commit carries.
-fn commit_identity(inner: &Inner) -> Result<(i32, String, Option<String>)> {
+/// The identity a commit made now carries.
+pub(crate) fn commit_identity(inner: &Inner) -> Result<CommitIdentity> {
     let uses_group = lock(&inner.state).subscription.uses_group();
     let guard = lock(&inner.membership);
     match guard.as_ref() {
         Some(m) if uses_group => {
             if m.in_generation() {
-                Ok((m.generation, m.member_id.clone(), m.config().instance_id.clone()))
+                Ok(CommitIdentity {
+                    generation: m.generation,
+                    member_id: m.member_id.clone(),
+                    instance_id: m.config().instance_id.clone(),
+                })
             } else {
                 // Java's RebalanceInProgressException: the next poll rejoins.
                 Err(Error::broker(
@@ -186,16 +206,45 @@ fn commit_identity(inner: &Inner) -> Result<(i32, String, Option<String>)> {
                 ))
             }
         }
-        _ => Ok((-1, String::new(), None)),
+        _ => Ok(CommitIdentity { generation: -1, member_id: String::new(), instance_id: None }),
     }
 }
 
-async fn commit_once(inner: &Inner, offsets: &BTreeMap<TopicPartition, OffsetAndMetadata>) -> Result<()> {
+/// Whether the member still is who made the commit: same member, same
+/// generation (always true for `assign`ed partitions).
+fn still_current(inner: &Inner, identity: &CommitIdentity) -> bool {
+    if identity.generation < 0 {
+        return true;
+    }
+    lock(&inner.membership)
+        .as_ref()
+        .is_some_and(|m| m.in_generation() && m.generation == identity.generation && m.member_id == identity.member_id)
+}
+
+async fn commit_once(
+    inner: &Inner,
+    offsets: &BTreeMap<TopicPartition, OffsetAndMetadata>,
+    identity: &CommitIdentity,
+) -> Result<()> {
     if offsets.is_empty() {
         return Ok(());
     }
     let group_id = inner.group_id()?.to_string();
-    let (generation, member_id, instance_id) = commit_identity(inner)?;
+    if !still_current(inner, identity) {
+        // Java's CommitFailedException: the group rebalanced since the
+        // commit was made, and its partitions may be another member's now.
+        return Err(Error::broker(
+            ErrorCode::ILLEGAL_GENERATION,
+            ApiKey::OffsetCommit,
+            -1,
+            format!("group {group_id}"),
+            Some(format!(
+                "the group rebalanced after this commit was made in generation {}; not sent",
+                identity.generation
+            )),
+        ));
+    }
+    let CommitIdentity { generation, member_id, instance_id } = identity.clone();
     let conn = group::coordinator(inner).await?;
     let version = conn.version_for(ApiKey::OffsetCommit)?;
     let req = OffsetCommitRequest {
@@ -223,7 +272,11 @@ async fn commit_once(inner: &Inner, offsets: &BTreeMap<TopicPartition, OffsetAnd
             if code.needs_coordinator_lookup() {
                 group::coordinator_lost(inner);
             }
-            if let Some(m) = lock(&inner.membership).as_mut() {
+            // A stale commit's ILLEGAL_GENERATION says nothing of the
+            // member's current generation.
+            if let Some(m) = lock(&inner.membership).as_mut()
+                && (identity.generation < 0 || m.generation == identity.generation)
+            {
                 m.on_group_error(code);
             }
             inner.group_event.notify_waiters();
@@ -447,7 +500,8 @@ impl Consumer {
         reply: Option<oneshot::Sender<Result<()>>>,
     ) {
         let deadline = Instant::now() + self.inner.cfg.default_api_timeout;
-        let job = CommitJob { offsets, deadline, reply };
+        let identity = commit_identity(&self.inner);
+        let job = CommitJob { offsets, identity, deadline, reply };
         if let Err(mpsc::error::SendError(job)) = self.inner.commits.send(job)
             && let Some(reply) = job.reply
         {
@@ -470,7 +524,8 @@ impl Consumer {
             )));
         }
         let (tx, rx) = oneshot::channel();
-        let job = CommitJob { offsets, deadline, reply: Some(tx) };
+        let identity = commit_identity(&self.inner);
+        let job = CommitJob { offsets, identity, deadline, reply: Some(tx) };
         self.inner.commits.send(job).map_err(|_| Error::Closed)?;
         match tokio::time::timeout_at(deadline + Duration::from_millis(100), rx).await {
             Ok(Ok(r)) => r,

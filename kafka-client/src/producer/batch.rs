@@ -44,6 +44,11 @@ pub(crate) struct ProducerBatch {
     pub identity: Option<ProducerIdentity>,
     /// Whether any attempt reached the socket (its outcome may be unknown).
     pub ever_sent: bool,
+    /// Whether an attempt ended without a definite answer (a timeout, or
+    /// the connection lost after the request was written): the records may
+    /// be in the log, so if the batch fails later, for whatever reason, its
+    /// outcome is unknown rather than failed.
+    pub maybe_written: bool,
     pub compression: Compression,
     pub level: Option<i32>,
     /// Each record's timestamp, kept only when interceptors need them.
@@ -74,6 +79,7 @@ impl ProducerBatch {
             reserved,
             identity: None,
             ever_sent: false,
+            maybe_written: false,
             compression,
             level,
             timestamps: track_timestamps.then(Vec::new),

@@ -249,19 +249,27 @@ impl Producer {
             None => {
                 let need = lock(&self.shared.acc).new_batch_size(size);
                 let permit = self.reserve_memory(need, &mut deadline).await?;
-                let id = self.shared.next_batch_id.fetch_add(1, Ordering::Relaxed);
-                let (a, unused) = lock(&self.shared.acc).append_new(
+                let mut acc = lock(&self.shared.acc);
+                let id = self.shared.next_batch_id.fetch_add(1, Ordering::SeqCst);
+                let (a, unused) = acc.append_new(
                     &tp,
                     RecordRef { timestamp: ts, key, value, headers: &record.headers },
                     need,
                     id,
                     now_ms(),
                 );
+                // A new batch counts as incomplete before the sender can see
+                // it: registered under the accumulator's lock, which the
+                // sender needs to drain it. Registered later, a batch the
+                // sender completed first would stay "incomplete" forever and
+                // hang `flush`.
+                if unused == 0 {
+                    self.shared.batch_started(id, 1);
+                }
+                drop(acc);
                 permit.forget();
                 if unused > 0 {
                     self.shared.memory.add_permits(unused);
-                } else {
-                    self.shared.batch_started(id, 1);
                 }
                 if a.new_batch {
                     self.shared.wake.notify_one();

@@ -52,13 +52,17 @@ struct Sender {
     in_flight: FuturesUnordered<InFlight>,
     /// The completions of the batches of each request in flight, so that an
     /// abort can fail them without waiting for the answers.
-    in_flight_batches: HashMap<u64, Vec<(u64, Arc<super::delivery::BatchCompletion>)>>,
+    in_flight_batches: HashMap<u64, Vec<(u64, TopicPartition, Arc<super::delivery::BatchCompletion>)>>,
     next_request: u64,
     /// Partitions with a batch in flight (ordering without idempotence and
     /// one request in flight: such a partition waits).
     muted: HashSet<TopicPartition>,
     throttled_until: HashMap<i32, i64>,
     connecting: Arc<std::sync::Mutex<HashSet<i32>>>,
+    /// Set when a connection attempt failed: the broker may be gone and its
+    /// partitions led by another, which only fresh metadata tells (Java's
+    /// NetworkClient asks for a metadata update on every disconnect).
+    connect_failed: Arc<std::sync::atomic::AtomicBool>,
     refresh_pending: Arc<std::sync::atomic::AtomicBool>,
     last_refresh_ms: i64,
     want_refresh: bool,
@@ -77,6 +81,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
         muted: HashSet::new(),
         throttled_until: HashMap::new(),
         connecting: Arc::new(std::sync::Mutex::new(HashSet::new())),
+        connect_failed: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         refresh_pending: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         last_refresh_ms: 0,
         want_refresh: false,
@@ -135,6 +140,9 @@ impl Sender {
         let ready = lock(&self.shared.acc).ready(now, &leader_of, memory_short);
         if let Some(t) = ready.next_check_ms {
             soon(t);
+        }
+        if self.connect_failed.swap(false, Ordering::SeqCst) {
+            self.want_refresh = true;
         }
         if !ready.unknown_leader_topics.is_empty() || self.want_refresh || net.metadata_is_stale() {
             self.refresh_metadata(now);
@@ -295,10 +303,12 @@ impl Sender {
         }
         let net = self.shared.net.clone();
         let connecting = self.connecting.clone();
+        let failed = self.connect_failed.clone();
         let shared = Arc::downgrade(&self.shared);
         tokio::spawn(async move {
             if let Err(e) = net.connection(node).await {
                 tracing::debug!(broker = node, error = %e, "cannot connect");
+                failed.store(true, Ordering::SeqCst);
             }
             lock(&connecting).remove(&node);
             if let Some(s) = shared.upgrade() {
@@ -378,7 +388,8 @@ impl Sender {
             Ok(pending) => {
                 self.next_request += 1;
                 let request = self.next_request;
-                self.in_flight_batches.insert(request, ok.iter().map(|b| (b.id, b.completion.clone())).collect());
+                self.in_flight_batches
+                    .insert(request, ok.iter().map(|b| (b.id, b.tp.clone(), b.completion.clone())).collect());
                 let deadline =
                     ok.iter().map(|b| b.created_ms).min().unwrap_or(now) + millis(self.cfg().delivery_timeout);
                 let wait = Duration::from_millis(u64::try_from((deadline - now).max(0)).unwrap_or(0));
@@ -407,7 +418,9 @@ impl Sender {
                 if e.needs_metadata_refresh() {
                     self.want_refresh = true;
                 }
-                for b in batches {
+                let maybe_written = e.maybe_applied();
+                for mut b in batches {
+                    b.maybe_written |= maybe_written;
                     self.retry_or_fail(b, e.clone(), now);
                 }
                 self.shared.wake.notify_one();
@@ -536,7 +549,7 @@ impl Sender {
             lock(&self.shared.acc).reenqueue(b, now);
             return;
         }
-        let err = if expired && b.ever_sent && err.maybe_applied() {
+        let err = if expired && b.maybe_written {
             Error::OutcomeUnknown {
                 topic: b.tp.topic.to_string(),
                 partition: b.tp.partition,
@@ -566,10 +579,22 @@ impl Sender {
         self.fail_now(b, e);
     }
 
+    /// Fails a batch. Only "outcome unknown" may describe records that might
+    /// be in the log: a batch one of whose attempts ended without a definite
+    /// answer fails that way whatever ended it (retries used up, a later
+    /// definite error, the delivery timeout, close), as does a timeout after
+    /// any attempt was sent.
     fn fail_now(&self, b: ProducerBatch, e: Error) {
         tracing::debug!(tp = %b.tp, error = %e, "batch failed");
-        let e = if b.ever_sent && matches!(e, Error::Timeout { .. }) {
-            Error::OutcomeUnknown { topic: b.tp.topic.to_string(), partition: b.tp.partition, reason: e.to_string() }
+        let unknown = !matches!(e, Error::OutcomeUnknown { .. })
+            && (b.maybe_written || (b.ever_sent && matches!(e, Error::Timeout { .. })));
+        let e = if unknown {
+            let reason = if b.maybe_written {
+                format!("an earlier attempt may have written it; it then failed with: {e}")
+            } else {
+                e.to_string()
+            };
+            Error::OutcomeUnknown { topic: b.tp.topic.to_string(), partition: b.tp.partition, reason }
         } else {
             e
         };
@@ -603,11 +628,16 @@ impl Sender {
         for b in waiting {
             self.fail_now(b, Error::Closed);
         }
-        // Requests in flight are abandoned; their records fail now.
+        // Requests in flight are abandoned: the broker may or may not apply
+        // them, so their records' outcome is unknown, not failed.
         drop(std::mem::take(&mut self.in_flight));
         for (_, batches) in self.in_flight_batches.drain() {
-            for (id, completion) in batches {
-                completion.complete(Err(Error::Closed));
+            for (id, tp, completion) in batches {
+                completion.complete(Err(Error::OutcomeUnknown {
+                    topic: tp.topic.to_string(),
+                    partition: tp.partition,
+                    reason: "the producer was closed while a request carrying it was in flight".into(),
+                }));
                 self.shared.batch_done(id, 0);
             }
         }
