@@ -1,5 +1,8 @@
 //! Workspace integration tests.
 
+#[cfg(feature = "real-kafka")]
+pub mod real_kafka;
+
 /// `kafka-testkit`, built (or found up to date) once per test binary by
 /// `cargo build -p broker-testkit --bin kafka-testkit`: cargo builds no
 /// binaries of other packages for a package's tests, and a stale one would

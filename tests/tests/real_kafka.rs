@@ -1,0 +1,572 @@
+//! Our client against real Apache Kafka (feature `real-kafka`; .ci/run runs
+//! it): the same scenario bodies run against broker-testkit and against
+//! KRaft brokers of the pinned (4.0.x) and newest (4.4) releases, plus a
+//! failover run on a 3-node Kafka cluster whose processes are frozen,
+//! killed and restarted while an idempotent producer and a consumer group
+//! run (issue 10's invariants: every acknowledged record present exactly
+//! once and in order per partition; `flush` returns; committed offsets
+//! never move backwards).
+//!
+//! Each test starts its own JVMs; run with `--test-threads=1` on a small
+//! machine.
+#![cfg(feature = "real-kafka")]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use kafka_client::admin::{Admin, CreatePartitionsOptions, CreateTopicsOptions, NewPartitions, NewTopic};
+use kafka_client::consumer::{Consumer, ConsumerRecord, OffsetReset};
+use kafka_client::producer::partitioner::partition_for_key;
+use kafka_client::producer::{Acks, Producer, ProducerRecord};
+use kafka_client::{Error, TopicPartition};
+use kafka_protocol::Compression;
+use tests::real_kafka::{KafkaCluster, NEWEST, PINNED, Signal};
+
+/// Bound of every wait in these tests.
+const WAIT: Duration = Duration::from_secs(60);
+
+const CODECS: [Compression; 5] =
+    [Compression::None, Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd];
+
+fn admin(bootstrap: &str) -> Admin {
+    Admin::builder().bootstrap_servers(bootstrap).build().expect("admin")
+}
+
+/// Creates a topic and waits until each partition's leader answers for it:
+/// Kafka lists a new topic in metadata a moment before its leader serves
+/// it, and an acks=0 write in that moment is dropped without a word.
+async fn create_topic(bootstrap: &str, topic: NewTopic) {
+    let name = topic.name.clone();
+    let partitions = topic.partitions.unwrap_or(1);
+    let a = admin(bootstrap);
+    let created = a.create_topics([topic], CreateTopicsOptions::default()).await.expect("create_topics");
+    created[&name].as_ref().unwrap_or_else(|e| panic!("creating {name}: {e}"));
+    // Metadata reaches every broker shortly after creation on real Kafka.
+    let deadline = Instant::now() + WAIT;
+    while !a.list_topics(false).await.is_ok_and(|t| t.contains_key(&name)) {
+        assert!(Instant::now() < deadline, "{name} never appeared");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    a.close();
+    let c = Consumer::builder().bootstrap_servers(bootstrap).build().expect("consumer");
+    let tps: Vec<TopicPartition> = (0..partitions).map(|p| TopicPartition::new(name.as_str(), p)).collect();
+    c.end_offsets(&tps).await.unwrap_or_else(|e| panic!("{name}: leaders never served: {e}"));
+    c.close().await.unwrap();
+}
+
+fn text(b: &Option<Bytes>) -> String {
+    String::from_utf8(b.clone().unwrap_or_default().to_vec()).unwrap()
+}
+
+/// Reads `topic` from the beginning until `expect` records came (then a
+/// little longer, so a duplicate would show). For acks=0 writes, which the
+/// broker may apply after the producer is done.
+async fn read_count(bootstrap: &str, topic: &str, partitions: i32, expect: usize) -> Vec<ConsumerRecord> {
+    let c = Consumer::builder()
+        .bootstrap_servers(bootstrap)
+        .auto_offset_reset(OffsetReset::Earliest)
+        .build()
+        .expect("consumer");
+    let tps: Vec<TopicPartition> = (0..partitions).map(|p| TopicPartition::new(topic, p)).collect();
+    c.assign(tps.clone()).unwrap();
+    c.seek_to_beginning(&tps).unwrap();
+    let mut out = Vec::new();
+    let deadline = Instant::now() + WAIT;
+    while out.len() < expect {
+        assert!(Instant::now() < deadline, "{topic}: {} of {expect} records came", out.len());
+        out.extend(c.poll(Duration::from_millis(200)).await.unwrap());
+    }
+    out.extend(c.poll(Duration::from_millis(300)).await.unwrap());
+    c.close().await.unwrap();
+    out
+}
+
+/// Reads every record of `topic` (partitions 0..n) from the beginning up
+/// to the end offsets, with a consumer outside any group.
+async fn read_all(bootstrap: &str, topic: &str, partitions: i32) -> Vec<ConsumerRecord> {
+    let c = Consumer::builder()
+        .bootstrap_servers(bootstrap)
+        .auto_offset_reset(OffsetReset::Earliest)
+        .build()
+        .expect("consumer");
+    let tps: Vec<TopicPartition> = (0..partitions).map(|p| TopicPartition::new(topic, p)).collect();
+    c.assign(tps.clone()).unwrap();
+    c.seek_to_beginning(&tps).unwrap();
+    let ends = c.end_offsets(&tps).await.expect("end offsets");
+    let mut out = Vec::new();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let mut done = true;
+        for tp in &tps {
+            if c.position(tp).await.unwrap() < ends[tp] {
+                done = false;
+            }
+        }
+        if done {
+            break;
+        }
+        assert!(Instant::now() < deadline, "reading {topic} back timed out");
+        out.extend(c.poll(Duration::from_millis(200)).await.unwrap());
+    }
+    c.close().await.unwrap();
+    out
+}
+
+// ---- Scenario bodies: each runs against the testkit and real Kafka ----
+
+/// Every acks level × codec: keyed records with headers land where Java
+/// puts them, exactly once, in order, and read back intact.
+async fn every_acks_level_and_codec(bootstrap: &str) {
+    let n = 40;
+    for (a, acks) in [Acks::None, Acks::Leader, Acks::All].into_iter().enumerate() {
+        for codec in CODECS {
+            let topic = format!("codec-{a}-{codec}");
+            create_topic(bootstrap, NewTopic::new(&topic, 3, 1)).await;
+            let p = Producer::builder()
+                .bootstrap_servers(bootstrap)
+                .acks(acks)
+                .idempotence(acks == Acks::All)
+                .compression(codec)
+                .linger(Duration::from_millis(5))
+                .build()
+                .unwrap();
+            let mut futs = Vec::new();
+            for i in 0..n {
+                let r = ProducerRecord::new(topic.as_str())
+                    .key(format!("key-{}", i % 7))
+                    .value(format!("v-{i}"))
+                    .header("i", i.to_string());
+                futs.push(p.send(r).await.unwrap());
+            }
+            for f in futs {
+                let m = f.await.unwrap_or_else(|e| panic!("{topic}: {e}"));
+                assert_eq!(m.offset >= 0, acks != Acks::None);
+            }
+            p.close(Duration::from_secs(10)).await;
+            let records = read_count(bootstrap, &topic, 3, n).await;
+            assert_eq!(records.len(), n, "{topic}: every record once");
+            let mut last: BTreeMap<i32, usize> = BTreeMap::new();
+            for r in &records {
+                let key = text(&r.key);
+                let i: usize = text(&r.value).strip_prefix("v-").unwrap().parse().unwrap();
+                assert_eq!(Some(r.partition), partition_for_key(key.as_bytes(), 3), "{topic}: {key} placement");
+                assert_eq!(r.headers.len(), 1);
+                assert_eq!(r.headers[0].value.as_deref(), Some(i.to_string().as_bytes()));
+                if let Some(&l) = last.get(&r.partition) {
+                    assert!(i > l, "{topic}: order within partition {}", r.partition);
+                }
+                last.insert(r.partition, i);
+            }
+        }
+    }
+}
+
+/// Big records are refused or split as Kafka's limits say.
+async fn big_records_and_limits(bootstrap: &str) {
+    create_topic(bootstrap, NewTopic::new("big", 1, 1).config("max.message.bytes", "20000")).await;
+    let p = Producer::builder()
+        .bootstrap_servers(bootstrap)
+        .batch_size(200_000)
+        .linger(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    // 30 records of 2 KB go out as one batch the broker finds too large;
+    // the producer splits it.
+    let mut futs = Vec::new();
+    for i in 0..30 {
+        futs.push(p.send(ProducerRecord::new("big").value(format!("{i:04}-{}", "x".repeat(2000)))).await.unwrap());
+    }
+    for f in futs {
+        f.await.expect("split and delivered");
+    }
+    // One record above max.message.bytes fails for good.
+    let too_big = p.send_and_wait(ProducerRecord::new("big").value("y".repeat(30_000))).await;
+    assert!(too_big.is_err(), "a record above max.message.bytes is refused");
+    p.close(Duration::from_secs(10)).await;
+    let records = read_all(bootstrap, "big", 1).await;
+    let prefixes: Vec<usize> = records.iter().map(|r| text(&r.value)[..4].parse().unwrap()).collect();
+    assert_eq!(prefixes, (0..30).collect::<Vec<_>>());
+}
+
+/// Two group members split four partitions, commit, leave; a third member
+/// resumes from the commits and finds nothing left.
+async fn group_split_commit_resume(bootstrap: &str) {
+    create_topic(bootstrap, NewTopic::new("grp", 4, 1)).await;
+    let p = Producer::builder().bootstrap_servers(bootstrap).build().unwrap();
+    for i in 0..200 {
+        drop(p.send(ProducerRecord::new("grp").key(format!("k{i}")).value(format!("g-{i}"))).await.unwrap());
+    }
+    p.flush().await;
+    p.close(Duration::from_secs(10)).await;
+    let member = || {
+        Consumer::builder()
+            .bootstrap_servers(bootstrap)
+            .group_id("grp-group")
+            .auto_offset_reset(OffsetReset::Earliest)
+            .enable_auto_commit(false)
+            .build()
+            .unwrap()
+    };
+    let (a, b) = (member(), member());
+    a.subscribe(["grp"]).unwrap();
+    b.subscribe(["grp"]).unwrap();
+    let mut seen: Vec<String> = Vec::new();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        for c in [&a, &b] {
+            seen.extend(c.poll(Duration::from_millis(100)).await.unwrap().into_iter().map(|r| text(&r.value)));
+        }
+        let (sa, sb) = (a.assignment(), b.assignment());
+        let split = sa.len() == 2 && sb.len() == 2 && sa.is_disjoint(&sb);
+        if split && seen.len() >= 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "group never split: {sa:?} {sb:?}, {} seen", seen.len());
+    }
+    let unique: BTreeSet<&String> = seen.iter().collect();
+    assert_eq!(unique.len(), 200, "every record seen");
+    // Records seen before the split may have been re-assigned: each member
+    // reads its own partitions to the end before committing.
+    let all: Vec<TopicPartition> = (0..4).map(|p| TopicPartition::new("grp", p)).collect();
+    let ends = a.end_offsets(&all).await.unwrap();
+    loop {
+        let mut at_end = true;
+        for c in [&a, &b] {
+            c.poll(Duration::from_millis(50)).await.unwrap();
+            for tp in c.assignment() {
+                at_end &= c.position(&tp).await.unwrap() == ends[&tp];
+            }
+        }
+        if at_end {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the members never reached the end");
+    }
+    a.commit().await.unwrap();
+    b.commit().await.unwrap();
+    a.close().await.unwrap();
+    b.close().await.unwrap();
+    let committed = admin(bootstrap).list_consumer_group_offsets("grp-group", None).await.unwrap();
+    let total: i64 = committed.values().map(|c| c.as_ref().unwrap().as_ref().map_or(0, |o| o.offset)).sum();
+    assert_eq!(total, 200, "commits cover everything: {committed:?}");
+    let c = member();
+    c.subscribe(["grp"]).unwrap();
+    let deadline = Instant::now() + WAIT;
+    while c.assignment().len() < 4 {
+        assert!(c.poll(Duration::from_millis(100)).await.unwrap().is_empty(), "resumed past the commits");
+        assert!(Instant::now() < deadline, "the resuming member got no assignment");
+    }
+    assert!(c.poll(Duration::from_millis(500)).await.unwrap().is_empty());
+    c.close().await.unwrap();
+}
+
+/// Seek, offsets for times, pause and resume.
+async fn seek_times_pause(bootstrap: &str) {
+    create_topic(bootstrap, NewTopic::new("seek", 1, 1)).await;
+    let p = Producer::builder().bootstrap_servers(bootstrap).build().unwrap();
+    let base = 1_700_000_000_000i64;
+    for i in 0..10 {
+        p.send_and_wait(ProducerRecord::new("seek").value(format!("s-{i}")).timestamp(base + i * 1000)).await.unwrap();
+    }
+    p.close(Duration::from_secs(10)).await;
+    let c = Consumer::builder().bootstrap_servers(bootstrap).auto_offset_reset(OffsetReset::Earliest).build().unwrap();
+    let tp = TopicPartition::new("seek", 0);
+    c.assign([tp.clone()]).unwrap();
+    let at = c.offsets_for_times([(tp.clone(), base + 4500)].into()).await.unwrap();
+    assert_eq!(at[&tp].map(|o| o.offset), Some(5));
+    c.seek(&tp, 7).unwrap();
+    let mut got = Vec::new();
+    let deadline = Instant::now() + WAIT;
+    while got.len() < 3 {
+        got.extend(c.poll(Duration::from_millis(100)).await.unwrap().into_iter().map(|r| r.offset));
+        assert!(Instant::now() < deadline);
+    }
+    assert_eq!(got, [7, 8, 9]);
+    c.seek(&tp, 0).unwrap();
+    c.pause(&[tp.clone()]).unwrap();
+    assert!(c.poll(Duration::from_millis(300)).await.unwrap().is_empty(), "paused");
+    c.resume(&[tp.clone()]).unwrap();
+    let first = loop {
+        let r = c.poll(Duration::from_millis(100)).await.unwrap();
+        if let Some(r) = r.into_iter().next() {
+            break r.offset;
+        }
+        assert!(Instant::now() < deadline);
+    };
+    assert_eq!(first, 0);
+    assert_eq!(c.beginning_offsets(&[tp.clone()]).await.unwrap()[&tp], 0);
+    assert_eq!(c.end_offsets(&[tp.clone()]).await.unwrap()[&tp], 10);
+    c.close().await.unwrap();
+}
+
+/// The admin calls on a topic's life: describe, configs, partitions, delete.
+async fn admin_round_trip(bootstrap: &str) {
+    let a = admin(bootstrap);
+    let cluster = a.describe_cluster().await.unwrap();
+    assert!(!cluster.brokers.is_empty() && cluster.cluster_id.is_some());
+    create_topic(bootstrap, NewTopic::new("adm", 2, 1).config("retention.ms", "3600000")).await;
+    let described = a.describe_topics(["adm"]).await.unwrap();
+    assert_eq!(described["adm"].as_ref().unwrap().partitions.len(), 2);
+    let added = a
+        .create_partitions([("adm", NewPartitions::increase_to(3))], CreatePartitionsOptions::default())
+        .await
+        .unwrap();
+    added["adm"].as_ref().unwrap();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let d = a.describe_topics(["adm"]).await.unwrap();
+        if d["adm"].as_ref().unwrap().partitions.len() == 3 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "partitions never grew");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let deleted = a.delete_topics(["adm"]).await.unwrap();
+    deleted["adm"].as_ref().unwrap();
+    a.close();
+}
+
+async fn all_scenarios(bootstrap: &str) {
+    every_acks_level_and_codec(bootstrap).await;
+    big_records_and_limits(bootstrap).await;
+    group_split_commit_resume(bootstrap).await;
+    seek_times_pause(bootstrap).await;
+    admin_round_trip(bootstrap).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenarios_on_the_testkit() {
+    let cluster = broker_testkit::Cluster::builder().start().await.unwrap();
+    all_scenarios(&cluster.bootstrap_servers()).await;
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenarios_on_kafka_newest() {
+    let kafka = tokio::task::spawn_blocking(|| KafkaCluster::start(NEWEST, 1)).await.unwrap().expect("kafka");
+    all_scenarios(&kafka.bootstrap_servers()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenarios_on_kafka_pinned() {
+    let kafka = tokio::task::spawn_blocking(|| KafkaCluster::start(PINNED, 1)).await.unwrap().expect("kafka");
+    all_scenarios(&kafka.bootstrap_servers()).await;
+}
+
+// ---- Failover on a real 3-node cluster (issue 10) ----
+
+/// What the producer was told about each record, by index.
+#[derive(Debug, Default)]
+struct Outcomes {
+    acked: BTreeMap<usize, (i32, i64)>,
+    unknown: BTreeSet<usize>,
+    failed: BTreeMap<usize, String>,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_on_three_kafka_nodes_loses_and_reorders_nothing_acknowledged() {
+    let mut kafka = tokio::task::spawn_blocking(|| KafkaCluster::start(NEWEST, 3)).await.unwrap().expect("kafka");
+    let bootstrap = kafka.bootstrap_servers();
+    let partitions = 6;
+    create_topic(&bootstrap, NewTopic::new("failover", partitions, 3).config("min.insync.replicas", "2")).await;
+
+    let producer = Producer::builder()
+        .bootstrap_servers(&bootstrap)
+        .linger(Duration::from_millis(5))
+        .request_timeout(Duration::from_secs(10))
+        .delivery_timeout(Duration::from_secs(120))
+        .build()
+        .unwrap();
+    let outcomes = Arc::new(Mutex::new(Outcomes::default()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let sent_count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let producing = {
+        let (p, outcomes, stop, sent_count) = (producer.clone(), outcomes.clone(), stop.clone(), sent_count.clone());
+        tokio::spawn(async move {
+            let mut i = 0usize;
+            let mut pending = Vec::new();
+            while !stop.load(Ordering::SeqCst) {
+                let r = ProducerRecord::new("failover").key(format!("key-{}", i % 24)).value(format!("f-{i}"));
+                match p.send(r).await {
+                    Ok(f) => pending.push((i, f)),
+                    Err(e) => {
+                        outcomes.lock().unwrap().failed.insert(i, e.to_string());
+                    }
+                }
+                i += 1;
+                sent_count.store(i, Ordering::SeqCst);
+                if i % 50 == 0 {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }
+            for (i, f) in pending {
+                let r = f.await;
+                let mut o = outcomes.lock().unwrap();
+                match r {
+                    Ok(m) => {
+                        o.acked.insert(i, (m.partition, m.offset));
+                    }
+                    Err(Error::OutcomeUnknown { .. }) => {
+                        o.unknown.insert(i);
+                    }
+                    Err(e) => {
+                        o.failed.insert(i, e.to_string());
+                    }
+                }
+            }
+        })
+    };
+
+    // A consumer group of two with auto-commit every 100 ms, and a watcher
+    // of its committed offsets.
+    let group_stop = Arc::new(AtomicBool::new(false));
+    let mut members = Vec::new();
+    for _ in 0..2 {
+        let c = Consumer::builder()
+            .bootstrap_servers(&bootstrap)
+            .group_id("failover-group")
+            .auto_offset_reset(OffsetReset::Earliest)
+            .auto_commit_interval(Duration::from_millis(100))
+            .session_timeout(Duration::from_secs(10))
+            .heartbeat_interval(Duration::from_secs(1))
+            .build()
+            .unwrap();
+        c.subscribe(["failover"]).unwrap();
+        let stop = group_stop.clone();
+        members.push(tokio::spawn(async move {
+            let mut n = 0usize;
+            while !stop.load(Ordering::SeqCst) {
+                match c.poll(Duration::from_millis(100)).await {
+                    Ok(r) => n += r.len(),
+                    Err(e) => panic!("a group member failed: {e}"),
+                }
+            }
+            c.close().await.unwrap();
+            n
+        }));
+    }
+    let regressions = Arc::new(Mutex::new(Vec::<String>::new()));
+    let watcher = {
+        let (bootstrap, stop, regressions) = (bootstrap.clone(), group_stop.clone(), regressions.clone());
+        tokio::spawn(async move {
+            let a = admin(&bootstrap);
+            let mut high: BTreeMap<TopicPartition, i64> = BTreeMap::new();
+            while !stop.load(Ordering::SeqCst) {
+                if let Ok(Ok(offsets)) =
+                    tokio::time::timeout(Duration::from_secs(5), a.list_consumer_group_offsets("failover-group", None))
+                        .await
+                {
+                    for (tp, o) in offsets {
+                        if let Ok(Some(o)) = o {
+                            let h = high.entry(tp.clone()).or_insert(o.offset);
+                            if o.offset < *h {
+                                regressions.lock().unwrap().push(format!("{tp}: {} after {}", o.offset, *h));
+                            }
+                            *h = (*h).max(o.offset);
+                        }
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            a.close();
+            high
+        })
+    };
+
+    // The fault schedule: freeze a follower (it drops out of the ISR while
+    // retries go on), kill the leader of partition 0 and bring it back,
+    // then an orderly shutdown and restart of another node.
+    let leader_of = |bootstrap: String, partition: usize| async move {
+        let d = admin(&bootstrap).describe_topics(["failover"]).await.unwrap();
+        let t = d["failover"].as_ref().unwrap().clone();
+        t.partitions[partition].leader
+    };
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let leader0 = leader_of(bootstrap.clone(), 0).await.expect("partition 0 has a leader");
+    let follower = kafka.node_ids().into_iter().find(|&n| n != leader0).unwrap();
+    kafka.signal(follower, Signal::Stop).unwrap();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    kafka.signal(leader0, Signal::Kill).unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    kafka.signal(follower, Signal::Cont).unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let killed = leader0;
+    tokio::task::block_in_place(|| kafka.restart(killed)).unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let other = kafka.node_ids().into_iter().find(|&n| n != killed && n != follower).unwrap();
+    tokio::task::block_in_place(|| kafka.signal(other, Signal::Term)).unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    tokio::task::block_in_place(|| kafka.restart(other)).unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    stop.store(true, Ordering::SeqCst);
+    tokio::time::timeout(Duration::from_secs(150), producing).await.expect("every delivery ends").unwrap();
+    tokio::time::timeout(Duration::from_secs(30), producer.flush()).await.expect("flush returns");
+    producer.close(Duration::from_secs(10)).await;
+
+    // What the brokers hold, against what the producer was told.
+    let records = read_all(&bootstrap, "failover", partitions).await;
+    let o = outcomes.lock().unwrap();
+    let total = sent_count.load(Ordering::SeqCst);
+    let mut count: BTreeMap<usize, usize> = BTreeMap::new();
+    let mut last: BTreeMap<i32, usize> = BTreeMap::new();
+    let mut inversions = Vec::new();
+    for r in &records {
+        let i: usize = text(&r.value).strip_prefix("f-").unwrap().parse().unwrap();
+        *count.entry(i).or_default() += 1;
+        if let Some(&l) = last.get(&r.partition)
+            && i < l
+        {
+            inversions.push(format!("partition {}: f-{i} after f-{l}", r.partition));
+        }
+        last.insert(r.partition, i);
+        if let Some(&(p, off)) = o.acked.get(&i) {
+            assert_eq!((p, off), (r.partition, r.offset), "f-{i} is where its acknowledgement said");
+        }
+    }
+    let lost: Vec<usize> = o.acked.keys().filter(|i| !count.contains_key(i)).copied().collect();
+    let dupes: Vec<usize> = count.iter().filter(|(_, n)| **n > 1).map(|(i, _)| *i).collect();
+    let written_failed: Vec<usize> = o.failed.keys().filter(|i| count.contains_key(i)).copied().collect();
+    eprintln!(
+        "failover: {total} sent, {} acknowledged, {} outcome unknown, {} failed; {} stored",
+        o.acked.len(),
+        o.unknown.len(),
+        o.failed.len(),
+        records.len()
+    );
+    assert!(lost.is_empty(), "acknowledged but lost: {lost:?}");
+    assert!(dupes.is_empty(), "stored twice: {dupes:?}");
+    assert!(inversions.is_empty(), "out of order: {inversions:?}");
+    assert!(written_failed.is_empty(), "reported failed but written: {written_failed:?} ({:?})", o.failed);
+    assert!(o.acked.len() > total / 2, "most records were acknowledged");
+
+    // The group: drains everything, commits never moved back, no gap left.
+    let deadline = Instant::now() + WAIT;
+    let a = admin(&bootstrap);
+    let c = Consumer::builder().bootstrap_servers(&bootstrap).build().unwrap();
+    let tps: Vec<TopicPartition> = (0..partitions).map(|p| TopicPartition::new("failover", p)).collect();
+    let ends = c.end_offsets(&tps).await.unwrap();
+    c.close().await.unwrap();
+    loop {
+        let committed = a.list_consumer_group_offsets("failover-group", None).await.unwrap();
+        let caught_up = tps.iter().all(|tp| {
+            committed.get(tp).and_then(|c| c.as_ref().ok().cloned().flatten()).is_some_and(|o| o.offset == ends[tp])
+        });
+        if caught_up {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the group never committed up to the end: {committed:?} vs {ends:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    group_stop.store(true, Ordering::SeqCst);
+    for m in members {
+        tokio::time::timeout(WAIT, m).await.expect("member closes").unwrap();
+    }
+    watcher.await.unwrap();
+    let regressions = regressions.lock().unwrap();
+    assert!(regressions.is_empty(), "committed offsets moved backwards: {regressions:?}");
+    a.close();
+}
