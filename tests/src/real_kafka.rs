@@ -449,6 +449,48 @@ impl Drop for KafkaCluster {
     }
 }
 
+/// Compiles `tests/real-kafka/JavaPeer.java` against Kafka `version`'s
+/// client (once per process) and returns a command that runs it: `java
+/// -cp <jars>:<classes> JavaPeer`.
+pub fn java_peer(version: &str) -> Result<Command, LaunchError> {
+    use std::sync::{Mutex, OnceLock};
+    static BUILT: OnceLock<Mutex<std::collections::HashMap<String, PathBuf>>> = OnceLock::new();
+    let jars = install(version)?;
+    let mut built = BUILT.get_or_init(Default::default).lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let classes = match built.get(version) {
+        Some(c) => c.clone(),
+        None => {
+            let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("real-kafka/JavaPeer.java");
+            let out = std::env::temp_dir().join(format!("kafka-rs-java-peer-{version}-{}", std::process::id()));
+            fs::create_dir_all(&out).map_err(|e| err(e.to_string()))?;
+            let javac = std::env::var("KAFKA_RS_JAVAC").unwrap_or_else(|_| "javac".into());
+            let r = Command::new(javac)
+                .arg("-cp")
+                .arg(format!("{}/*", jars.display()))
+                .arg("-d")
+                .arg(&out)
+                .arg(&src)
+                .output()
+                .map_err(|e| err(format!("cannot run javac: {e}")))?;
+            if !r.status.success() {
+                return Err(err(format!("javac failed: {}", String::from_utf8_lossy(&r.stderr))));
+            }
+            built.insert(version.to_string(), out.clone());
+            out
+        }
+    };
+    let mut cmd = java();
+    cmd.arg("-Xmx256m")
+        .arg("-XX:+UseSerialGC")
+        .arg("-XX:TieredStopAtLevel=1")
+        .arg("-Dorg.slf4j.simpleLogger.defaultLogLevel=warn")
+        .arg("-Dlog4j2.level=WARN")
+        .arg("-cp")
+        .arg(format!("{}/*:{}", jars.display(), classes.display()))
+        .arg("JavaPeer");
+    Ok(cmd)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

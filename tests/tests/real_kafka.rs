@@ -570,3 +570,271 @@ async fn failover_on_three_kafka_nodes_loses_and_reorders_nothing_acknowledged()
     assert!(regressions.is_empty(), "committed offsets moved backwards: {regressions:?}");
     a.close();
 }
+
+// ---- The version table against what real brokers advertise ----
+
+/// ApiVersions (v3) asked of a broker over a plain socket: (key, min, max).
+fn advertised_versions(port: u16) -> BTreeMap<i16, (i16, i16)> {
+    use kafka_protocol::ApiKey;
+    use kafka_protocol::frame::{decode_response_header, encode_typed_request};
+    use kafka_protocol::header::RequestHeader;
+    use kafka_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse, Message};
+    use std::io::{Read, Write};
+
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let header = RequestHeader {
+        api_key: ApiKey::ApiVersions as i16,
+        api_version: 3,
+        correlation_id: 1,
+        client_id: Some("version-check".into()),
+        ..Default::default()
+    };
+    let req = ApiVersionsRequest {
+        client_software_name: "kafka-rs-tests".into(),
+        client_software_version: "0".into(),
+        ..Default::default()
+    };
+    for part in encode_typed_request(&header, &req).unwrap().into_parts() {
+        s.write_all(&part).unwrap();
+    }
+    let mut len = [0u8; 4];
+    s.read_exact(&mut len).unwrap();
+    let mut frame = vec![0u8; i32::from_be_bytes(len) as usize];
+    s.read_exact(&mut frame).unwrap();
+    let mut frame = Bytes::from(frame);
+    decode_response_header(&mut frame, ApiKey::ApiVersions, 3).unwrap();
+    let resp = ApiVersionsResponse::decode(&mut frame, 3).unwrap();
+    assert_eq!(resp.error_code, 0);
+    resp.api_keys.iter().map(|k| (k.api_key, (k.min_version, k.max_version))).collect()
+}
+
+/// Our table against a broker: (key, ours, theirs) where they differ.
+fn table_differences(theirs: &BTreeMap<i16, (i16, i16)>) -> Vec<String> {
+    kafka_protocol::api::API_TABLE
+        .iter()
+        .filter_map(|info| {
+            let ours = (info.advertised_min, info.versions.max);
+            let key = info.key as i16;
+            match theirs.get(&key) {
+                Some(t) if *t == ours => None,
+                t => Some(format!("{:?} (key {key}): ours {ours:?}, broker {t:?}", info.key)),
+            }
+        })
+        .collect()
+}
+
+/// The pinned table matches what a 4.0 broker advertises, API by API.
+/// 4.0.x patch releases differ from 4.0.0 in one documented place:
+/// JoinGroup v0/v1 came back in 4.0.1 (KAFKA-19444), which the table, pinned
+/// to 4.0.0, does not list. A 4.4 broker speaks everything we do (its
+/// ranges contain ours); what it adds is printed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_version_table_matches_real_brokers() {
+    for (version, pinned) in [(PINNED, true), (NEWEST, false)] {
+        let kafka = tokio::task::spawn_blocking(move || KafkaCluster::start(version, 1)).await.unwrap().expect("kafka");
+        let theirs = advertised_versions(kafka.port(1).unwrap());
+        let diffs = table_differences(&theirs);
+        eprintln!("Kafka {version}: {} APIs advertised; differences from our table: {diffs:#?}", theirs.len());
+        if pinned {
+            let expected = ["JoinGroup (key 11): ours (2, 9), broker Some((0, 9))".to_string()];
+            assert_eq!(diffs, expected, "Kafka {version} against the pinned table");
+        } else {
+            for info in &kafka_protocol::api::API_TABLE {
+                let (min, max) = theirs.get(&(info.key as i16)).copied().unwrap_or((i16::MAX, -1));
+                assert!(
+                    min <= info.versions.min && info.versions.max <= max,
+                    "Kafka {version} does not serve {:?} v{}..v{} (it serves v{min}..v{max})",
+                    info.key,
+                    info.versions.min,
+                    info.versions.max
+                );
+            }
+        }
+    }
+}
+
+// ---- Java's client as a peer, on the testkit and on real Kafka ----
+
+/// Runs the Java peer to completion (bounded) and returns its stdout lines
+/// split on tabs.
+fn java_run(args: &[&str]) -> Vec<Vec<String>> {
+    let mut cmd = tests::real_kafka::java_peer(NEWEST).expect("java peer");
+    cmd.args(args).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().expect("spawn java");
+    let out = wait_bounded(child, Duration::from_secs(120));
+    assert!(out.status.success(), "JavaPeer {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    parse_lines(&out.stdout)
+}
+
+fn wait_bounded(child: std::process::Child, limit: Duration) -> std::process::Output {
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(out) => out.expect("java output"),
+        Err(_) => {
+            let _ = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status();
+            panic!("the Java peer ran longer than {limit:?}");
+        }
+    }
+}
+
+fn parse_lines(stdout: &[u8]) -> Vec<Vec<String>> {
+    String::from_utf8_lossy(stdout).lines().map(|l| l.split('\t').map(str::to_string).collect()).collect()
+}
+
+/// Java producer → our consumer and our producer → Java consumer, every
+/// codec, idempotent, keys, headers; then a mixed group of a Java member
+/// and ours under each assignor.
+async fn java_peers(bootstrap: &str) {
+    let n = 60usize;
+    for codec in CODECS {
+        // Java writes, we read.
+        let topic = format!("from-java-{codec}");
+        create_topic(bootstrap, NewTopic::new(&topic, 3, 1)).await;
+        let (b, t, c) = (bootstrap.to_string(), topic.clone(), codec.to_string());
+        let acked =
+            tokio::task::spawn_blocking(move || java_run(&["produce", &b, &t, &n.to_string(), &c, "all", "true"]))
+                .await
+                .unwrap();
+        let acked: BTreeMap<String, (i32, i64)> = acked
+            .iter()
+            .filter(|f| f[0] == "acked")
+            .map(|f| (format!("j-{}", f[1]), (f[2].parse().unwrap(), f[3].parse().unwrap())))
+            .collect();
+        assert_eq!(acked.len(), n);
+        let records = read_count(bootstrap, &topic, 3, n).await;
+        assert_eq!(records.len(), n, "{topic}: every Java record once");
+        for r in &records {
+            let v = text(&r.value);
+            assert_eq!(acked[&v], (r.partition, r.offset), "{topic}: {v} where Java was told");
+            let i = v.strip_prefix("j-").unwrap();
+            assert_eq!(text(&r.key), format!("k{}", i.parse::<usize>().unwrap() % 7));
+            assert_eq!(r.headers[0].value.as_deref(), Some(i.as_bytes()));
+        }
+
+        // We write, Java reads.
+        let topic = format!("to-java-{codec}");
+        create_topic(bootstrap, NewTopic::new(&topic, 3, 1)).await;
+        let p = Producer::builder().bootstrap_servers(bootstrap).compression(codec).build().unwrap();
+        let mut ours = BTreeMap::new();
+        for i in 0..n {
+            let r = ProducerRecord::new(topic.as_str())
+                .key(format!("k{}", i % 7))
+                .value(format!("r-{i}"))
+                .header("i", i.to_string());
+            let m = p.send_and_wait(r).await.unwrap();
+            ours.insert(format!("r-{i}"), (m.partition, m.offset));
+        }
+        p.close(Duration::from_secs(10)).await;
+        let (b, t) = (bootstrap.to_string(), topic.clone());
+        let read =
+            tokio::task::spawn_blocking(move || java_run(&["consume", &b, &t, &n.to_string(), "30000"])).await.unwrap();
+        let read: Vec<&Vec<String>> = read.iter().filter(|f| f[0] == "record").collect();
+        assert_eq!(read.len(), n, "{topic}: Java read every record once");
+        for f in read {
+            let (partition, offset): (i32, i64) = (f[1].parse().unwrap(), f[2].parse().unwrap());
+            let i: usize = f[4].strip_prefix("r-").unwrap().parse().unwrap();
+            assert_eq!(ours[&f[4]], (partition, offset), "{topic}: {} where we were told", f[4]);
+            assert_eq!(f[3], format!("k{}", i % 7));
+            assert_eq!(f[5], i.to_string(), "header");
+            assert_eq!(Some(partition), partition_for_key(f[3].as_bytes(), 3), "Java finds it where murmur2 puts it");
+        }
+    }
+
+    for assignor in ["range", "roundrobin"] {
+        mixed_group(bootstrap, assignor).await;
+    }
+}
+
+/// A Java member and ours in one group split four partitions; every record
+/// is processed, each partition by the member that owns it.
+async fn mixed_group(bootstrap: &str, assignor: &str) {
+    use kafka_client::consumer::AssignorChoice;
+    let topic = format!("mixed-{assignor}");
+    let group = format!("mixed-group-{assignor}");
+    create_topic(bootstrap, NewTopic::new(&topic, 4, 1)).await;
+    let p = Producer::builder().bootstrap_servers(bootstrap).build().unwrap();
+    for i in 0..400 {
+        drop(p.send(ProducerRecord::new(topic.as_str()).key(format!("k{i}")).value(format!("m-{i}"))).await.unwrap());
+    }
+    p.flush().await;
+    p.close(Duration::from_secs(10)).await;
+
+    let ours = Consumer::builder()
+        .bootstrap_servers(bootstrap)
+        .group_id(&group)
+        .auto_offset_reset(OffsetReset::Earliest)
+        .enable_auto_commit(false)
+        .assignors([if assignor == "range" { AssignorChoice::Range } else { AssignorChoice::RoundRobin }])
+        .build()
+        .unwrap();
+    ours.subscribe([topic.as_str()]).unwrap();
+    // Ours joins first and takes everything; Java joins and the group splits.
+    let deadline = Instant::now() + WAIT;
+    let mut seen: Vec<(i32, String)> = Vec::new();
+    while ours.assignment().len() < 4 {
+        assert!(Instant::now() < deadline, "our member never got the partitions");
+        ours.poll(Duration::from_millis(100)).await.unwrap();
+    }
+    // Nothing consumed yet: seek back so the split decides who reads what.
+    let all: Vec<TopicPartition> = (0..4).map(|p| TopicPartition::new(topic.as_str(), p)).collect();
+    ours.seek_to_beginning(&all).unwrap();
+    let mut cmd = tests::real_kafka::java_peer(NEWEST).expect("java peer");
+    cmd.args(["group", bootstrap, &topic, &group, assignor, "60000", "3000"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let java = cmd.spawn().expect("spawn java");
+    let java_out = tokio::task::spawn_blocking(move || wait_bounded(java, Duration::from_secs(90)));
+    let mut our_final = BTreeSet::new();
+    let mut idle_since = Instant::now();
+    loop {
+        let records = ours.poll(Duration::from_millis(100)).await.unwrap();
+        if !records.is_empty() {
+            idle_since = Instant::now();
+            seen.extend(records.into_iter().map(|r| (r.partition, text(&r.value))));
+            ours.commit().await.unwrap();
+        }
+        if ours.assignment().len() == 2 {
+            our_final = ours.assignment().iter().map(|tp| tp.partition).collect();
+        }
+        if java_out.is_finished() && idle_since.elapsed() > Duration::from_secs(1) {
+            break;
+        }
+        assert!(Instant::now() < deadline + WAIT, "mixed group {assignor} did not finish");
+    }
+    let out = java_out.await.unwrap();
+    assert!(out.status.success(), "Java member failed: {}", String::from_utf8_lossy(&out.stderr));
+    let lines = parse_lines(&out.stdout);
+    let java_assigned: Vec<&Vec<String>> = lines.iter().filter(|f| f[0] == "assigned").collect();
+    let java_final: BTreeSet<i32> = java_assigned
+        .last()
+        .map(|f| f.get(1).map(|s| s.split(',').filter(|x| !x.is_empty()).map(|x| x.parse().unwrap()).collect()))
+        .flatten()
+        .unwrap_or_default();
+    assert_eq!(java_final.len(), 2, "{assignor}: Java held two partitions ({java_assigned:?})");
+    assert_eq!(our_final.len(), 2, "{assignor}: we held two partitions");
+    assert!(java_final.is_disjoint(&our_final), "{assignor}: {java_final:?} vs {our_final:?}");
+    for f in lines.iter().filter(|f| f[0] == "record") {
+        seen.push((f[1].parse().unwrap(), f[3].clone()));
+    }
+    let values: BTreeSet<&String> = seen.iter().map(|(_, v)| v).collect();
+    assert_eq!(values.len(), 400, "{assignor}: every record processed by the group");
+    ours.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn java_peers_on_the_testkit() {
+    let cluster = broker_testkit::Cluster::builder().start().await.unwrap();
+    java_peers(&cluster.bootstrap_servers()).await;
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn java_peers_on_kafka_newest() {
+    let kafka = tokio::task::spawn_blocking(|| KafkaCluster::start(NEWEST, 1)).await.unwrap().expect("kafka");
+    java_peers(&kafka.bootstrap_servers()).await;
+}
