@@ -477,3 +477,33 @@ async fn a_stopped_leader_with_nothing_in_flight_is_replaced_from_fresh_metadata
     p.close(Duration::from_secs(5)).await;
     cluster.shutdown().await;
 }
+
+/// An acks=all produce that waited for the ISR and was answered
+/// NOT_LEADER_OR_FOLLOWER because leadership moved may already be on the
+/// new leader. If retries run out after that, the record's outcome is
+/// unknown, not failed: here it is in the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn not_leader_after_the_append_then_retries_used_up_is_outcome_unknown() {
+    let cluster = Cluster::builder().brokers(3).replica_lag_time_max(Duration::from_secs(60)).start().await.unwrap();
+    cluster.create_topic("moved", 1, 3).await.unwrap();
+    let p = builder(&cluster).retries(1).build().unwrap();
+    p.send_and_wait(ProducerRecord::new("moved").value("warm-up")).await.unwrap();
+    let s = cluster.partition_state("moved", 0).await.unwrap();
+    let followers: Vec<i32> = s.replicas.iter().copied().filter(|&b| b != s.leader).collect();
+    let (next, stalled) = (followers[0], followers[1]);
+    // The stalled follower stays in the ISR: the append is parked.
+    cluster.stall_follower("moved", 0, stalled, true).await.unwrap();
+    let pending = p.send(ProducerRecord::new("moved").value("appended")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The retry will be refused too, so retries=1 is used up.
+    cluster.add_fault(
+        Fault::on(ApiKey::Produce).broker(next).action(FaultAction::Error(ErrorCode::NOT_LEADER_OR_FOLLOWER)).times(1),
+    );
+    cluster.move_leader("moved", 0, next).await.unwrap();
+    let err = tokio::time::timeout(Duration::from_secs(20), pending).await.expect("delivery ends").unwrap_err();
+    assert!(matches!(err, Error::OutcomeUnknown { .. }), "{err:?}");
+    cluster.stall_follower("moved", 0, stalled, false).await.unwrap();
+    assert_eq!(stored(&cluster, "moved", 1).await[&0], ["warm-up", "appended"], "the new leader has it");
+    p.close(Duration::from_secs(5)).await;
+    cluster.shutdown().await;
+}

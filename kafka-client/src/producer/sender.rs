@@ -18,9 +18,13 @@
 //!   refresh metadata (or use the leader the broker names, KIP-951);
 //! - anything else: the batch fails.
 //!
-//! A batch whose delivery timeout passes after a request carrying it may
-//! have reached the broker fails with [`Error::OutcomeUnknown`], never as a
-//! plain failure: it may well have been written.
+//! A batch that may have been written fails with [`Error::OutcomeUnknown`],
+//! never as a plain failure, whatever ends it (retries used up, a later
+//! definite error, the delivery timeout, a forced close): "may have been
+//! written" means an attempt ended in a timeout or a connection lost after
+//! the request was sent, or (acks=all) in an error Kafka also gives after
+//! appending (NOT_LEADER_OR_FOLLOWER from a produce that waited for the ISR,
+//! REQUEST_TIMED_OUT, NOT_ENOUGH_REPLICAS_AFTER_APPEND).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::pin::Pin;
@@ -42,6 +46,18 @@ use crate::TopicPartition;
 use crate::config::{millis, now_ms};
 use crate::error::Error;
 use crate::metadata::BrokerAddr;
+
+/// Whether an acks=all answer with `code` may come after the leader
+/// appended the batch: Kafka answers a produce that waited for the ISR with
+/// NOT_LEADER_OR_FOLLOWER when leadership moved (the new leader may hold
+/// the records), REQUEST_TIMED_OUT when the wait timed out, and
+/// NOT_ENOUGH_REPLICAS_AFTER_APPEND when the ISR shrank below
+/// min.insync.replicas; in each case the records may be committed later.
+fn appended_before(code: ErrorCode) -> bool {
+    code == ErrorCode::NOT_LEADER_OR_FOLLOWER
+        || code == ErrorCode::REQUEST_TIMED_OUT
+        || code == ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND
+}
 
 type InFlight =
     Pin<Box<dyn std::future::Future<Output = (u64, i32, Vec<ProducerBatch>, Result<ProduceResponse, Error>)> + Send>>;
@@ -438,7 +454,7 @@ impl Sender {
             }
         }
         let acks_none = self.cfg().acks == Acks::None;
-        for b in batches {
+        for mut b in batches {
             if acks_none {
                 self.succeed(b, BatchResult { base_offset: -1, log_append_time: -1 });
                 continue;
@@ -479,6 +495,9 @@ impl Sender {
                 self.want_refresh = true;
             }
             let err = Error::broker(code, ApiKey::Produce, node, b.tp.to_string(), pr.error_message.clone());
+            if self.cfg().acks == Acks::All && appended_before(code) {
+                b.maybe_written = true;
+            }
             if code == ErrorCode::MESSAGE_TOO_LARGE && b.record_count > 1 {
                 self.split(b, err, now);
                 continue;
