@@ -174,6 +174,7 @@ fn tracing_free_log(msg: &str) {
 }
 
 async fn run_seed(seed: u64) -> Result<String, String> {
+    let started = Instant::now();
     let steps = schedule(seed);
     let auto_commit = seed % 2 == 0;
     let cluster = Cluster::builder()
@@ -440,13 +441,14 @@ async fn run_seed(seed: u64) -> Result<String, String> {
     let duplicates: usize = seen.values().map(|n| n - 1).sum();
     cluster.shutdown().await;
     let summary = format!(
-        "seed {seed}: {} steps, {} sent, {} acknowledged, {} unknown, {} failed; group ({}) processed with {duplicates} duplicates",
+        "seed {seed}: {} steps, {} sent, {} acknowledged, {} unknown, {} failed; group ({}) processed with {duplicates} duplicates; {:.1} s",
         steps.len(),
         sent.load(Ordering::SeqCst),
         o.acked.len(),
         o.unknown.len(),
         o.failed.len(),
         if auto_commit { "auto-commit" } else { "manual commit" },
+        started.elapsed().as_secs_f64(),
     );
     if problems.is_empty() {
         Ok(summary)
