@@ -13,10 +13,12 @@
 //! Problems found along the way (index entries that do not match the log,
 //! offsets that skip) are printed to stderr after all files, as Kafka does.
 //! An index file may end in zeros — Kafka preallocates the active
-//! segment's indexes — and those are not entries: a zero relative offset
-//! after the first entry ends the index (Kafka's rule), and so does an
-//! all-zero first entry (which no real entry can be, since the first batch
-//! of a segment is never indexed).
+//! segment's indexes — and a zero relative offset after the first entry
+//! ends the index (Kafka's rule). The first entry is always an entry, even
+//! when it is all zeros: Kafka 4.0 and 4.4 then print it and report it as a
+//! mismatch, so an active segment's index dumps as one zero entry and a
+//! warning, not as empty (compared with Kafka's own tool on segments a real
+//! broker wrote).
 
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
@@ -748,7 +750,7 @@ fn offset_index(path: &Path) -> Result<(Vec<(i32, i32)>, u64), Failure> {
         path,
         8,
         |c| (i32::from_be_bytes([c[0], c[1], c[2], c[3]]), i32::from_be_bytes([c[4], c[5], c[6], c[7]])),
-        |i, &(rel, pos)| rel == 0 && (i > 0 || pos == 0),
+        |i, &(rel, _)| rel == 0 && i > 0,
     )
 }
 
@@ -762,7 +764,7 @@ fn time_index(path: &Path) -> Result<(Vec<(i64, i32)>, u64), Failure> {
             t.copy_from_slice(&c[..8]);
             (i64::from_be_bytes(t), i32::from_be_bytes([c[8], c[9], c[10], c[11]]))
         },
-        |i, &(ts, rel)| rel == 0 && (i > 0 || ts == 0),
+        |i, &(_, rel)| rel == 0 && i > 0,
     )
 }
 

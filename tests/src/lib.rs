@@ -9,32 +9,43 @@ pub mod real_kafka;
 /// test old code. Used by the interop suite and by the tool tests of
 /// `examples`.
 pub fn testkit_binary() -> std::path::PathBuf {
+    workspace_binary("broker-testkit", "kafka-testkit")
+}
+
+/// Binary `bin` of workspace package `package`, built (or found up to date)
+/// once per test binary with `cargo build`; see [`testkit_binary`].
+pub fn workspace_binary(package: &str, bin: &str) -> std::path::PathBuf {
+    use std::collections::HashMap;
     use std::path::PathBuf;
     use std::process::{Command, Stdio};
+    use std::sync::{Mutex, OnceLock};
 
-    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BIN.get_or_init(|| {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
-        cmd.args(["build", "-p", "broker-testkit", "--bin", "kafka-testkit", "--message-format=json"]);
-        if !cfg!(debug_assertions) {
-            cmd.arg("--release");
-        }
-        let out = cmd.stderr(Stdio::inherit()).output().expect("run cargo build");
-        assert!(out.status.success(), "cargo build -p broker-testkit --bin kafka-testkit failed");
-        // The artifact message of the binary names its path.
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let exe = stdout
-            .lines()
-            .filter(|l| l.contains(r#""name":"kafka-testkit""#))
-            .find_map(|l| l.split_once(r#""executable":""#).and_then(|(_, rest)| rest.split_once('"')))
-            .map(|(path, _)| PathBuf::from(path))
-            .expect("cargo reported no kafka-testkit executable");
-        assert!(exe.exists(), "{} is missing", exe.display());
-        exe
-    })
-    .clone()
+    static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
+    let mut built = BUILT.get_or_init(Default::default).lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(exe) = built.get(bin) {
+        return exe.clone();
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
+    cmd.args(["build", "-p", package, "--bin", bin, "--message-format=json"]);
+    if !cfg!(debug_assertions) {
+        cmd.arg("--release");
+    }
+    let out = cmd.stderr(Stdio::inherit()).output().expect("run cargo build");
+    assert!(out.status.success(), "cargo build -p {package} --bin {bin} failed");
+    // The artifact message of the binary names its path.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let name = format!(r#""name":"{bin}""#);
+    let exe = stdout
+        .lines()
+        .filter(|l| l.contains(&name))
+        .find_map(|l| l.split_once(r#""executable":""#).and_then(|(_, rest)| rest.split_once('"')))
+        .map(|(path, _)| PathBuf::from(path))
+        .unwrap_or_else(|| panic!("cargo reported no {bin} executable"));
+    assert!(exe.exists(), "{} is missing", exe.display());
+    built.insert(bin.to_string(), exe.clone());
+    exe
 }
 
 /// Running third-party clients (kcat, the Python scripts of

@@ -279,16 +279,16 @@ impl KafkaCluster {
         &self.jars
     }
 
-    /// A `java` command with Kafka's class path and a small heap.
+    /// A `java` command for Kafka's tools and client on this release's
+    /// class path: small heap, logging off (tools print their answers on
+    /// stdout and stderr, and a log line there would spoil a comparison).
     pub fn java(&self) -> Command {
-        let mut cmd = java();
-        cmd.arg("-Xmx256m")
-            .arg("-XX:+UseSerialGC")
-            .arg("-XX:TieredStopAtLevel=1")
-            .arg(format!("-Dlog4j2.configurationFile={}", self.root.join("log4j2.properties").display()))
-            .arg("-cp")
-            .arg(self.classpath());
-        cmd
+        tool_java(&self.jars)
+    }
+
+    /// Node `id`'s log directory (`log.dirs`).
+    pub fn data_dir(&self, id: i32) -> Option<PathBuf> {
+        self.node(id).ok().map(|i| self.nodes[i].dir.join("data"))
     }
 
     /// `host:port` of every node, comma-separated.
@@ -447,6 +447,27 @@ impl Drop for KafkaCluster {
             let _ = fs::remove_dir_all(&self.root);
         }
     }
+}
+
+/// A `java` command for Kafka `version`'s tools (installed if needed); see
+/// [`KafkaCluster::java`].
+pub fn kafka_java(version: &str) -> Result<Command, LaunchError> {
+    Ok(tool_java(&install(version)?))
+}
+
+fn tool_java(jars: &Path) -> Command {
+    let quiet = std::env::temp_dir().join("kafka-rs-log4j2-off.properties");
+    if !quiet.exists() {
+        let _ = fs::write(&quiet, "rootLogger.level = OFF\n");
+    }
+    let mut cmd = java();
+    cmd.arg("-Xmx256m")
+        .arg("-XX:+UseSerialGC")
+        .arg("-XX:TieredStopAtLevel=1")
+        .arg(format!("-Dlog4j2.configurationFile={}", quiet.display()))
+        .arg("-cp")
+        .arg(format!("{}/*", jars.display()));
+    cmd
 }
 
 /// Compiles `tests/real-kafka/JavaPeer.java` against Kafka `version`'s

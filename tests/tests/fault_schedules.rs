@@ -43,11 +43,21 @@ const SETTLE: Duration = Duration::from_secs(60);
 /// One step of a schedule.
 #[derive(Debug, Clone)]
 enum Step {
-    MoveLeader { partition: i32, to_nth_isr: usize },
+    MoveLeader {
+        partition: i32,
+        to_nth_isr: usize,
+    },
     StopBroker(i32),
+    /// Stops the broker leading a partition.
+    StopLeaderOf(i32),
     StartBroker(i32),
     Isolate(i32, Duration),
-    StallFollower { partition: i32, nth: usize, for_ms: u64 },
+    /// Stalls a follower until a later `Unstall` (or the heal).
+    StallFollower {
+        partition: i32,
+        nth: usize,
+    },
+    Unstall,
     ProduceFault(FaultAction, u32),
     FetchFault(ErrorCode, u32),
     GroupFault(ApiKey, ErrorCode, u32),
@@ -64,14 +74,16 @@ fn schedule(seed: u64) -> Vec<Step> {
     for _ in 0..n {
         let step = match rng.u32(0..12) {
             0 | 1 => Step::MoveLeader { partition: rng.i32(0..PARTITIONS), to_nth_isr: rng.usize(0..3) },
-            2 => Step::StopBroker(rng.i32(1..=3)),
+            2 => {
+                if rng.bool() {
+                    Step::StopBroker(rng.i32(1..=3))
+                } else {
+                    Step::StopLeaderOf(rng.i32(0..PARTITIONS))
+                }
+            }
             3 => Step::StartBroker(rng.i32(1..=3)),
             4 => Step::Isolate(rng.i32(1..=3), Duration::from_millis(rng.u64(200..1500))),
-            5 | 6 => Step::StallFollower {
-                partition: rng.i32(0..PARTITIONS),
-                nth: rng.usize(0..2),
-                for_ms: rng.u64(100..1500),
-            },
+            5 | 6 => Step::StallFollower { partition: rng.i32(0..PARTITIONS), nth: rng.usize(0..2) },
             7 => Step::ProduceFault(
                 match rng.u32(0..5) {
                     0 => FaultAction::Error(ErrorCode::NOT_LEADER_OR_FOLLOWER),
@@ -99,6 +111,7 @@ fn schedule(seed: u64) -> Vec<Step> {
                     Step::JoinMember
                 }
             }
+            11 if rng.bool() => Step::Unstall,
             _ => Step::Pause(Duration::from_millis(rng.u64(100..600))),
         };
         steps.push(step);
@@ -179,7 +192,10 @@ async fn run_seed(seed: u64) -> Result<String, String> {
     let auto_commit = seed % 2 == 0;
     let cluster = Cluster::builder()
         .brokers(3)
-        .replica_lag_time_max(Duration::from_millis(500))
+        // Longer than the producer's request timeout: a stalled follower
+        // stays in the ISR while requests time out and are retried, the
+        // window in which acknowledged records were once lost.
+        .replica_lag_time_max(Duration::from_millis(2500))
         .offsets_topic_partitions(3)
         .start()
         .await
@@ -193,7 +209,7 @@ async fn run_seed(seed: u64) -> Result<String, String> {
     let producer = Producer::builder()
         .bootstrap_servers(&bootstrap)
         .linger(Duration::from_millis(2))
-        .request_timeout(Duration::from_millis(1500))
+        .request_timeout(Duration::from_millis(800))
         .delivery_timeout(Duration::from_secs(30))
         .retry_backoff(Duration::from_millis(20), Duration::from_millis(300))
         .metadata_max_age(Duration::from_millis(500))
@@ -201,12 +217,15 @@ async fn run_seed(seed: u64) -> Result<String, String> {
         .map_err(|e| e.to_string())?;
     let outcomes = Arc::new(Mutex::new(Outcomes::default()));
     let sent = Arc::new(AtomicUsize::new(0));
-    let total = 3000usize;
+    // The producer runs for the whole schedule, at a few thousand records
+    // a second, so every fault meets records in flight.
+    let producing_stop = Arc::new(AtomicBool::new(false));
     let producing = {
-        let (p, outcomes, sent) = (producer.clone(), outcomes.clone(), sent.clone());
+        let (p, outcomes, sent, stop) = (producer.clone(), outcomes.clone(), sent.clone(), producing_stop.clone());
         tokio::spawn(async move {
             let mut pending = Vec::new();
-            for i in 0..total {
+            let mut i = 0usize;
+            while !stop.load(Ordering::SeqCst) {
                 let r = ProducerRecord::new(TOPIC).key(format!("k{}", i % 40)).value(format!("r-{i}"));
                 match p.send(r).await {
                     Ok(f) => pending.push((i, f)),
@@ -214,9 +233,10 @@ async fn run_seed(seed: u64) -> Result<String, String> {
                         outcomes.lock().unwrap().failed.insert(i, e.to_string());
                     }
                 }
-                sent.store(i + 1, Ordering::SeqCst);
-                if i % 100 == 99 {
-                    tokio::time::sleep(Duration::from_millis(15)).await;
+                i += 1;
+                sent.store(i, Ordering::SeqCst);
+                if i % 20 == 0 {
+                    tokio::time::sleep(Duration::from_millis(4)).await;
                 }
             }
             for (i, f) in pending {
@@ -265,6 +285,7 @@ async fn run_seed(seed: u64) -> Result<String, String> {
     // Play the schedule.
     let mut rng = fastrand::Rng::with_seed(seed ^ 0x5eed);
     let mut stopped: BTreeSet<i32> = BTreeSet::new();
+    let mut stalls: Vec<(i32, i32)> = Vec::new();
     let mut faults: Vec<FaultHandle> = Vec::new();
     for step in &steps {
         match step {
@@ -285,6 +306,15 @@ async fn run_seed(seed: u64) -> Result<String, String> {
                     stopped.insert(*b);
                 }
             }
+            Step::StopLeaderOf(p) => {
+                if stopped.is_empty()
+                    && let Ok(s) = cluster.partition_state(TOPIC, *p).await
+                    && s.leader > 0
+                {
+                    cluster.stop_broker(s.leader).await.map_err(|e| e.to_string())?;
+                    stopped.insert(s.leader);
+                }
+            }
             Step::StartBroker(b) => {
                 let b = if stopped.contains(b) { *b } else { stopped.iter().next().copied().unwrap_or(*b) };
                 if stopped.remove(&b) {
@@ -297,14 +327,19 @@ async fn run_seed(seed: u64) -> Result<String, String> {
                     let _ = cluster.isolate_broker(*b, false);
                 }
             }
-            Step::StallFollower { partition, nth, for_ms } => {
+            Step::StallFollower { partition, nth } => {
                 if let Ok(s) = cluster.partition_state(TOPIC, *partition).await {
                     let followers: Vec<i32> = s.replicas.iter().copied().filter(|b| *b != s.leader).collect();
-                    if let Some(&f) = followers.get(nth % followers.len().max(1)) {
-                        let _ = cluster.stall_follower(TOPIC, *partition, f, true).await;
-                        tokio::time::sleep(Duration::from_millis(*for_ms)).await;
-                        let _ = cluster.stall_follower(TOPIC, *partition, f, false).await;
+                    if let Some(&f) = followers.get(nth % followers.len().max(1))
+                        && cluster.stall_follower(TOPIC, *partition, f, true).await.is_ok()
+                    {
+                        stalls.push((*partition, f));
                     }
+                }
+            }
+            Step::Unstall => {
+                for (p, f) in stalls.drain(..) {
+                    let _ = cluster.stall_follower(TOPIC, p, f, false).await;
                 }
             }
             Step::ProduceFault(action, n) => {
@@ -344,6 +379,10 @@ async fn run_seed(seed: u64) -> Result<String, String> {
         }
     }
     // Heal.
+    producing_stop.store(true, Ordering::SeqCst);
+    for (p, f) in stalls.drain(..) {
+        let _ = cluster.stall_follower(TOPIC, p, f, false).await;
+    }
     for b in std::mem::take(&mut stopped) {
         cluster.start_broker(b).await.map_err(|e| e.to_string())?;
     }
