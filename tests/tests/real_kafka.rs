@@ -631,9 +631,11 @@ fn table_differences(theirs: &BTreeMap<i16, (i16, i16)>) -> Vec<String> {
 /// ranges contain ours); what it adds is printed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_version_table_matches_real_brokers() {
+    let mut seen = Vec::new();
     for (version, pinned) in [(PINNED, true), (NEWEST, false)] {
         let kafka = tokio::task::spawn_blocking(move || KafkaCluster::start(version, 1)).await.unwrap().expect("kafka");
         let theirs = advertised_versions(kafka.port(1).unwrap());
+        seen.push(theirs.clone());
         let diffs = table_differences(&theirs);
         eprintln!("Kafka {version}: {} APIs advertised; differences from our table: {diffs:#?}", theirs.len());
         if pinned {
@@ -651,6 +653,64 @@ async fn the_version_table_matches_real_brokers() {
                 );
             }
         }
+    }
+    check_conformance_versions(&seen[0], &seen[1]);
+}
+
+/// The API-version section of CONFORMANCE.md, generated from what the
+/// brokers advertised; `UPDATE_CONFORMANCE=1` rewrites it, otherwise the
+/// committed file must match.
+fn check_conformance_versions(pinned: &BTreeMap<i16, (i16, i16)>, newest: &BTreeMap<i16, (i16, i16)>) {
+    let range = |r: Option<&(i16, i16)>| r.map_or("—".to_string(), |(a, b)| format!("{a}–{b}"));
+    let mut t = String::new();
+    t.push_str(&format!(
+        "| API (key) | ours (the table) | Kafka {PINNED} advertises | Kafka {NEWEST} advertises | status |\n|---|---|---|---|---|\n"
+    ));
+    for info in &kafka_protocol::api::API_TABLE {
+        let key = info.key as i16;
+        let ours = (info.advertised_min, info.versions.max);
+        let (p, n) = (pinned.get(&key), newest.get(&key));
+        let status = if p == Some(&ours) {
+            "same as 4.0".to_string()
+        } else if p.is_some_and(|&(min, max)| min <= info.versions.min && info.versions.max <= max) {
+            format!("4.0 also serves v{}–v{} (KAFKA-19444, 4.0.1)", p.unwrap().0, info.versions.min - 1)
+        } else {
+            "DIFFERS".to_string()
+        };
+        let newer = match n {
+            Some(&(_, max)) if max > ours.1 => format!("; {NEWEST} adds up to v{max}"),
+            _ => String::new(),
+        };
+        t.push_str(&format!(
+            "| {:?} ({key}) | {}–{} | {} | {} | {status}{newer} |\n",
+            info.key,
+            ours.0,
+            ours.1,
+            range(p),
+            range(n)
+        ));
+    }
+    let ours: BTreeSet<i16> = kafka_protocol::api::API_TABLE.iter().map(|i| i.key as i16).collect();
+    let more = |m: &BTreeMap<i16, (i16, i16)>| m.keys().filter(|k| !ours.contains(k)).count();
+    t.push_str(&format!(
+        "\nKafka {PINNED} advertises {} APIs ({} we do not speak); Kafka {NEWEST} advertises {} ({} we do not speak).\n",
+        pinned.len(),
+        more(pinned),
+        newest.len(),
+        more(newest)
+    ));
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../CONFORMANCE.md");
+    let doc = std::fs::read_to_string(&path).expect("CONFORMANCE.md");
+    let (begin, end) = ("<!-- versions:begin -->\n", "<!-- versions:end -->");
+    let (Some(b), Some(e)) = (doc.find(begin), doc.find(end)) else {
+        panic!("CONFORMANCE.md lacks the version markers")
+    };
+    let current = &doc[b + begin.len()..e];
+    if std::env::var_os("UPDATE_CONFORMANCE").is_some() {
+        let updated = format!("{}{begin}{t}{}", &doc[..b], &doc[e..]);
+        std::fs::write(&path, updated).expect("write CONFORMANCE.md");
+    } else {
+        assert_eq!(current, t, "CONFORMANCE.md's versions differ from the brokers'; rerun with UPDATE_CONFORMANCE=1");
     }
 }
 
