@@ -35,10 +35,38 @@ fn main() {
         }
     };
     println!("{}", cluster.bootstrap_servers());
-    eprintln!("Apache Kafka {version}, {nodes} node(s); Ctrl-C or close stdin to stop");
-    // Ends on EOF; Ctrl-C ends the process, and the JVMs get SIGINT with it.
-    let _ = std::io::stdin().read_to_end(&mut Vec::new());
+    eprintln!("Apache Kafka {version}, {nodes} node(s); Ctrl-C, SIGTERM or closing stdin stops it");
+    wait_for_stop();
+    // Kills the nodes and removes their folder.
     drop(cluster);
+}
+
+/// Returns on Ctrl-C, SIGTERM or end of stdin.
+fn wait_for_stop() {
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+        let _ = std::io::stdin().read_to_end(&mut Vec::new());
+        return;
+    };
+    rt.block_on(async {
+        let stdin_closed = tokio::task::spawn_blocking(|| {
+            let _ = std::io::stdin().read_to_end(&mut Vec::new());
+        });
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = stdin_closed => {}
+            _ = tokio::signal::ctrl_c() => {}
+            () = term => {}
+        }
+    });
+    // The blocking stdin reader may still run; the process exits anyway.
+    rt.shutdown_background();
 }
 
 fn usage() -> ! {
