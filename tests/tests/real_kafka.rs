@@ -329,12 +329,127 @@ async fn admin_round_trip(bootstrap: &str) {
     a.close();
 }
 
+/// The rest of the admin client: configs (describe, incremental and legacy
+/// alter), list offsets of every kind, delete records, groups (list,
+/// describe, lag, alter/delete offsets, delete).
+async fn admin_configs_offsets_groups(bootstrap: &str) {
+    use kafka_client::admin::{
+        AlterConfigOp, AlterConfigsOptions, ConfigResource, ConfigResourceType, ConfigSource, DescribeConfigsOptions,
+        GroupState, ListGroupsOptions, ListOffsetsOptions, OffsetSpec,
+    };
+    use kafka_client::consumer::OffsetAndMetadata;
+    let a = admin(bootstrap);
+    create_topic(bootstrap, NewTopic::new("adm2", 2, 1)).await;
+    let res = ConfigResource::new(ConfigResourceType::Topic, "adm2");
+    let changed = a
+        .incremental_alter_configs(
+            [(res.clone(), vec![AlterConfigOp::Set { name: "retention.ms".into(), value: "7200000".into() }])],
+            AlterConfigsOptions::default(),
+        )
+        .await
+        .unwrap();
+    changed[&res].as_ref().unwrap();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let d = a.describe_configs([res.clone()], DescribeConfigsOptions::default()).await.unwrap();
+        let cfg = d[&res].as_ref().unwrap();
+        let e = cfg.entries.iter().find(|e| e.name == "retention.ms").expect("retention.ms described");
+        if e.value.as_deref() == Some("7200000") {
+            assert_eq!(e.source, ConfigSource::DynamicTopic);
+            let c = cfg.entries.iter().find(|e| e.name == "cleanup.policy").expect("cleanup.policy described");
+            assert_eq!((c.value.as_deref(), c.source), (Some("delete"), ConfigSource::Default));
+            break;
+        }
+        assert!(Instant::now() < deadline, "the config change never showed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let cleared = a
+        .incremental_alter_configs(
+            [(res.clone(), vec![AlterConfigOp::Delete { name: "retention.ms".into() }])],
+            AlterConfigsOptions::default(),
+        )
+        .await
+        .unwrap();
+    cleared[&res].as_ref().unwrap();
+
+    // Offsets: 10 records with increasing timestamps on partition 0.
+    let p = Producer::builder().bootstrap_servers(bootstrap).build().unwrap();
+    let base = 1_700_000_000_000i64;
+    for i in 0..10 {
+        p.send_and_wait(ProducerRecord::new("adm2").partition(0).value(format!("o{i}")).timestamp(base + i * 10))
+            .await
+            .unwrap();
+    }
+    p.close(Duration::from_secs(10)).await;
+    let tp = TopicPartition::new("adm2", 0);
+    let listed = |spec: OffsetSpec| {
+        let a = &a;
+        let tp = tp.clone();
+        async move {
+            a.list_offsets([(tp.clone(), spec)], ListOffsetsOptions::default()).await.unwrap()[&tp]
+                .as_ref()
+                .unwrap()
+                .clone()
+        }
+    };
+    assert_eq!(listed(OffsetSpec::Earliest).await.offset, 0);
+    assert_eq!(listed(OffsetSpec::Latest).await.offset, 10);
+    assert_eq!(listed(OffsetSpec::Timestamp(base + 35)).await.offset, 4);
+    let max = listed(OffsetSpec::MaxTimestamp).await;
+    assert_eq!((max.offset, max.timestamp), (9, base + 90));
+    let low = a.delete_records([(tp.clone(), 3)]).await.unwrap();
+    assert_eq!(*low[&tp].as_ref().unwrap(), 3);
+    assert_eq!(listed(OffsetSpec::Earliest).await.offset, 3);
+
+    // Groups: commit through a member, then inspect and edit from the admin.
+    let c = Consumer::builder()
+        .bootstrap_servers(bootstrap)
+        .group_id("adm2-group")
+        .auto_offset_reset(OffsetReset::Earliest)
+        .enable_auto_commit(false)
+        .build()
+        .unwrap();
+    c.subscribe(["adm2"]).unwrap();
+    let mut n = 0;
+    while n < 7 {
+        n += c.poll(Duration::from_millis(100)).await.unwrap().len();
+        assert!(Instant::now() < deadline + WAIT, "the member read nothing");
+    }
+    c.commit().await.unwrap();
+    let listed_groups = a.list_consumer_groups(ListGroupsOptions::default()).await.unwrap();
+    assert!(listed_groups.iter().any(|g| g.group_id == "adm2-group"), "{listed_groups:?}");
+    let d = a.describe_consumer_groups(["adm2-group"]).await.unwrap();
+    let d = d["adm2-group"].as_ref().unwrap();
+    assert_eq!(
+        (d.state, d.protocol_type.as_str(), d.assignor.as_str(), d.members.len()),
+        (GroupState::Stable, "consumer", "range", 1)
+    );
+    let lag = a.consumer_group_lag("adm2-group").await.unwrap();
+    let p0 = lag.partitions.iter().find(|l| l.partition == tp).expect("partition 0's lag");
+    assert_eq!((p0.current_offset, p0.log_end_offset, p0.lag), (Some(10), Some(10), Some(0)));
+    // Offsets of a group with members cannot be altered (Kafka refuses).
+    let refused = a.alter_consumer_group_offsets("adm2-group", [(tp.clone(), OffsetAndMetadata::new(5))]).await;
+    assert!(refused.is_err() || refused.as_ref().unwrap()[&tp].is_err(), "{refused:?}");
+    c.close().await.unwrap();
+    let altered =
+        a.alter_consumer_group_offsets("adm2-group", [(tp.clone(), OffsetAndMetadata::new(5))]).await.unwrap();
+    altered[&tp].as_ref().unwrap();
+    let committed = a.list_consumer_group_offsets("adm2-group", None).await.unwrap();
+    assert_eq!(committed[&tp].as_ref().unwrap().as_ref().map(|o| o.offset), Some(5));
+    let deleted = a.delete_consumer_group_offsets("adm2-group", [tp.clone()]).await.unwrap();
+    deleted[&tp].as_ref().unwrap();
+    let gone = a.delete_consumer_groups(["adm2-group"]).await.unwrap();
+    gone["adm2-group"].as_ref().unwrap();
+    a.close();
+}
+
 async fn all_scenarios(bootstrap: &str) {
     every_acks_level_and_codec(bootstrap).await;
     big_records_and_limits(bootstrap).await;
     group_split_commit_resume(bootstrap).await;
     seek_times_pause(bootstrap).await;
     admin_round_trip(bootstrap).await;
+    admin_configs_offsets_groups(bootstrap).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
