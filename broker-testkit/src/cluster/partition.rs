@@ -187,7 +187,10 @@ impl Partition {
                     return Ok(Appended {
                         base_offset: meta.first_offset,
                         last_offset: meta.last_offset,
-                        log_append_time: if cfg.log_append_time { meta.timestamp } else { -1 },
+                        // Kafka answers a duplicate with the original batch's
+                        // timestamp as its append time, whatever the topic's
+                        // timestamp type.
+                        log_append_time: meta.timestamp,
                         duplicate: true,
                     });
                 }

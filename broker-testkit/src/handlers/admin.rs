@@ -66,11 +66,14 @@ pub fn create_topics(core: &mut Core, ctx: &RequestCtx, req: CreateTopicsRequest
     let dup: BTreeSet<String> =
         req.topics.iter().filter(|t| !seen.insert(t.name.clone())).map(|t| t.name.clone()).collect();
     for t in req.topics {
+        // As Kafka answers: no message on success, an empty (not null)
+        // config list on failure.
         let mut r = CreatableTopicResult {
             name: t.name.clone(),
             num_partitions: -1,
             replication_factor: -1,
-            configs: None,
+            error_message: None,
+            configs: Some(Vec::new()),
             ..Default::default()
         };
         let result = (|| -> Result<TopicPlan, ItemError> {
@@ -152,9 +155,12 @@ pub fn create_topics(core: &mut Core, ctx: &RequestCtx, req: CreateTopicsRequest
                         })
                         .collect(),
                 );
-                if !req.validate_only {
-                    r.topic_id = core.create_topic(&t.name, partitions, rf as usize, assignment, overrides, ctx.now_ms);
-                }
+                // Kafka names a topic id even when it only validates.
+                r.topic_id = if req.validate_only {
+                    core.new_topic_id()
+                } else {
+                    core.create_topic(&t.name, partitions, rf as usize, assignment, overrides, ctx.now_ms)
+                };
             }
         }
         resp.topics.push(r);
@@ -257,7 +263,8 @@ pub fn create_partitions(core: &mut Core, ctx: &RequestCtx, req: CreatePartition
         match result {
             Err((code, msg)) => {
                 r.error_code = code.0;
-                r.error_message = Some(msg);
+                // Kafka gives no message for an unknown topic here.
+                r.error_message = (code != ErrorCode::UNKNOWN_TOPIC_OR_PARTITION).then_some(msg);
             }
             Ok(assignment) if !req.validate_only => {
                 let online = core.online_brokers();

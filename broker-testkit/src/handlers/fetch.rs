@@ -128,6 +128,16 @@ fn build(core: &Core, req: &FetchRequest, version: i16, broker: i32) -> (FetchRe
             if let Some(code) = code {
                 has_error = true;
                 pd.error_code = code.0;
+                // As Kafka's error answer for a partition: no offsets; the
+                // aborted-transaction list is empty (not null) when the
+                // topic or partition is unknown, and null (read_uncommitted)
+                // for errors found at the log, as Kafka 4.0 answers.
+                pd.high_watermark = -1;
+                pd.last_stable_offset = -1;
+                pd.log_start_offset = -1;
+                if code == ErrorCode::UNKNOWN_TOPIC_OR_PARTITION || code == ErrorCode::UNKNOWN_TOPIC_ID {
+                    pd.aborted_transactions = Some(Vec::new());
+                }
             }
             tr.partitions.push(pd);
         }

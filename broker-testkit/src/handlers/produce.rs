@@ -102,8 +102,19 @@ pub fn handle(core: &mut Core, ctx: &RequestCtx, req: ProduceRequest) -> Handled
             if let Err((code, msg)) = result {
                 failed = true;
                 pr.error_code = code.0;
-                pr.error_message = Some(msg);
-                pr.log_start_offset = -1;
+                // Kafka explains only record-level rejections (INVALID_RECORD
+                // with the bad records listed); other errors carry no message.
+                pr.error_message = (!pr.record_errors.is_empty()).then_some(msg);
+                // Errors from the producer-state check come from the log, and
+                // Kafka then reports the log start offset; all others -1.
+                pr.log_start_offset = match code {
+                    ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER | ErrorCode::INVALID_PRODUCER_EPOCH => core
+                        .topics
+                        .get(&td.name)
+                        .and_then(|t| t.partition(pd.index))
+                        .map_or(-1, |p| p.log_start_offset()),
+                    _ => -1,
+                };
                 if code == ErrorCode::NOT_LEADER_OR_FOLLOWER && ctx.version >= 10 {
                     let (leader_id, leader_epoch) = leader_hint(core, &td.name, pd.index);
                     pr.current_leader = LeaderIdAndEpoch { leader_id, leader_epoch, ..Default::default() };
@@ -194,6 +205,6 @@ pub(crate) fn time_out(mut p: PendingProduce) -> (ReplyId, Outcome) {
 fn set_error(resp: &mut ProduceResponse, ti: usize, pi: usize, code: ErrorCode) {
     if let Some(pr) = resp.responses.get_mut(ti).and_then(|t| t.partition_responses.get_mut(pi)) {
         pr.error_code = code.0;
-        pr.error_message = Some(code.message().to_string());
+        pr.error_message = None;
     }
 }
