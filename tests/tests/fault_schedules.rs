@@ -512,6 +512,11 @@ fn seeds() -> Vec<u64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seeded_fault_schedules_keep_every_promise() {
+    // RUST_LOG=kafka_client=debug shows what the clients did.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     let mut failures = Vec::new();
     let seeds = seeds();
     for &seed in &seeds {
