@@ -258,11 +258,15 @@ fn process(
             p.in_flight = false;
             // Stale: the assignment or position changed while fetching.
             if !current || expected != Some(fetched_at) {
+                tracing::trace!(%tp, fetched_at, ?expected, current, "stale fetch answer dropped");
                 continue;
             }
             // Fetched ahead, from where the buffered answer ends.
             let ahead = p.position != Some(fetched_at);
             let code = ErrorCode(pd.error_code);
+            if code != ErrorCode::NONE {
+                tracing::debug!(%tp, offset = fetched_at, ?code, ahead, "fetch error for a partition");
+            }
             match code {
                 ErrorCode::NONE => {
                     p.high_watermark = pd.high_watermark;

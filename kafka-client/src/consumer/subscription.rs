@@ -33,7 +33,10 @@ pub(crate) async fn run(weak: Weak<Inner>) {
                 last_refresh = Some(Instant::now());
             } else {
                 // Try again after the backoff, not after max age.
-                last_refresh = last_refresh.map(|_| Instant::now() - max_age + backoff);
+                // (checked: an Instant cannot go below the clock's origin, which
+                // on a freshly booted machine is less than max age ago).
+                let now = Instant::now();
+                last_refresh = last_refresh.map(|_| now.checked_sub(max_age).map_or(now, |t| t + backoff));
             }
         }
         let next = last_refresh.map_or(backoff, |t| (t + max_age).saturating_duration_since(Instant::now()));

@@ -110,10 +110,17 @@ impl Shared {
     /// Closes the connection: every request in flight fails; `timed_out`
     /// names the one whose deadline passed, if that is why.
     fn close(&self, timed_out: Option<i32>) {
-        if self.closed.swap(true, Ordering::SeqCst) {
-            return;
-        }
-        let pending: Vec<InFlight> = self.lock().drain(..).collect();
+        // `closed` flips under the queue's lock, so a request is either
+        // queued before (and failed here) or refused by `register` after:
+        // none can slip in once the reader, which times requests out, is
+        // gone, and wait forever.
+        let pending: Vec<InFlight> = {
+            let mut q = self.lock();
+            if self.closed.swap(true, Ordering::SeqCst) {
+                return;
+            }
+            q.drain(..).collect()
+        };
         for p in pending {
             let err = match timed_out {
                 Some(corr) if corr == p.correlation_id => {
@@ -124,6 +131,18 @@ impl Shared {
             let _ = p.reply.send(Err(err));
         }
         self.closed_notify.notify_waiters();
+    }
+
+    /// Queues a request that expects an answer; hands it back if the
+    /// connection is closed. Returns whether it is the only one queued.
+    #[allow(clippy::result_large_err)]
+    fn register(&self, entry: InFlight) -> std::result::Result<bool, InFlight> {
+        let mut q = self.lock();
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(entry);
+        }
+        q.push_back(entry);
+        Ok(q.len() == 1)
     }
 }
 
@@ -467,13 +486,23 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             let timeout = own_timeout.unwrap_or(timeout);
             let entry =
                 InFlight { correlation_id, api, version, deadline: Instant::now() + timeout, timeout, reply, _permit };
-            let first = {
-                let mut q = shared.lock();
-                q.push_back(entry);
-                q.len() == 1
-            };
-            if first {
-                shared.new_request.notify_one();
+            match shared.register(entry) {
+                Ok(first) => {
+                    if first {
+                        shared.new_request.notify_one();
+                    }
+                }
+                Err(entry) => {
+                    // Closed since the check above (the reader saw the end
+                    // of the stream): fail it now, nothing will answer it.
+                    let _ = entry.reply.send(Err(Error::Disconnected {
+                        broker: shared.broker,
+                        addr: shared.addr.clone(),
+                        api,
+                        sent: false,
+                    }));
+                    continue;
+                }
             }
             None
         } else {

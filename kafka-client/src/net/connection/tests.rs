@@ -161,3 +161,45 @@ async fn api_versions_falls_back_to_the_brokers_highest_version() {
     assert_eq!(conn.version_for(ApiKey::Metadata).unwrap(), ApiKey::Metadata.info().versions.max);
     conn.request(&MetadataRequest::default()).await.unwrap();
 }
+
+/// Found by the seeded fault schedules: the writer checked `closed`, the
+/// reader then saw the end of the stream and failed everything queued, and
+/// only then did the writer queue the request — which nothing would answer
+/// or time out (the reader keeps the deadlines), so its caller waited
+/// forever (a consumer's fetches to that broker, and every later connect,
+/// stalled). A request can no longer be queued once the connection closed.
+#[tokio::test]
+async fn a_request_queued_after_the_close_fails_instead_of_waiting_forever() {
+    let shared = super::Shared {
+        broker: 7,
+        addr: "test".into(),
+        in_flight: std::sync::Mutex::new(std::collections::VecDeque::new()),
+        new_request: tokio::sync::Notify::new(),
+        closed: std::sync::atomic::AtomicBool::new(false),
+        closed_notify: tokio::sync::Notify::new(),
+    };
+    let permits = Arc::new(tokio::sync::Semaphore::new(2));
+    let entry = |permit| {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        let e = super::InFlight {
+            correlation_id: 1,
+            api: ApiKey::Fetch,
+            version: 12,
+            deadline: Instant::now() + Duration::from_secs(30),
+            timeout: Duration::from_secs(30),
+            reply,
+            _permit: permit,
+        };
+        (e, rx)
+    };
+    let (before, rx_before) = entry(permits.clone().try_acquire_owned().unwrap());
+    assert_eq!(shared.register(before).ok(), Some(true));
+    shared.close(None);
+    assert!(
+        matches!(rx_before.await, Ok(Err(Error::Disconnected { sent: true, .. }))),
+        "queued before: failed by the close"
+    );
+    let (after, _rx_after) = entry(permits.clone().try_acquire_owned().unwrap());
+    assert!(shared.register(after).is_err(), "queued after the close: refused, so the writer fails it");
+    assert!(shared.lock().is_empty());
+}
