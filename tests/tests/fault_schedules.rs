@@ -189,7 +189,7 @@ fn tracing_free_log(msg: &str) {
 async fn run_seed(seed: u64) -> Result<String, String> {
     let started = Instant::now();
     let steps = schedule(seed);
-    let auto_commit = seed % 2 == 0;
+    let auto_commit = seed.is_multiple_of(2);
     let cluster = Cluster::builder()
         .brokers(3)
         // Longer than the producer's request timeout: a stalled follower
@@ -235,7 +235,7 @@ async fn run_seed(seed: u64) -> Result<String, String> {
                 }
                 i += 1;
                 sent.store(i, Ordering::SeqCst);
-                if i % 20 == 0 {
+                if i.is_multiple_of(20) {
                     tokio::time::sleep(Duration::from_millis(4)).await;
                 }
             }
@@ -422,7 +422,7 @@ async fn run_seed(seed: u64) -> Result<String, String> {
         }
         end.insert(p, records.last().map_or(0, |r| r.offset + 1));
     }
-    let o = outcomes.lock().unwrap();
+    let o = std::mem::take(&mut *outcomes.lock().unwrap());
     for (i, at) in &o.acked {
         match stored.get(i).map(Vec::as_slice) {
             None => problems.push(format!("r-{i} acknowledged at {at:?} but not stored")),
@@ -468,7 +468,7 @@ async fn run_seed(seed: u64) -> Result<String, String> {
     watching.store(false, Ordering::SeqCst);
     let _ = watcher.await;
     problems.extend(regressions.lock().unwrap().iter().map(|r| format!("commit moved backwards: {r}")));
-    let seen = seen.lock().unwrap();
+    let seen = std::mem::take(&mut *seen.lock().unwrap());
     let unprocessed: Vec<&usize> = stored.keys().filter(|i| !seen.contains_key(&format!("r-{i}"))).collect();
     if !unprocessed.is_empty() {
         problems.push(format!(

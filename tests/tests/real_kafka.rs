@@ -286,9 +286,9 @@ async fn seek_times_pause(bootstrap: &str) {
     }
     assert_eq!(got, [7, 8, 9]);
     c.seek(&tp, 0).unwrap();
-    c.pause(&[tp.clone()]).unwrap();
+    c.pause(std::slice::from_ref(&tp)).unwrap();
     assert!(c.poll(Duration::from_millis(300)).await.unwrap().is_empty(), "paused");
-    c.resume(&[tp.clone()]).unwrap();
+    c.resume(std::slice::from_ref(&tp)).unwrap();
     let first = loop {
         let r = c.poll(Duration::from_millis(100)).await.unwrap();
         if let Some(r) = r.into_iter().next() {
@@ -297,8 +297,8 @@ async fn seek_times_pause(bootstrap: &str) {
         assert!(Instant::now() < deadline);
     };
     assert_eq!(first, 0);
-    assert_eq!(c.beginning_offsets(&[tp.clone()]).await.unwrap()[&tp], 0);
-    assert_eq!(c.end_offsets(&[tp.clone()]).await.unwrap()[&tp], 10);
+    assert_eq!(c.beginning_offsets(std::slice::from_ref(&tp)).await.unwrap()[&tp], 0);
+    assert_eq!(c.end_offsets(std::slice::from_ref(&tp)).await.unwrap()[&tp], 10);
     c.close().await.unwrap();
 }
 
@@ -386,10 +386,7 @@ async fn admin_configs_offsets_groups(bootstrap: &str) {
         let a = &a;
         let tp = tp.clone();
         async move {
-            a.list_offsets([(tp.clone(), spec)], ListOffsetsOptions::default()).await.unwrap()[&tp]
-                .as_ref()
-                .unwrap()
-                .clone()
+            *a.list_offsets([(tp.clone(), spec)], ListOffsetsOptions::default()).await.unwrap()[&tp].as_ref().unwrap()
         }
     };
     assert_eq!(listed(OffsetSpec::Earliest).await.offset, 0);
@@ -513,7 +510,7 @@ async fn failover_on_three_kafka_nodes_loses_and_reorders_nothing_acknowledged()
                 }
                 i += 1;
                 sent_count.store(i, Ordering::SeqCst);
-                if i % 50 == 0 {
+                if i.is_multiple_of(50) {
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
             }
@@ -624,7 +621,7 @@ async fn failover_on_three_kafka_nodes_loses_and_reorders_nothing_acknowledged()
 
     // What the brokers hold, against what the producer was told.
     let records = read_all(&bootstrap, "failover", partitions).await;
-    let o = outcomes.lock().unwrap();
+    let o = std::mem::take(&mut *outcomes.lock().unwrap());
     let total = sent_count.load(Ordering::SeqCst);
     let mut count: BTreeMap<usize, usize> = BTreeMap::new();
     let mut last: BTreeMap<i32, usize> = BTreeMap::new();
@@ -987,8 +984,7 @@ async fn mixed_group(bootstrap: &str, assignor: &str) {
     let java_assigned: Vec<&Vec<String>> = lines.iter().filter(|f| f[0] == "assigned").collect();
     let java_final: BTreeSet<i32> = java_assigned
         .last()
-        .map(|f| f.get(1).map(|s| s.split(',').filter(|x| !x.is_empty()).map(|x| x.parse().unwrap()).collect()))
-        .flatten()
+        .and_then(|f| f.get(1).map(|s| s.split(',').filter(|x| !x.is_empty()).map(|x| x.parse().unwrap()).collect()))
         .unwrap_or_default();
     assert_eq!(java_final.len(), 2, "{assignor}: Java held two partitions ({java_assigned:?})");
     assert_eq!(our_final.len(), 2, "{assignor}: we held two partitions");
