@@ -416,3 +416,110 @@ pub mod interop {
         recs
     }
 }
+
+/// A producer sending numbered records until told to stop, and what it was
+/// told about each: the fault schedules and the real-Kafka failover run
+/// check the brokers' logs against it.
+pub mod delivery {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use kafka_client::Error;
+    use kafka_client::producer::{Producer, ProducerRecord};
+
+    /// The producer's verdict on each record, by index.
+    #[derive(Debug, Default)]
+    pub struct Outcomes {
+        /// Delivered: (partition, offset).
+        pub acked: BTreeMap<usize, (i32, i64)>,
+        /// Failed with "outcome unknown": may or may not be stored.
+        pub unknown: BTreeSet<usize>,
+        /// Failed for good: must not be stored.
+        pub failed: BTreeMap<usize, String>,
+    }
+
+    /// A running [`produce_until_stopped`].
+    pub struct Producing {
+        stop: Arc<AtomicBool>,
+        sent: Arc<AtomicUsize>,
+        outcomes: Arc<Mutex<Outcomes>>,
+        task: tokio::task::JoinHandle<()>,
+    }
+
+    /// Sends `{prefix}-{i}` with key `k{i % keys}` for i = 0, 1, … until
+    /// stopped, pausing `pause` after every `burst` records.
+    pub fn produce_until_stopped(
+        producer: Producer,
+        topic: &str,
+        prefix: &str,
+        keys: usize,
+        (burst, pause): (usize, Duration),
+    ) -> Producing {
+        let stop = Arc::new(AtomicBool::new(false));
+        let sent = Arc::new(AtomicUsize::new(0));
+        let outcomes = Arc::new(Mutex::new(Outcomes::default()));
+        let (topic, prefix) = (Arc::<str>::from(topic), prefix.to_string());
+        let task = {
+            let (stop, sent, outcomes) = (stop.clone(), sent.clone(), outcomes.clone());
+            tokio::spawn(async move {
+                let mut pending = Vec::new();
+                let mut i = 0usize;
+                while !stop.load(Ordering::SeqCst) {
+                    let r =
+                        ProducerRecord::new(topic.clone()).key(format!("k{}", i % keys)).value(format!("{prefix}-{i}"));
+                    match producer.send(r).await {
+                        Ok(f) => pending.push((i, f)),
+                        Err(e) => {
+                            lock(&outcomes).failed.insert(i, e.to_string());
+                        }
+                    }
+                    i += 1;
+                    sent.store(i, Ordering::SeqCst);
+                    if i.is_multiple_of(burst.max(1)) {
+                        tokio::time::sleep(pause).await;
+                    }
+                }
+                for (i, f) in pending {
+                    let r = f.await;
+                    let mut o = lock(&outcomes);
+                    match r {
+                        Ok(m) => {
+                            o.acked.insert(i, (m.partition, m.offset));
+                        }
+                        Err(Error::OutcomeUnknown { .. }) => {
+                            o.unknown.insert(i);
+                        }
+                        Err(e) => {
+                            o.failed.insert(i, e.to_string());
+                        }
+                    }
+                }
+            })
+        };
+        Producing { stop, sent, outcomes, task }
+    }
+
+    fn lock(m: &Mutex<Outcomes>) -> std::sync::MutexGuard<'_, Outcomes> {
+        m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    impl Producing {
+        /// Records handed to `send` so far.
+        pub fn sent(&self) -> usize {
+            self.sent.load(Ordering::SeqCst)
+        }
+
+        /// Stops sending, waits (at most `within`) until every delivery
+        /// ended, and returns the verdicts.
+        pub async fn finish(self, within: Duration) -> Result<Outcomes, String> {
+            self.stop.store(true, Ordering::SeqCst);
+            match tokio::time::timeout(within, self.task).await {
+                Err(_) => Err(format!("deliveries did not all end within {within:?}")),
+                Ok(Err(e)) => Err(format!("the producing task failed: {e}")),
+                Ok(Ok(())) => Ok(std::mem::take(&mut *lock(&self.outcomes))),
+            }
+        }
+    }
+}

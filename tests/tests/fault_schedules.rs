@@ -24,15 +24,16 @@
 //! named regression seeds; `FAULT_SEED_BASE` shifts the range.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use broker_testkit::{Cluster, Fault, FaultAction, FaultHandle, TopicSpec};
 use kafka_client::Error;
 use kafka_client::consumer::{Consumer, OffsetReset};
-use kafka_client::producer::{Producer, ProducerRecord};
+use kafka_client::producer::Producer;
 use kafka_protocol::{ApiKey, ErrorCode};
+use tests::delivery::produce_until_stopped;
 
 const TOPIC: &str = "sched";
 const PARTITIONS: i32 = 6;
@@ -118,14 +119,6 @@ fn schedule(seed: u64) -> Vec<Step> {
         steps.push(Step::Pause(Duration::from_millis(rng.u64(50..400))));
     }
     steps
-}
-
-/// What the producer was told, by record index.
-#[derive(Debug, Default)]
-struct Outcomes {
-    acked: BTreeMap<usize, (i32, i64)>,
-    unknown: BTreeSet<usize>,
-    failed: BTreeMap<usize, String>,
 }
 
 struct Member {
@@ -215,47 +208,9 @@ async fn run_seed(seed: u64) -> Result<String, String> {
         .metadata_max_age(Duration::from_millis(500))
         .build()
         .map_err(|e| e.to_string())?;
-    let outcomes = Arc::new(Mutex::new(Outcomes::default()));
-    let sent = Arc::new(AtomicUsize::new(0));
     // The producer runs for the whole schedule, at a few thousand records
     // a second, so every fault meets records in flight.
-    let producing_stop = Arc::new(AtomicBool::new(false));
-    let producing = {
-        let (p, outcomes, sent, stop) = (producer.clone(), outcomes.clone(), sent.clone(), producing_stop.clone());
-        tokio::spawn(async move {
-            let mut pending = Vec::new();
-            let mut i = 0usize;
-            while !stop.load(Ordering::SeqCst) {
-                let r = ProducerRecord::new(TOPIC).key(format!("k{}", i % 40)).value(format!("r-{i}"));
-                match p.send(r).await {
-                    Ok(f) => pending.push((i, f)),
-                    Err(e) => {
-                        outcomes.lock().unwrap().failed.insert(i, e.to_string());
-                    }
-                }
-                i += 1;
-                sent.store(i, Ordering::SeqCst);
-                if i.is_multiple_of(20) {
-                    tokio::time::sleep(Duration::from_millis(4)).await;
-                }
-            }
-            for (i, f) in pending {
-                let r = f.await;
-                let mut o = outcomes.lock().unwrap();
-                match r {
-                    Ok(m) => {
-                        o.acked.insert(i, (m.partition, m.offset));
-                    }
-                    Err(Error::OutcomeUnknown { .. }) => {
-                        o.unknown.insert(i);
-                    }
-                    Err(e) => {
-                        o.failed.insert(i, e.to_string());
-                    }
-                }
-            }
-        })
-    };
+    let producing = produce_until_stopped(producer.clone(), TOPIC, "r", 40, (20, Duration::from_millis(4)));
 
     let seen: Arc<Mutex<BTreeMap<String, usize>>> = Arc::default();
     let mut members: Vec<Member> = (0..2).map(|_| start_member(&bootstrap, seen.clone(), auto_commit)).collect();
@@ -379,7 +334,6 @@ async fn run_seed(seed: u64) -> Result<String, String> {
         }
     }
     // Heal.
-    producing_stop.store(true, Ordering::SeqCst);
     for (p, f) in stalls.drain(..) {
         let _ = cluster.stall_follower(TOPIC, p, f, false).await;
     }
@@ -393,10 +347,8 @@ async fn run_seed(seed: u64) -> Result<String, String> {
     let healed = Instant::now();
 
     // The producer finishes within the bound.
-    tokio::time::timeout(SETTLE, producing)
-        .await
-        .map_err(|_| "deliveries did not all end within 60 s of healing".to_string())?
-        .map_err(|e| e.to_string())?;
+    let sent = producing.sent();
+    let o = producing.finish(SETTLE).await?;
     tokio::time::timeout(Duration::from_secs(10), producer.flush())
         .await
         .map_err(|_| "flush did not return".to_string())?;
@@ -422,7 +374,6 @@ async fn run_seed(seed: u64) -> Result<String, String> {
         }
         end.insert(p, records.last().map_or(0, |r| r.offset + 1));
     }
-    let o = std::mem::take(&mut *outcomes.lock().unwrap());
     for (i, at) in &o.acked {
         match stored.get(i).map(Vec::as_slice) {
             None => problems.push(format!("r-{i} acknowledged at {at:?} but not stored")),
@@ -482,7 +433,7 @@ async fn run_seed(seed: u64) -> Result<String, String> {
     let summary = format!(
         "seed {seed}: {} steps, {} sent, {} acknowledged, {} unknown, {} failed; group ({}) processed with {duplicates} duplicates; {:.1} s",
         steps.len(),
-        sent.load(Ordering::SeqCst),
+        sent,
         o.acked.len(),
         o.unknown.len(),
         o.failed.len(),

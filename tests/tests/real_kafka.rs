@@ -17,11 +17,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use kafka_client::TopicPartition;
 use kafka_client::admin::{Admin, CreatePartitionsOptions, CreateTopicsOptions, NewPartitions, NewTopic};
 use kafka_client::consumer::{Consumer, ConsumerRecord, OffsetReset};
 use kafka_client::producer::partitioner::partition_for_key;
 use kafka_client::producer::{Acks, Producer, ProducerRecord};
-use kafka_client::{Error, TopicPartition};
 use kafka_protocol::Compression;
 use tests::real_kafka::{KafkaCluster, NEWEST, PINNED, Signal};
 
@@ -470,14 +470,6 @@ async fn scenarios_on_kafka_pinned() {
 
 // ---- Failover on a real 3-node cluster (issue 10) ----
 
-/// What the producer was told about each record, by index.
-#[derive(Debug, Default)]
-struct Outcomes {
-    acked: BTreeMap<usize, (i32, i64)>,
-    unknown: BTreeSet<usize>,
-    failed: BTreeMap<usize, String>,
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failover_on_three_kafka_nodes_loses_and_reorders_nothing_acknowledged() {
     let mut kafka = tokio::task::spawn_blocking(|| KafkaCluster::start(NEWEST, 3)).await.unwrap().expect("kafka");
@@ -492,45 +484,8 @@ async fn failover_on_three_kafka_nodes_loses_and_reorders_nothing_acknowledged()
         .delivery_timeout(Duration::from_secs(120))
         .build()
         .unwrap();
-    let outcomes = Arc::new(Mutex::new(Outcomes::default()));
-    let stop = Arc::new(AtomicBool::new(false));
-    let sent_count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let producing = {
-        let (p, outcomes, stop, sent_count) = (producer.clone(), outcomes.clone(), stop.clone(), sent_count.clone());
-        tokio::spawn(async move {
-            let mut i = 0usize;
-            let mut pending = Vec::new();
-            while !stop.load(Ordering::SeqCst) {
-                let r = ProducerRecord::new("failover").key(format!("key-{}", i % 24)).value(format!("f-{i}"));
-                match p.send(r).await {
-                    Ok(f) => pending.push((i, f)),
-                    Err(e) => {
-                        outcomes.lock().unwrap().failed.insert(i, e.to_string());
-                    }
-                }
-                i += 1;
-                sent_count.store(i, Ordering::SeqCst);
-                if i.is_multiple_of(50) {
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                }
-            }
-            for (i, f) in pending {
-                let r = f.await;
-                let mut o = outcomes.lock().unwrap();
-                match r {
-                    Ok(m) => {
-                        o.acked.insert(i, (m.partition, m.offset));
-                    }
-                    Err(Error::OutcomeUnknown { .. }) => {
-                        o.unknown.insert(i);
-                    }
-                    Err(e) => {
-                        o.failed.insert(i, e.to_string());
-                    }
-                }
-            }
-        })
-    };
+    let producing =
+        tests::delivery::produce_until_stopped(producer.clone(), "failover", "f", 24, (50, Duration::from_millis(5)));
 
     // A consumer group of two with auto-commit every 100 ms, and a watcher
     // of its committed offsets.
@@ -614,15 +569,13 @@ async fn failover_on_three_kafka_nodes_loses_and_reorders_nothing_acknowledged()
     tokio::task::block_in_place(|| kafka.restart(other)).unwrap();
     tokio::time::sleep(Duration::from_secs(2)).await;
 
-    stop.store(true, Ordering::SeqCst);
-    tokio::time::timeout(Duration::from_secs(150), producing).await.expect("every delivery ends").unwrap();
+    let total = producing.sent();
+    let o = producing.finish(Duration::from_secs(150)).await.expect("every delivery ends");
     tokio::time::timeout(Duration::from_secs(30), producer.flush()).await.expect("flush returns");
     producer.close(Duration::from_secs(10)).await;
 
     // What the brokers hold, against what the producer was told.
     let records = read_all(&bootstrap, "failover", partitions).await;
-    let o = std::mem::take(&mut *outcomes.lock().unwrap());
-    let total = sent_count.load(Ordering::SeqCst);
     let mut count: BTreeMap<usize, usize> = BTreeMap::new();
     let mut last: BTreeMap<i32, usize> = BTreeMap::new();
     let mut inversions = Vec::new();
