@@ -506,19 +506,14 @@ pub mod delivery {
     }
 
     impl Producing {
-        /// Records handed to `send` so far.
-        pub fn sent(&self) -> usize {
-            self.sent.load(Ordering::SeqCst)
-        }
-
         /// Stops sending, waits (at most `within`) until every delivery
-        /// ended, and returns the verdicts.
-        pub async fn finish(self, within: Duration) -> Result<Outcomes, String> {
+        /// ended, and returns how many records were sent and the verdicts.
+        pub async fn finish(self, within: Duration) -> Result<(usize, Outcomes), String> {
             self.stop.store(true, Ordering::SeqCst);
             match tokio::time::timeout(within, self.task).await {
                 Err(_) => Err(format!("deliveries did not all end within {within:?}")),
                 Ok(Err(e)) => Err(format!("the producing task failed: {e}")),
-                Ok(Ok(())) => Ok(std::mem::take(&mut *lock(&self.outcomes))),
+                Ok(Ok(())) => Ok((self.sent.load(Ordering::SeqCst), std::mem::take(&mut *lock(&self.outcomes)))),
             }
         }
     }

@@ -347,8 +347,7 @@ async fn run_seed(seed: u64) -> Result<String, String> {
     let healed = Instant::now();
 
     // The producer finishes within the bound.
-    let sent = producing.sent();
-    let o = producing.finish(SETTLE).await?;
+    let (sent, o) = producing.finish(SETTLE).await?;
     tokio::time::timeout(Duration::from_secs(10), producer.flush())
         .await
         .map_err(|_| "flush did not return".to_string())?;

@@ -569,8 +569,7 @@ async fn failover_on_three_kafka_nodes_loses_and_reorders_nothing_acknowledged()
     tokio::task::block_in_place(|| kafka.restart(other)).unwrap();
     tokio::time::sleep(Duration::from_secs(2)).await;
 
-    let total = producing.sent();
-    let o = producing.finish(Duration::from_secs(150)).await.expect("every delivery ends");
+    let (total, o) = producing.finish(Duration::from_secs(150)).await.expect("every delivery ends");
     tokio::time::timeout(Duration::from_secs(30), producer.flush()).await.expect("flush returns");
     producer.close(Duration::from_secs(10)).await;
 
