@@ -172,15 +172,8 @@ pub async fn coordinator_ready(s: &mut Session, group: &str) {
 /// Waits until InitProducerId succeeds (Kafka needs its producer-id block
 /// from the controller first); returns nothing, the scenario then asks again.
 pub async fn producer_ids_ready(s: &mut Session) {
-    use kafka_protocol::messages::InitProducerIdRequest;
     let deadline = Instant::now() + Duration::from_secs(60);
-    let init = InitProducerIdRequest {
-        transactional_id: None,
-        transaction_timeout_ms: i32::MAX,
-        producer_id: -1,
-        producer_epoch: -1,
-        ..Default::default()
-    };
+    let init = init_producer_id();
     loop {
         let r = s.quiet(4, &init).await;
         if std::env::var_os("CONFORMANCE_DEBUG").is_some() {
@@ -191,5 +184,17 @@ pub async fn producer_ids_ready(s: &mut Session) {
         }
         assert!(Instant::now() < deadline, "InitProducerId never succeeded");
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// InitProducerId for an idempotent producer (no transactional id: the
+/// message's default is an empty one, which Kafka refuses).
+pub fn init_producer_id() -> kafka_protocol::messages::InitProducerIdRequest {
+    kafka_protocol::messages::InitProducerIdRequest {
+        transactional_id: None,
+        transaction_timeout_ms: i32::MAX,
+        producer_id: -1,
+        producer_epoch: -1,
+        ..Default::default()
     }
 }

@@ -1,8 +1,6 @@
 //! Produce: acks levels, unknown topics and partitions, bad acks, corrupt
 //! batches, oversized batches, idempotence (duplicates, gaps).
 
-use kafka_protocol::messages::InitProducerIdRequest;
-
 use super::common::{batch, create, produce};
 use crate::harness::Session;
 
@@ -25,13 +23,7 @@ pub async fn appends_and_errors(s: &mut Session) {
 pub async fn idempotence(s: &mut Session) {
     create(s, "pr-idem", 1, &[]).await;
     super::common::producer_ids_ready(s).await;
-    let init = InitProducerIdRequest {
-        transactional_id: None,
-        transaction_timeout_ms: i32::MAX,
-        producer_id: -1,
-        producer_epoch: -1,
-        ..Default::default()
-    };
+    let init = super::common::init_producer_id();
     let r = s.call("InitProducerId v4", 4, &init).await.expect("InitProducerId answered");
     let (pid, epoch) = (r.producer_id, r.producer_epoch);
     s.call("Produce v11 idempotent, sequence 0", 11, &produce(-1, "pr-idem", 0, batch("i", 3, Some((pid, epoch, 0)))))
