@@ -131,8 +131,19 @@ fn free_port() -> Result<u16, LaunchError> {
 }
 
 /// A fresh cluster id: 16 random bytes in URL-safe base64 without padding,
-/// Kafka's `Uuid` text form.
+/// Kafka's `Uuid` text form — never starting with '-', which the storage
+/// tool's argument parser would take for an option (Kafka's own
+/// `Uuid.randomUuid` draws again in that case too).
 fn cluster_id() -> String {
+    loop {
+        let id = random_uuid_text();
+        if !id.starts_with('-') {
+            return id;
+        }
+    }
+}
+
+fn random_uuid_text() -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let bits = (u128::from(fastrand::u64(..)) << 64) | u128::from(fastrand::u64(..));
     let bytes = bits.to_be_bytes();
@@ -516,10 +527,13 @@ pub fn java_peer(version: &str) -> Result<Command, LaunchError> {
 mod tests {
     #[test]
     fn cluster_ids_are_kafka_uuid_text() {
-        for _ in 0..100 {
+        // One id in 64 would start with '-' if drawn once: 2000 draws
+        // would all but surely meet one.
+        for _ in 0..2000 {
             let id = super::cluster_id();
             assert_eq!(id.len(), 22);
             assert!(id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+            assert!(!id.starts_with('-'), "{id} would read as an option to kafka-storage");
         }
     }
 }
