@@ -125,9 +125,13 @@ impl std::fmt::Debug for KafkaCluster {
     }
 }
 
-fn free_port() -> Result<u16, LaunchError> {
-    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| err(format!("no free loopback port: {e}")))?;
-    l.local_addr().map(|a| a.port()).map_err(|e| err(e.to_string()))
+/// `n` distinct free loopback ports: all held open until every one is
+/// chosen, so the OS cannot hand out the same port twice.
+fn free_ports(n: usize) -> Result<Vec<u16>, LaunchError> {
+    let held: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").map_err(|e| err(format!("no free loopback port: {e}"))))
+        .collect::<Result<_, _>>()?;
+    held.iter().map(|l| l.local_addr().map(|a| a.port()).map_err(|e| err(e.to_string()))).collect()
 }
 
 /// A fresh cluster id: 16 random bytes in URL-safe base64 without padding,
@@ -201,8 +205,7 @@ impl KafkaCluster {
         let root = base.join(format!("kafka-rs-{version}-{}-{}", std::process::id(), fastrand::u32(..)));
         fs::create_dir_all(&root).map_err(|e| err(format!("cannot create {}: {e}", root.display())))?;
         fs::write(root.join("log4j2.properties"), LOG4J2).map_err(|e| err(e.to_string()))?;
-        let ports: Vec<(u16, u16)> =
-            (0..nodes).map(|_| Ok((free_port()?, free_port()?))).collect::<Result<_, LaunchError>>()?;
+        let ports: Vec<(u16, u16)> = free_ports(2 * nodes)?.chunks(2).map(|c| (c[0], c[1])).collect();
         let voters = ports
             .iter()
             .enumerate()
