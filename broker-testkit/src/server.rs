@@ -259,9 +259,10 @@ async fn serve_connection(
         let correlation_id = header.correlation_id;
         shared.stats.record(broker, api);
         // Fetch v13+ names topics by id: a rule scoped to a topic needs
-        // their names, which only the core knows.
+        // their names, which only the core knows. Other requests skip the
+        // rule lookup here (the check below locks the rules once).
         let mut topic_names = HashMap::new();
-        if shared.faults.has_topic_rules() {
+        if api == ApiKey::Fetch && version >= 13 && shared.faults.has_topic_rules() {
             let ids = crate::faults::topic_ids(&body);
             if !ids.is_empty() {
                 topic_names = resolve_topic_ids(&shared, ids).await;

@@ -195,6 +195,14 @@ impl KafkaCluster {
         Self::start_with(version, nodes, &[])
     }
 
+    /// [`Self::start`] from async code: the JVMs start on a blocking thread.
+    pub async fn launch(version: &str, nodes: usize) -> Result<KafkaCluster, LaunchError> {
+        let version = version.to_string();
+        tokio::task::spawn_blocking(move || Self::start(&version, nodes))
+            .await
+            .map_err(|e| err(format!("the launcher thread failed: {e}")))?
+    }
+
     /// [`Self::start`] with extra broker settings for every node.
     pub fn start_with(version: &str, nodes: usize, extra: &[(&str, &str)]) -> Result<KafkaCluster, LaunchError> {
         if nodes == 0 {

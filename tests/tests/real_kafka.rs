@@ -458,13 +458,13 @@ async fn scenarios_on_the_testkit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scenarios_on_kafka_newest() {
-    let kafka = tokio::task::spawn_blocking(|| KafkaCluster::start(NEWEST, 1)).await.unwrap().expect("kafka");
+    let kafka = KafkaCluster::launch(NEWEST, 1).await.expect("kafka");
     all_scenarios(&kafka.bootstrap_servers()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scenarios_on_kafka_pinned() {
-    let kafka = tokio::task::spawn_blocking(|| KafkaCluster::start(PINNED, 1)).await.unwrap().expect("kafka");
+    let kafka = KafkaCluster::launch(PINNED, 1).await.expect("kafka");
     all_scenarios(&kafka.bootstrap_servers()).await;
 }
 
@@ -472,7 +472,7 @@ async fn scenarios_on_kafka_pinned() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failover_on_three_kafka_nodes_loses_and_reorders_nothing_acknowledged() {
-    let mut kafka = tokio::task::spawn_blocking(|| KafkaCluster::start(NEWEST, 3)).await.unwrap().expect("kafka");
+    let mut kafka = KafkaCluster::launch(NEWEST, 3).await.expect("kafka");
     let bootstrap = kafka.bootstrap_servers();
     let partitions = 6;
     create_topic(&bootstrap, NewTopic::new("failover", partitions, 3).config("min.insync.replicas", "2")).await;
@@ -697,7 +697,7 @@ fn table_differences(theirs: &BTreeMap<i16, (i16, i16)>) -> Vec<String> {
 async fn the_version_table_matches_real_brokers() {
     let mut seen = Vec::new();
     for (version, pinned) in [(PINNED, true), (NEWEST, false)] {
-        let kafka = tokio::task::spawn_blocking(move || KafkaCluster::start(version, 1)).await.unwrap().expect("kafka");
+        let kafka = KafkaCluster::launch(version, 1).await.expect("kafka");
         let theirs = advertised_versions(kafka.port(1).unwrap());
         seen.push(theirs.clone());
         let diffs = table_differences(&theirs);
@@ -958,7 +958,7 @@ async fn java_peers_on_the_testkit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn java_peers_on_kafka_newest() {
-    let kafka = tokio::task::spawn_blocking(|| KafkaCluster::start(NEWEST, 1)).await.unwrap().expect("kafka");
+    let kafka = KafkaCluster::launch(NEWEST, 1).await.expect("kafka");
     java_peers(&kafka.bootstrap_servers()).await;
 }
 
@@ -991,7 +991,7 @@ fn kafkas(kafka: &KafkaCluster, class: &str, args: &[&str]) -> (String, String) 
 /// offset index, time index) against both releases' DumpLogSegments.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn our_tools_print_what_kafkas_tools_print() {
-    let kafka = tokio::task::spawn_blocking(|| KafkaCluster::start(NEWEST, 1)).await.unwrap().expect("kafka");
+    let kafka = KafkaCluster::launch(NEWEST, 1).await.expect("kafka");
     let b = kafka.bootstrap_servers();
     let (out, err) = ours(
         "kafka-topics",

@@ -139,11 +139,7 @@ pub async fn coordinator_ready(s: &mut Session, group: &str) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let req = FindCoordinatorRequest { key_type: 0, coordinator_keys: vec![group.into()], ..Default::default() };
-        let found = s.quiet(4, &req).await;
-        if std::env::var_os("CONFORMANCE_DEBUG").is_some() {
-            eprintln!("FindCoordinator: {found:?}");
-        }
-        let ok = found.is_some_and(|r| r.coordinators.iter().all(|c| c.error_code == 0));
+        let ok = s.quiet(4, &req).await.is_some_and(|r| r.coordinators.iter().all(|c| c.error_code == 0));
         // A commit answered without COORDINATOR_LOAD_IN_PROGRESS / NOT_COORDINATOR
         // says the offsets partition is loaded too.
         if ok {
@@ -156,11 +152,7 @@ pub async fn coordinator_ready(s: &mut Session, group: &str) {
                 }],
                 ..Default::default()
             };
-            let fetched = s.quiet(9, &f).await;
-            if std::env::var_os("CONFORMANCE_DEBUG").is_some() {
-                eprintln!("OffsetFetch: {fetched:?}");
-            }
-            if fetched.is_some_and(|r| r.groups.iter().all(|g| g.error_code == 0)) {
+            if s.quiet(9, &f).await.is_some_and(|r| r.groups.iter().all(|g| g.error_code == 0)) {
                 return;
             }
         }
@@ -175,11 +167,7 @@ pub async fn producer_ids_ready(s: &mut Session) {
     let deadline = Instant::now() + Duration::from_secs(60);
     let init = init_producer_id();
     loop {
-        let r = s.quiet(4, &init).await;
-        if std::env::var_os("CONFORMANCE_DEBUG").is_some() {
-            eprintln!("InitProducerId: {r:?}");
-        }
-        if r.is_some_and(|r| r.error_code == 0) {
+        if s.quiet(4, &init).await.is_some_and(|r| r.error_code == 0) {
             break;
         }
         assert!(Instant::now() < deadline, "InitProducerId never succeeded");

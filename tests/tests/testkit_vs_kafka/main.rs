@@ -54,7 +54,7 @@ const KNOWN: &[(&str, &str, &str)] = &[
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_testkit_answers_as_kafka_does() {
-    let kafka = tokio::task::spawn_blocking(|| KafkaCluster::start(PINNED, 1)).await.unwrap().expect("kafka");
+    let kafka = KafkaCluster::launch(PINNED, 1).await.expect("kafka");
     let testkit = broker_testkit::Cluster::builder()
         .num_partitions(1)
         .default_replication_factor(1)
