@@ -440,6 +440,156 @@ async fn admin_configs_offsets_groups(bootstrap: &str) {
     a.close();
 }
 
+/// Records what a member's rebalance listener is told.
+#[derive(Clone, Default)]
+struct Events(Arc<Mutex<Vec<(&'static str, Vec<i32>)>>>);
+
+impl kafka_client::consumer::RebalanceListener for Events {
+    fn on_partitions_revoked<'a>(
+        &'a self,
+        _consumer: &'a Consumer,
+        partitions: &'a [TopicPartition],
+    ) -> futures::future::BoxFuture<'a, ()> {
+        self.0.lock().unwrap().push(("revoked", partitions.iter().map(|tp| tp.partition).collect()));
+        Box::pin(async {})
+    }
+
+    fn on_partitions_assigned<'a>(
+        &'a self,
+        _consumer: &'a Consumer,
+        partitions: &'a [TopicPartition],
+    ) -> futures::future::BoxFuture<'a, ()> {
+        self.0.lock().unwrap().push(("assigned", partitions.iter().map(|tp| tp.partition).collect()));
+        Box::pin(async {})
+    }
+}
+
+/// A group of three members with auto-commit and rebalance listeners, one
+/// of them reading through the stream: they split six partitions two by
+/// two (range), the listeners say what each member holds, every record is
+/// processed by the member owning its partition once the group is
+/// complete, and the commits made on close cover every record.
+async fn group_of_three_listeners_stream_auto_commit(bootstrap: &str) {
+    use futures::StreamExt;
+    let topic = "trio";
+    let group = "trio-group";
+    create_topic(bootstrap, NewTopic::new(topic, 6, 1)).await;
+    let produce = |from: usize, to: usize| async move {
+        let p = Producer::builder().bootstrap_servers(bootstrap).build().unwrap();
+        for i in from..to {
+            drop(p.send(ProducerRecord::new(topic).key(format!("k{i}")).value(format!("t-{i}"))).await.unwrap());
+        }
+        p.flush().await;
+        p.close(Duration::from_secs(10)).await;
+    };
+    produce(0, 300).await;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    // (member, partition, value) of every record processed.
+    let seen: Arc<Mutex<Vec<(usize, i32, String)>>> = Arc::default();
+    let mut members = Vec::new();
+    let mut listeners = Vec::new();
+    for m in 0..3usize {
+        let events = Events::default();
+        listeners.push(events.clone());
+        let c = Consumer::builder()
+            .bootstrap_servers(bootstrap)
+            .group_id(group)
+            .auto_offset_reset(OffsetReset::Earliest)
+            .auto_commit_interval(Duration::from_millis(200))
+            .max_poll_records(20)
+            .build()
+            .unwrap();
+        c.subscribe_with([topic], events).unwrap();
+        let (stop, seen) = (stop.clone(), seen.clone());
+        members.push(tokio::spawn(async move {
+            let mut held = BTreeSet::new();
+            if m == 0 {
+                let mut stream = c.stream();
+                while !stop.load(Ordering::SeqCst) {
+                    if let Ok(Some(r)) = tokio::time::timeout(Duration::from_millis(100), stream.next()).await {
+                        let r = r.unwrap();
+                        seen.lock().unwrap().push((m, r.partition, text(&r.value)));
+                    }
+                    held = c.assignment();
+                }
+            } else {
+                while !stop.load(Ordering::SeqCst) {
+                    for r in c.poll(Duration::from_millis(100)).await.unwrap() {
+                        seen.lock().unwrap().push((m, r.partition, text(&r.value)));
+                    }
+                    held = c.assignment();
+                }
+            }
+            c.close().await.unwrap();
+            held.into_iter().map(|tp| tp.partition).collect::<BTreeSet<i32>>()
+        }));
+    }
+
+    // Once every member holds two partitions, 300 more records go out:
+    // each is processed by its partition's owner.
+    let values = |seen: &Mutex<Vec<(usize, i32, String)>>| {
+        seen.lock().unwrap().iter().map(|(_, _, v)| v.clone()).collect::<BTreeSet<String>>().len()
+    };
+    let holdings = |l: &[Events]| -> Vec<BTreeSet<i32>> {
+        l.iter()
+            .map(|e| {
+                e.0.lock()
+                    .unwrap()
+                    .iter()
+                    .rev()
+                    .find(|(k, _)| *k == "assigned")
+                    .map(|(_, p)| p.iter().copied().collect())
+                    .unwrap_or_default()
+            })
+            .collect()
+    };
+    let deadline = Instant::now() + WAIT;
+    while !(values(&seen) == 300 && holdings(&listeners).iter().all(|h| h.len() == 2)) {
+        assert!(Instant::now() < deadline, "the group of three never settled: {:?}", holdings(&listeners));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let split = holdings(&listeners);
+    let processed_before = seen.lock().unwrap().len();
+    produce(300, 600).await;
+    while values(&seen) < 600 {
+        assert!(Instant::now() < deadline + WAIT, "{} of 600 records processed", values(&seen));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.store(true, Ordering::SeqCst);
+    let mut finals = Vec::new();
+    for m in members {
+        finals.push(m.await.unwrap());
+    }
+    assert_eq!(finals, split, "the listeners' last assignments are what the members held");
+    let all: BTreeSet<i32> = split.iter().flatten().copied().collect();
+    assert_eq!(all, (0..6).collect(), "the three members split the six partitions: {split:?}");
+    for (m, p, v) in seen.lock().unwrap()[processed_before..].iter() {
+        if v.strip_prefix("t-").unwrap().parse::<usize>().unwrap() >= 300 {
+            assert!(split[*m].contains(p), "member {m} processed {v} of partition {p} it does not own ({split:?})");
+        }
+    }
+    for (m, e) in listeners.iter().enumerate() {
+        let e = e.0.lock().unwrap();
+        // Eager rebalancing: every new assignment follows a revocation of
+        // everything held, the close revokes the last one.
+        assert_eq!(e.last().map(|x| x.0), Some("revoked"), "member {m}: {e:?}");
+        assert_eq!(e.last().map(|x| x.1.iter().copied().collect::<BTreeSet<i32>>()), Some(split[m].clone()));
+    }
+    // The commits made on close cover every record.
+    let a = admin(bootstrap);
+    let committed = a.list_consumer_group_offsets(group, None).await.unwrap();
+    let c = Consumer::builder().bootstrap_servers(bootstrap).build().unwrap();
+    let tps: Vec<TopicPartition> = (0..6).map(|p| TopicPartition::new(topic, p)).collect();
+    let ends = c.end_offsets(&tps).await.unwrap();
+    c.close().await.unwrap();
+    for tp in &tps {
+        let got = committed.get(tp).and_then(|r| r.as_ref().ok().cloned().flatten()).map(|o| o.offset);
+        assert_eq!(got, Some(ends[tp]), "{tp}: committed on close");
+    }
+    a.close();
+}
+
 async fn all_scenarios(bootstrap: &str) {
     every_acks_level_and_codec(bootstrap).await;
     big_records_and_limits(bootstrap).await;
@@ -447,6 +597,7 @@ async fn all_scenarios(bootstrap: &str) {
     seek_times_pause(bootstrap).await;
     admin_round_trip(bootstrap).await;
     admin_configs_offsets_groups(bootstrap).await;
+    group_of_three_listeners_stream_auto_commit(bootstrap).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -466,6 +617,80 @@ async fn scenarios_on_kafka_newest() {
 async fn scenarios_on_kafka_pinned() {
     let kafka = KafkaCluster::launch(PINNED, 1).await.expect("kafka");
     all_scenarios(&kafka.bootstrap_servers()).await;
+}
+
+// ---- max.block.ms: one body, a testkit broker isolated or a Kafka JVM frozen ----
+
+/// `max.block.ms` bounds `send`'s wait for a topic that never appears
+/// (auto-creation off) and for buffer memory that never frees up (the
+/// only broker stops answering); what was accepted before is delivered
+/// once the broker is back.
+async fn max_block_bounds_send(bootstrap: &str, freeze: impl FnOnce(), thaw: impl FnOnce()) {
+    use kafka_client::Error;
+    create_topic(bootstrap, NewTopic::new("full", 1, 1)).await;
+    let p = Producer::builder()
+        .bootstrap_servers(bootstrap)
+        .buffer_memory(64 * 1024)
+        .batch_size(16 * 1024)
+        .max_block(Duration::from_millis(400))
+        .build()
+        .unwrap();
+    let t0 = Instant::now();
+    let err = p.send(ProducerRecord::new("never-created").value("x")).await.unwrap_err();
+    assert!(matches!(&err, Error::Timeout { what, .. } if what.contains("never-created")), "{err:?}");
+    assert!(t0.elapsed() >= Duration::from_millis(400), "gave up after {:?}", t0.elapsed());
+
+    p.send_and_wait(ProducerRecord::new("full").value("warm-up")).await.unwrap();
+    freeze();
+    let value = "z".repeat(1000);
+    let mut accepted = Vec::new();
+    let (err, waited) = loop {
+        let t0 = Instant::now();
+        match p.send(ProducerRecord::new("full").value(value.clone())).await {
+            Ok(f) => accepted.push(f),
+            Err(e) => break (e, t0.elapsed()),
+        }
+        assert!(accepted.len() < 200, "buffer.memory never ran out");
+    };
+    assert!(matches!(&err, Error::Timeout { .. }), "{err:?}");
+    assert!(waited >= Duration::from_millis(400), "gave up after {waited:?}");
+    thaw();
+    let n = accepted.len();
+    for f in accepted {
+        f.await.unwrap();
+    }
+    p.close(Duration::from_secs(10)).await;
+    assert_eq!(read_all(bootstrap, "full", 1).await.len(), n + 1, "everything accepted was delivered once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_block_on_the_testkit() {
+    let cluster = broker_testkit::Cluster::builder().auto_create_topics(false).start().await.unwrap();
+    let b = cluster.bootstrap_servers();
+    max_block_bounds_send(
+        &b,
+        || cluster.isolate_broker(1, true).unwrap(),
+        || cluster.isolate_broker(1, false).unwrap(),
+    )
+    .await;
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_block_on_kafka_newest() {
+    let kafka =
+        tokio::task::spawn_blocking(|| KafkaCluster::start_with(NEWEST, 1, &[("auto.create.topics.enable", "false")]))
+            .await
+            .unwrap()
+            .expect("kafka");
+    let b = kafka.bootstrap_servers();
+    let kafka = Mutex::new(kafka);
+    max_block_bounds_send(
+        &b,
+        || kafka.lock().unwrap().signal(1, Signal::Stop).unwrap(),
+        || kafka.lock().unwrap().signal(1, Signal::Cont).unwrap(),
+    )
+    .await;
 }
 
 // ---- Failover on a real 3-node cluster (issue 10) ----
@@ -959,6 +1184,12 @@ async fn java_peers_on_the_testkit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn java_peers_on_kafka_newest() {
     let kafka = KafkaCluster::launch(NEWEST, 1).await.expect("kafka");
+    java_peers(&kafka.bootstrap_servers()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn java_peers_on_kafka_pinned() {
+    let kafka = KafkaCluster::launch(PINNED, 1).await.expect("kafka");
     java_peers(&kafka.bootstrap_servers()).await;
 }
 

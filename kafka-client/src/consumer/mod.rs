@@ -663,6 +663,11 @@ impl Consumer {
         }
         let deadline = tokio::time::Instant::now() + timeout;
         let guard = tokio::time::timeout_at(deadline, inner.poll_lock.lock()).await.ok();
+        // The record a stream handed out last counts as processed once the
+        // application closes, as the records of the last `poll` do.
+        if let Some(y) = lock(&inner.last_yielded).take() {
+            lock(&inner.state).mark_consumed(&y.tp, y.next_offset, y.epoch);
+        }
         if inner.cfg.enable_auto_commit {
             let offsets = self.consumed_offsets(None);
             if let Err(e) = self.commit_until(offsets, deadline).await {
