@@ -1203,6 +1203,18 @@ fn run_tool(mut cmd: std::process::Command) -> (String, String) {
     (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
+/// Runs a command with `input` on its stdin (closed after), bounded.
+fn run_tool_fed(mut cmd: std::process::Command, input: &str) -> (String, String) {
+    use std::io::Write;
+    cmd.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let what = format!("{cmd:?}");
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("{what}: {e}"));
+    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("feeding the tool");
+    let out = wait_bounded(child, Duration::from_secs(120));
+    assert!(out.status.success(), "{what}: {}", String::from_utf8_lossy(&out.stderr));
+    (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
 fn ours(tool: &str, args: &[&str]) -> (String, String) {
     let mut cmd = std::process::Command::new(tests::workspace_binary("examples", tool));
     cmd.args(args);
@@ -1290,6 +1302,88 @@ async fn our_tools_print_what_kafkas_tools_print() {
         assert!(!theirs.is_empty(), "{class} {args:?} printed nothing");
         assert_eq!(mine, theirs, "{tool} {args:?} differs from Kafka {NEWEST}'s");
     }
+
+    // Console producers: the same lines (keys, headers, custom
+    // separators) through Kafka's ConsoleProducer and ours, one topic
+    // each; then Kafka's ConsoleConsumer and ours print both topics the
+    // same way, and the two topics print the same.
+    let lines: String =
+        (0..25).map(|i| format!("h{}:x{i},hh:y\tkey-{}\tvalue {i} with spaces\n", i % 3, i % 4)).collect();
+    let producer_args = |topic: &'static str| {
+        vec![
+            "--bootstrap-server".to_string(),
+            b.clone(),
+            "--topic".into(),
+            topic.into(),
+            "--property".into(),
+            "parse.key=true".into(),
+            "--property".into(),
+            "parse.headers=true".into(),
+        ]
+    };
+    create_topic(&b, NewTopic::new("console-theirs", 1, 1)).await;
+    create_topic(&b, NewTopic::new("console-ours", 1, 1)).await;
+    let mut cmd = kafka.java();
+    cmd.arg("org.apache.kafka.tools.ConsoleProducer").args(producer_args("console-theirs"));
+    run_tool_fed(cmd, &lines);
+    let mut cmd = std::process::Command::new(tests::workspace_binary("examples", "kafka-console-producer"));
+    cmd.args(producer_args("console-ours"));
+    run_tool_fed(cmd, &lines);
+    let consumer_args = |topic: &'static str| {
+        let mut a =
+            vec!["--bootstrap-server", b.as_str(), "--topic", topic, "--from-beginning", "--max-messages", "25"];
+        for p in
+            ["print.key=true", "print.headers=true", "print.partition=true", "print.offset=true", "key.separator= | "]
+        {
+            a.extend(["--formatter-property", p]);
+        }
+        a
+    };
+    let consumer = "org.apache.kafka.tools.consumer.ConsoleConsumer";
+    let mut printed = Vec::new();
+    for topic in ["console-theirs", "console-ours"] {
+        let theirs = kafkas(&kafka, consumer, &consumer_args(topic)).0;
+        let mine = ours("kafka-console-consumer", &consumer_args(topic)).0;
+        assert_eq!(theirs.lines().count(), 25, "{theirs}");
+        assert_eq!(mine, theirs, "kafka-console-consumer on {topic} differs from Kafka {NEWEST}'s");
+        printed.push(mine);
+    }
+    assert_eq!(printed[0], printed[1], "our console producer wrote what Kafka's wrote");
+
+    // Perf tools: the same run through Kafka's and ours prints the same
+    // layout (every number is a measurement, so numbers are masked).
+    let masked = |text: &str| -> String {
+        let mut out = String::new();
+        let mut in_number = false;
+        for ch in text.chars() {
+            let digit = ch.is_ascii_digit() || (in_number && ch == '.');
+            if digit && !in_number {
+                out.push('N');
+            } else if !digit {
+                out.push(ch);
+            }
+            in_number = digit;
+        }
+        out
+    };
+    create_topic(&b, NewTopic::new("perf", 1, 1)).await;
+    let props = format!("bootstrap.servers={b}");
+    let perf_args = ["--topic", "perf", "--num-records", "2000", "--record-size", "100", "--throughput", "-1"];
+    let theirs = kafkas(
+        &kafka,
+        "org.apache.kafka.tools.ProducerPerformance",
+        &[&perf_args[..], &["--producer-props", &props]].concat(),
+    )
+    .0;
+    let mine = ours("kafka-producer-perf-test", &[&perf_args[..], &["--producer-props", &props]].concat()).0;
+    let last = |t: &str| t.lines().last().map(&masked).unwrap_or_default();
+    assert!(theirs.contains("2000 records sent"), "{theirs}");
+    assert_eq!(last(&mine), last(&theirs), "kafka-producer-perf-test's summary differs from Kafka's");
+    let cperf = ["--bootstrap-server", b.as_str(), "--topic", "perf", "--num-records", "2000"];
+    let theirs = kafkas(&kafka, "org.apache.kafka.tools.ConsumerPerformance", &cperf).0;
+    let mine = ours("kafka-consumer-perf-test", &cperf).0;
+    assert_eq!(theirs.lines().count(), 2, "{theirs}");
+    assert_eq!(masked(&mine), masked(&theirs), "kafka-consumer-perf-test's layout differs from Kafka's");
 
     // Segment files as the broker wrote them (the active segment: the
     // indexes end in preallocated zeros).

@@ -41,6 +41,7 @@ const OPTS: &[Opt] = &[
     Opt::flag("show-detailed-stats", "If set, stats are reported for each reporting interval as configured by reporting-interval"),
     Opt::optional("timeout", "Long: milliseconds", "The maximum allowed time in milliseconds between returned records.").default("10000"),
     Opt::value("messages", "Long: count", "REQUIRED: The number of messages to consume."),
+    Opt::value("num-records", "Long: count", "The same as --messages (its name from Kafka 4.2 on)."),
     Opt::value("reporting-interval", "Long: interval_ms", "Interval in milliseconds at which to print progress info.").default("5000"),
     Opt::value("date-format", "String: date format", "The date format to use for formatting the time field. See java.text.SimpleDateFormat for options (printed in UTC here).").default("yyyy-MM-dd HH:mm:ss:SSS"),
     Opt::flag("hide-header", "If set, skips printing the header for the stats"),
@@ -74,7 +75,11 @@ struct Config {
 
 impl Config {
     fn new(args: &Args) -> Result<Config, Failure> {
-        let messages = args.parse::<i64>("messages")?.ok_or_else(|| cli::missing("messages"))?.max(0) as u64;
+        let messages = match args.parse::<i64>("num-records")? {
+            Some(n) => n,
+            None => args.parse::<i64>("messages")?.ok_or_else(|| cli::missing("messages"))?,
+        }
+        .max(0) as u64;
         if args.has("topic") == args.has("include") {
             return Err(Failure::usage("Exactly one of the following arguments is required: [topic], [include]"));
         }
