@@ -212,10 +212,13 @@ impl Faults {
     }
 }
 
-/// The topic ids a request names topics by (Fetch v13+ does), if any.
+/// The topic ids a request names topics by (Fetch v13+, Produce v13+ and
+/// OffsetCommit v10+ do), if any.
 pub fn topic_ids(body: &RequestBody) -> Vec<Uuid> {
     match body {
         RequestBody::Fetch(r) => r.topics.iter().map(|t| t.topic_id).filter(|id| !id.is_zero()).collect(),
+        RequestBody::Produce(r) => r.topic_data.iter().map(|t| t.topic_id).filter(|id| !id.is_zero()).collect(),
+        RequestBody::OffsetCommit(r) => r.topics.iter().map(|t| t.topic_id).filter(|id| !id.is_zero()).collect(),
         _ => Vec::new(),
     }
 }
@@ -236,9 +239,10 @@ pub fn touches(body: &RequestBody, topic: &str, partition: Option<i32>, topic_na
         }
     };
     match body {
-        RequestBody::Produce(r) => {
-            r.topic_data.iter().any(|t| t.name == topic && p_ok(&mut t.partition_data.iter().map(|p| p.index)))
-        }
+        RequestBody::Produce(r) => r
+            .topic_data
+            .iter()
+            .any(|t| named(&t.name, t.topic_id) && p_ok(&mut t.partition_data.iter().map(|p| p.index))),
         RequestBody::Fetch(r) => {
             r.topics.iter().any(|t| named(&t.topic, t.topic_id) && p_ok(&mut t.partitions.iter().map(|p| p.partition)))
         }
@@ -251,9 +255,10 @@ pub fn touches(body: &RequestBody, topic: &str, partition: Option<i32>, topic_na
         RequestBody::DeleteRecords(r) => {
             r.topics.iter().any(|t| t.name == topic && p_ok(&mut t.partitions.iter().map(|p| p.partition_index)))
         }
-        RequestBody::OffsetCommit(r) => {
-            r.topics.iter().any(|t| t.name == topic && p_ok(&mut t.partitions.iter().map(|p| p.partition_index)))
-        }
+        RequestBody::OffsetCommit(r) => r
+            .topics
+            .iter()
+            .any(|t| named(&t.name, t.topic_id) && p_ok(&mut t.partitions.iter().map(|p| p.partition_index))),
         RequestBody::Metadata(r) => r.topics.iter().flatten().any(|t| t.name.as_deref() == Some(topic)),
         RequestBody::CreateTopics(r) => r.topics.iter().any(|t| t.name == topic),
         RequestBody::DeleteTopics(r) => {

@@ -2,7 +2,7 @@
 //! Rust through [`Cluster`], or from any client through the `kafka-testkit`
 //! binary.
 //!
-//! It speaks the real protocol (Apache Kafka 4.0.0's versions), keeps record
+//! It speaks the real protocol (Apache Kafka 4.4.0's versions), keeps record
 //! batches byte for byte as clients wrote them, replicates between brokers,
 //! elects leaders, runs classic consumer groups, and lets a test break it on
 //! purpose: stop, restart or isolate brokers, stall followers, move leaders,

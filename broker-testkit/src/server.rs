@@ -262,7 +262,7 @@ async fn serve_connection(
         // their names, which only the core knows. Other requests skip the
         // rule lookup here (the check below locks the rules once).
         let mut topic_names = HashMap::new();
-        if api == ApiKey::Fetch && version >= 13 && shared.faults.has_topic_rules() {
+        if shared.faults.has_topic_rules() && names_topics_by_id(api, version) {
             let ids = crate::faults::topic_ids(&body);
             if !ids.is_empty() {
                 topic_names = resolve_topic_ids(&shared, ids).await;
@@ -314,6 +314,16 @@ async fn serve_connection(
         if write(&mut wr, correlation_id, version, resp).await.is_err() {
             return;
         }
+    }
+}
+
+/// Whether requests of `api` at `version` name topics by id only.
+fn names_topics_by_id(api: ApiKey, version: i16) -> bool {
+    match api {
+        ApiKey::Fetch => version >= 13,
+        ApiKey::Produce => version >= 13,
+        ApiKey::OffsetCommit => version >= 10,
+        _ => false,
     }
 }
 

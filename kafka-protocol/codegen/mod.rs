@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use emit::Unit;
 use model::*;
 
-const RELEASE: &str = "4.0.0";
+const RELEASE: &str = "4.4.0";
 
 fn fail(msg: impl std::fmt::Display) -> String {
     msg.to_string()

@@ -75,7 +75,7 @@ mod tests {
             assert!(info.advertised_min <= info.versions.min);
         }
         assert_eq!(ApiKey::from_i16(4), None);
-        assert_eq!(KAFKA_RELEASE, "4.0.0");
+        assert_eq!(KAFKA_RELEASE, "4.4.0");
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Kafka's error codes (as of 4.0.0) and what a client should do about each.
+//! Kafka's error codes (as of 4.4.0) and what a client should do about each.
 //!
 //! The classification follows the Java client's exception hierarchy: codes
 //! whose exceptions derive from `InvalidMetadataException` mean "your view of
@@ -38,7 +38,7 @@ macro_rules! error_codes {
                 pub const $const: ErrorCode = ErrorCode($code);
             )*
 
-            /// Every code Kafka 4.0.0 defines, including 0 (no error).
+            /// Every code Kafka 4.4.0 defines, including 0 (no error).
             pub const ALL: &'static [ErrorCode] = &[$(ErrorCode($code),)*];
 
             /// Kafka's name for the code, e.g. `"NOT_LEADER_OR_FOLLOWER"`.
@@ -200,6 +200,13 @@ error_codes! {
     (127, VOTER_NOT_FOUND, Fatal, "The voter is not in the quorum."),
     (128, INVALID_REGULAR_EXPRESSION, Fatal, "The regular expression is not valid."),
     (129, REBOOTSTRAP_REQUIRED, Fatal, "The client must rebootstrap its metadata from the bootstrap servers."),
+    (130, STREAMS_INVALID_TOPOLOGY, Fatal, "The streams topology is not valid."),
+    (131, STREAMS_INVALID_TOPOLOGY_EPOCH, Fatal, "The streams topology epoch is not valid."),
+    (132, STREAMS_TOPOLOGY_FENCED, Fatal, "The streams topology epoch is stale."),
+    (133, SHARE_SESSION_LIMIT_REACHED, Retriable, "The broker holds as many share sessions as it may."),
+    (134, GROUP_DELETION_FAILED, Fatal, "The group could not be deleted; the per-group error message says why."),
+    (135, STREAMS_TOPOLOGY_DESCRIPTION_UPDATE_FAILED, Fatal, "The broker could not update the streams topology description."),
+    (136, CONTROLLER_ID_NOT_REGISTERED, Fatal, "The controller id is not registered."),
 }
 
 impl ErrorCode {
@@ -263,7 +270,7 @@ mod tests {
     #[test]
     fn table_is_complete_and_ordered() {
         let codes: Vec<i16> = ErrorCode::ALL.iter().map(|c| c.0).collect();
-        assert_eq!(codes, (-1..=129).collect::<Vec<i16>>());
+        assert_eq!(codes, (-1..=136).collect::<Vec<i16>>());
         let mut names: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.name()).collect();
         names.sort_unstable();
         names.dedup();

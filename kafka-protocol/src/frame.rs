@@ -305,7 +305,7 @@ mod tests {
             parse_request(Bytes::from(bytes.clone()), |_, _| true),
             Err(RequestError::UnknownApi { api_key: 99, correlation_id: 5 })
         );
-        // Metadata v14 does not exist in 4.0.0.
+        // Metadata v14 does not exist in 4.4.0.
         bytes[1] = 3;
         bytes[3] = 14;
         assert!(matches!(
@@ -354,7 +354,7 @@ mod tests {
         let back = ApiVersionsResponse::from_bytes(frame, 0).unwrap();
         assert_eq!(back.error_code, 35);
         assert_eq!(back.api_keys.len(), crate::api::API_TABLE.len());
-        assert!(back.api_keys.iter().any(|k| k.api_key == 18 && k.min_version == 0 && k.max_version == 4));
+        assert!(back.api_keys.iter().any(|k| k.api_key == 18 && k.min_version == 0 && k.max_version == 5));
         // ApiVersions v3 itself parses normally.
         let header = RequestHeader { api_key: 18, api_version: 3, correlation_id: 1, ..Default::default() };
         let frame =

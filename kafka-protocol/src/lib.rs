@@ -1,4 +1,4 @@
-//! The Apache Kafka wire protocol, byte-exact with Kafka 4.0.0, without I/O.
+//! The Apache Kafka wire protocol, byte-exact with Kafka 4.4.0 (and every older 4.x broker it negotiates with), without I/O.
 //!
 //! - [`codec`]: primitives (integers, varints, strings, bytes, arrays, UUIDs,
 //!   tagged fields) and the [`codec::Writer`] every encoder appends to.

@@ -17,11 +17,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The releases CI runs against: the protocol release the version table is
-/// pinned to (4.0.x; 4.0.0 itself is not served by Maven Central here) and
-/// the newest 4.x served.
-pub const PINNED: &str = "4.0.2";
-/// See [`PINNED`].
+/// The releases CI runs against: the oldest release line we speak to
+/// (4.0.x; 4.0.0 itself is not served by Maven Central here) and the newest
+/// 4.x served, which the protocol's version table is pinned to.
+pub const OLDEST: &str = "4.0.2";
+/// See [`OLDEST`].
 pub const NEWEST: &str = "4.4.0";
 
 /// How long a node may take to start, per node, on a 2-core machine.

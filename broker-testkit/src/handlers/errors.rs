@@ -35,6 +35,7 @@ pub fn error_response(req: &RequestBody, code: ErrorCode) -> ResponseBody {
                 .iter()
                 .map(|t| produce::TopicProduceResponse {
                     name: t.name.clone(),
+                    topic_id: t.topic_id,
                     partition_responses: t
                         .partition_data
                         .iter()
@@ -162,6 +163,7 @@ pub fn error_response(req: &RequestBody, code: ErrorCode) -> ResponseBody {
                 .iter()
                 .map(|t| offset_commit::OffsetCommitResponseTopic {
                     name: t.name.clone(),
+                    topic_id: t.topic_id,
                     partitions: t
                         .partitions
                         .iter()

@@ -9,19 +9,27 @@
 
 use std::collections::BTreeMap;
 
-use kafka_protocol::ErrorCode;
 use kafka_protocol::messages::describe_groups::DescribedGroup;
 use kafka_protocol::messages::offset_fetch::OffsetFetchResponseGroup;
 use kafka_protocol::messages::{
     DeleteGroupsRequest, DescribeGroupsRequest, OffsetFetchRequest, RequestBody, ResponseBody,
     delete_groups::DeletableGroupResult,
 };
+use kafka_protocol::{ErrorCode, Uuid};
 
 use super::Handled;
 use super::errors::error_response;
 use crate::cluster::topic::Topic;
 use crate::cluster::{Core, Outcome, ReplyId, RequestCtx};
 use crate::group::{self, ClientInfo, Reply, TopicLookup};
+
+/// The first OffsetCommit and OffsetFetch version naming topics by id.
+const FIRST_BY_ID: i16 = 10;
+
+/// The name of the topic with id `id`, if it exists.
+fn topic_name(topics: &BTreeMap<String, Topic>, id: Uuid) -> Option<String> {
+    (!id.is_zero()).then(|| topics.values().find(|t| t.id == id).map(|t| t.name.clone())).flatten()
+}
 
 /// Topics as the coordinator needs to see them.
 struct Topics<'a>(&'a BTreeMap<String, Topic>);
@@ -90,6 +98,28 @@ pub fn handle(core: &mut Core, ctx: &RequestCtx, body: RequestBody) -> Handled {
         RequestBody::SyncGroup(r) => groups.sync_group(now, v, &r, rid),
         RequestBody::Heartbeat(r) => groups.heartbeat(now, v, &r, rid),
         RequestBody::LeaveGroup(r) => groups.leave_group(now, v, &r, rid),
+        RequestBody::OffsetCommit(mut r) if v >= FIRST_BY_ID => {
+            // v10 names topics by id only: the coordinator keeps offsets by
+            // name, so ids are translated here and back in the answer.
+            let ids: Vec<Uuid> = r.topics.iter().map(|t| t.topic_id).collect();
+            for t in &mut r.topics {
+                t.name = topic_name(topics, t.topic_id).unwrap_or_default();
+            }
+            let mut replies = groups.offset_commit(now, v, &r, &Topics(topics), rid);
+            for (id, reply) in &mut replies {
+                if let (true, Reply::OffsetCommit(resp)) = (*id == rid, reply) {
+                    for (t, &topic_id) in resp.topics.iter_mut().zip(&ids) {
+                        t.topic_id = topic_id;
+                        if topic_name(topics, topic_id).is_none() {
+                            for p in &mut t.partitions {
+                                p.error_code = ErrorCode::UNKNOWN_TOPIC_ID.0;
+                            }
+                        }
+                    }
+                }
+            }
+            replies
+        }
         RequestBody::OffsetCommit(r) => groups.offset_commit(now, v, &r, &Topics(topics), rid),
         RequestBody::OffsetDelete(r) => groups.offset_delete(now, v, &r, &Topics(topics), rid),
         RequestBody::OffsetFetch(r) if v < 8 => groups.offset_fetch(now, v, &r, rid),
@@ -181,6 +211,18 @@ fn delete_multi(core: &mut Core, ctx: &RequestCtx, mut req: DeleteGroupsRequest)
 }
 
 fn offset_fetch_multi(core: &mut Core, ctx: &RequestCtx, mut req: OffsetFetchRequest) -> Vec<(ReplyId, Outcome)> {
+    // v10 names topics by id only; the coordinator keeps offsets by name.
+    let by_id = ctx.version >= FIRST_BY_ID;
+    if by_id {
+        for t in req.groups.iter_mut().flat_map(|g| g.topics.iter_mut().flatten()) {
+            t.name = topic_name(&core.topics, t.topic_id).unwrap_or_default();
+        }
+    }
+    let asked: BTreeMap<String, Option<Vec<Uuid>>> = req
+        .groups
+        .iter()
+        .map(|g| (g.group_id.clone(), g.topics.as_ref().map(|ts| ts.iter().map(|t| t.topic_id).collect())))
+        .collect();
     let names: Vec<String> = req.groups.iter().map(|g| g.group_id.clone()).collect();
     let (here, elsewhere) = split(core, ctx, &names);
     req.groups.retain(|g| here.contains(&g.group_id));
@@ -190,6 +232,31 @@ fn offset_fetch_multi(core: &mut Core, ctx: &RequestCtx, mut req: OffsetFetchReq
         Some(Reply::OffsetFetch(r)) => r,
         _ => Default::default(),
     };
+    if by_id {
+        for g in &mut resp.groups {
+            match asked.get(&g.group_id) {
+                // Topics asked for by id: answered in the order asked.
+                Some(Some(ids)) => {
+                    for (t, &id) in g.topics.iter_mut().zip(ids) {
+                        t.topic_id = id;
+                        if topic_name(&core.topics, id).is_none() {
+                            for p in &mut t.partitions {
+                                p.error_code = ErrorCode::UNKNOWN_TOPIC_ID.0;
+                            }
+                        }
+                    }
+                }
+                // Every committed topic: those that no longer exist have
+                // no id to name them by.
+                _ => {
+                    g.topics.retain(|t| core.topics.contains_key(&t.name));
+                    for t in &mut g.topics {
+                        t.topic_id = core.topics.get(&t.name).map_or(Uuid::ZERO, |x| x.id);
+                    }
+                }
+            }
+        }
+    }
     for g in elsewhere {
         resp.groups.push(OffsetFetchResponseGroup {
             group_id: g,

@@ -1,6 +1,7 @@
 //! ListOffsets: earliest (-2), latest (-1, the high watermark), max
 //! timestamp (-3, v7+), earliest local (-4, v8+: the log start, nothing is
-//! tiered), latest tiered (-5, v9+: none), or the first offset whose
+//! tiered), latest tiered (-5, v9+: none), earliest pending upload (-6,
+//! v11+: none), or the first offset whose
 //! timestamp is at least the one given.
 
 use kafka_protocol::ErrorCode;
@@ -53,6 +54,9 @@ pub fn handle(core: &mut Core, ctx: &RequestCtx, req: ListOffsetsRequest) -> Res
                                 }
                             }
                             -5 if ctx.version >= 9 => {}
+                            // Earliest pending upload (KIP-1023): nothing is
+                            // tiered, so nothing is pending.
+                            -6 if ctx.version >= 11 => {}
                             t if t >= 0 => {
                                 if let Some(found) =
                                     log.offset_for_timestamp(t).ok().flatten().filter(|f| f.offset < p.high_watermark)

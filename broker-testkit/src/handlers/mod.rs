@@ -39,7 +39,7 @@ pub enum Handled {
 pub fn dispatch(core: &mut Core, ctx: &RequestCtx, body: RequestBody) -> Handled {
     use RequestBody as R;
     match body {
-        R::ApiVersions(r) => Handled::Now(api_versions::handle(ctx, &r)),
+        R::ApiVersions(r) => Handled::Now(api_versions::handle(ctx, &core.cluster_id, &r)),
         R::Metadata(r) => Handled::Now(metadata::handle(core, ctx, r)),
         R::Produce(r) => produce::handle(core, ctx, r),
         R::Fetch(r) => fetch::handle(core, ctx, r),

@@ -12,6 +12,9 @@ use kafka_protocol::messages::{ProduceRequest, ProduceResponse, ResponseBody};
 use super::{Handled, leader_hint};
 use crate::cluster::{Core, Outcome, PendingProduce, ProduceWait, ReplyId, RequestCtx, validate};
 
+/// The first Produce version that names topics by id.
+const FIRST_BY_ID: i16 = 13;
+
 /// Produce: validates, appends, and answers by acks.
 pub fn handle(core: &mut Core, ctx: &RequestCtx, req: ProduceRequest) -> Handled {
     if ctx.version < 3 {
@@ -27,7 +30,28 @@ pub fn handle(core: &mut Core, ctx: &RequestCtx, req: ProduceRequest) -> Handled
     let online = |b: i32| brokers.get(&b).is_some_and(|x| x.online);
     let defaults = core.topic_defaults.clone();
     for td in req.topic_data {
-        let mut tr = TopicProduceResponse { name: td.name.clone(), ..Default::default() };
+        let mut tr = TopicProduceResponse { name: td.name.clone(), topic_id: td.topic_id, ..Default::default() };
+        // From v13 topics are named by id only (KIP-516).
+        let name = if ctx.version >= FIRST_BY_ID {
+            core.topic_by_id(td.topic_id).map(|t| t.name.clone())
+        } else {
+            Some(td.name.clone())
+        };
+        let Some(name) = name else {
+            failed = true;
+            tr.partition_responses = td
+                .partition_data
+                .iter()
+                .map(|pd| PartitionProduceResponse {
+                    index: pd.index,
+                    error_code: ErrorCode::UNKNOWN_TOPIC_ID.0,
+                    base_offset: -1,
+                    ..Default::default()
+                })
+                .collect();
+            resp.responses.push(tr);
+            continue;
+        };
         for pd in td.partition_data {
             let mut pr = PartitionProduceResponse { index: pd.index, base_offset: -1, ..Default::default() };
             let code = if req.transactional_id.is_some() {
@@ -42,20 +66,20 @@ pub fn handle(core: &mut Core, ctx: &RequestCtx, req: ProduceRequest) -> Handled
             };
             let result = match code {
                 Some(e) => Err(e),
-                None => match core.topics.get_mut(&td.name) {
-                    None => Err((ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, format!("unknown topic {}", td.name))),
+                None => match core.topics.get_mut(&name) {
+                    None => Err((ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, format!("unknown topic {}", name))),
                     Some(topic) => {
                         let cfg = topic.config(&defaults);
                         match topic.partition_mut(pd.index) {
                             None => Err((
                                 ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
-                                format!("unknown partition {}-{}", td.name, pd.index),
+                                format!("unknown partition {}-{}", name, pd.index),
                             )),
                             Some(p) if p.leader != ctx.broker => {
                                 not_leader = true;
                                 Err((
                                     ErrorCode::NOT_LEADER_OR_FOLLOWER,
-                                    format!("broker {} does not lead {}-{}", ctx.broker, td.name, pd.index),
+                                    format!("broker {} does not lead {}-{}", ctx.broker, name, pd.index),
                                 ))
                             }
                             Some(p) => match validate::validate(pd.records.as_ref(), ctx.version, &cfg, ctx.now_ms) {
@@ -85,7 +109,7 @@ pub fn handle(core: &mut Core, ctx: &RequestCtx, req: ProduceRequest) -> Handled
                                         if acks == -1 && p.high_watermark <= a.last_offset {
                                             waits.push(ProduceWait {
                                                 slot: (resp.responses.len(), tr.partition_responses.len()),
-                                                topic: td.name.clone(),
+                                                topic: name.clone(),
                                                 partition: pd.index,
                                                 need: a.last_offset + 1,
                                                 leader_epoch: p.leader_epoch,
@@ -108,15 +132,13 @@ pub fn handle(core: &mut Core, ctx: &RequestCtx, req: ProduceRequest) -> Handled
                 // Errors from the producer-state check come from the log, and
                 // Kafka then reports the log start offset; all others -1.
                 pr.log_start_offset = match code {
-                    ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER | ErrorCode::INVALID_PRODUCER_EPOCH => core
-                        .topics
-                        .get(&td.name)
-                        .and_then(|t| t.partition(pd.index))
-                        .map_or(-1, |p| p.log_start_offset()),
+                    ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER | ErrorCode::INVALID_PRODUCER_EPOCH => {
+                        core.topics.get(&name).and_then(|t| t.partition(pd.index)).map_or(-1, |p| p.log_start_offset())
+                    }
                     _ => -1,
                 };
                 if code == ErrorCode::NOT_LEADER_OR_FOLLOWER && ctx.version >= 10 {
-                    let (leader_id, leader_epoch) = leader_hint(core, &td.name, pd.index);
+                    let (leader_id, leader_epoch) = leader_hint(core, &name, pd.index);
                     pr.current_leader = LeaderIdAndEpoch { leader_id, leader_epoch, ..Default::default() };
                 }
             }

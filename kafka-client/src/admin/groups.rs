@@ -498,7 +498,7 @@ impl Admin {
                             ApiKey::DeleteGroups,
                             broker,
                             format!("group {id}"),
-                            None,
+                            r.error_message.clone(),
                         );
                         self.group_error(&id, e)
                     }

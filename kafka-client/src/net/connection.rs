@@ -308,9 +308,10 @@ impl Connection {
         self.shared.close(None);
     }
 
-    /// The version to use for `api`: the highest both sides support.
+    /// The version to use for `api`: the highest both sides support, within
+    /// what the client uses ([`client_versions`]).
     pub fn version_for(&self, api: ApiKey) -> Result<i16> {
-        let ours = api.info().versions;
+        let ours = client_versions(api);
         let theirs = self.versions.get(&(api as i16)).copied();
         match theirs.and_then(|t| t.intersect(ours)) {
             Some(r) => Ok(r.max),
@@ -597,6 +598,24 @@ async fn read_loop<R: AsyncRead + Unpin>(mut rd: R, shared: Arc<Shared>, max_fra
             }
         }
     }
+}
+
+/// The versions of `api` the client sends: the codec's range, except where
+/// a newer version needs what the client does not do yet. OffsetCommit v10
+/// and OffsetFetch v10 name topics only by id, which Java uses only in
+/// consumer-protocol groups (its classic consumer and its admin stay at v9);
+/// TxnOffsetCommit v6 likewise (transactions are not implemented yet).
+fn client_versions(api: ApiKey) -> kafka_protocol::VersionRange {
+    let mut r = api.info().versions;
+    let by_name_only = match api {
+        ApiKey::OffsetCommit | ApiKey::OffsetFetch => Some(9),
+        ApiKey::TxnOffsetCommit => Some(5),
+        _ => None,
+    };
+    if let Some(max) = by_name_only {
+        r.max = r.max.min(max);
+    }
+    r
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use kafka_protocol::Compression;
+use kafka_protocol::Uuid;
 use kafka_protocol::records::{BatchBuilder, Header, RecordBatch, batch as batch_edit};
 
 use super::delivery::{BatchCompletion, BatchResult, SplitPart};
@@ -53,6 +54,10 @@ pub(crate) struct ProducerBatch {
     pub level: Option<i32>,
     /// Each record's timestamp, kept only when interceptors need them.
     pub timestamps: Option<Vec<i64>>,
+    /// The topic id the last attempt named the topic by (Produce v13+), so
+    /// the answer, which names topics only by id, is matched to what was
+    /// sent even if the topic was recreated meanwhile; zero when sent by name.
+    pub sent_topic_id: Uuid,
 }
 
 impl ProducerBatch {
@@ -83,6 +88,7 @@ impl ProducerBatch {
             compression,
             level,
             timestamps: track_timestamps.then(Vec::new),
+            sent_topic_id: Uuid::ZERO,
         }
     }
 

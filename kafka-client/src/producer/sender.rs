@@ -36,7 +36,10 @@ use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use kafka_protocol::messages::produce::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{InitProducerIdRequest, ProduceRequest, ProduceResponse};
-use kafka_protocol::{ApiKey, ErrorCode};
+use kafka_protocol::{ApiKey, ErrorCode, Uuid};
+
+/// The first Produce version that names topics by id.
+const FIRST_PRODUCE_BY_ID: i16 = 13;
 
 use super::batch::ProducerBatch;
 use super::delivery::{BatchResult, RecordMetadata};
@@ -344,7 +347,7 @@ impl Sender {
             }
             return;
         };
-        let version = match conn.version_for(ApiKey::Produce) {
+        let mut version = match conn.version_for(ApiKey::Produce) {
             Ok(v) => v,
             Err(e) => {
                 for b in batches {
@@ -353,6 +356,26 @@ impl Sender {
                 return;
             }
         };
+        // Produce v13 names topics by id only (KIP-516). While metadata
+        // lacks an id (an old broker, or no answer yet) the request names
+        // topics at v12 instead: Java's producer would send the zero id
+        // and retry on UNKNOWN_TOPIC_ID, costing a round trip.
+        if version >= FIRST_PRODUCE_BY_ID {
+            let md = self.shared.net.metadata();
+            let mut by_id = true;
+            for b in &mut batches {
+                b.sent_topic_id = md.topic(&b.tp.topic).map_or(Uuid::ZERO, |t| t.id);
+                by_id &= !b.sent_topic_id.is_zero();
+            }
+            if !by_id {
+                version = FIRST_PRODUCE_BY_ID - 1;
+            }
+        }
+        if version < FIRST_PRODUCE_BY_ID {
+            for b in &mut batches {
+                b.sent_topic_id = Uuid::ZERO;
+            }
+        }
         let mut topic_data: Vec<TopicProduceData> = Vec::new();
         let mut ok = Vec::with_capacity(batches.len());
         for mut b in batches.drain(..) {
@@ -367,6 +390,7 @@ impl Sender {
                 }
                 None => topic_data.push(TopicProduceData {
                     name: b.tp.topic.to_string(),
+                    topic_id: b.sent_topic_id,
                     partition_data: vec![PartitionProduceData { index: b.tp.partition, records, ..Default::default() }],
                     ..Default::default()
                 }),
@@ -462,7 +486,9 @@ impl Sender {
             let pr = resp
                 .responses
                 .iter()
-                .filter(|t| *t.name == *b.tp.topic)
+                .filter(
+                    |t| if b.sent_topic_id.is_zero() { *t.name == *b.tp.topic } else { t.topic_id == b.sent_topic_id },
+                )
                 .flat_map(|t| t.partition_responses.iter())
                 .find(|p| p.index == b.tp.partition);
             let Some(pr) = pr else {

@@ -78,6 +78,13 @@ impl Session {
         answer.ok()
     }
 
+    /// Records `value` under `label`, for answers only part of which is
+    /// comparable.
+    pub fn note(&mut self, label: &str, value: Option<i16>) {
+        let answer = value.map_or(Value::Null, Value::from);
+        self.exchanges.push(Exchange { label: label.to_string(), answer });
+    }
+
     /// Like [`Self::call`], but nothing is recorded (set-up and waits).
     pub async fn quiet<R: Request>(&mut self, version: i16, req: &R) -> Option<R::Response> {
         self.exchange(version, req).await.ok()
