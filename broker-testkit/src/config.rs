@@ -460,6 +460,17 @@ pub fn describe_broker(broker_id: i32, settings: &BrokerSettings, defaults: &Top
         ConfigType::Int,
         "Largest request frame accepted.",
     );
+    // Kafka lists the hours form of the retention default beside
+    // log.retention.ms; read-only, and 168 whatever the milliseconds say.
+    out.push(ConfigEntry {
+        name: "log.retention.hours".into(),
+        value: Some("168".into()),
+        source: ConfigSource::Default,
+        read_only: true,
+        kind: ConfigType::Int,
+        synonym: None,
+        doc: "Hours to keep a log segment; log.retention.ms takes precedence.",
+    });
     for d in TOPIC_CONFIGS {
         let value = defaults.0.get(d.name).cloned().unwrap_or_else(|| d.default.to_string());
         let source = if value == d.default { ConfigSource::Default } else { ConfigSource::ClusterDefault };

@@ -372,6 +372,24 @@ async fn admin_configs_offsets_groups(bootstrap: &str) {
         .await
         .unwrap();
     cleared[&res].as_ref().unwrap();
+    // The legacy AlterConfigs replaces the whole set of overrides.
+    let replaced = a
+        .alter_configs([(res.clone(), vec![("segment.ms", "3600000")])], AlterConfigsOptions::default())
+        .await
+        .unwrap();
+    replaced[&res].as_ref().unwrap();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let d = a.describe_configs([res.clone()], DescribeConfigsOptions::default()).await.unwrap();
+        let cfg = d[&res].as_ref().unwrap();
+        let source = |name: &str| cfg.entries.iter().find(|e| e.name == name).map(|e| (e.value.clone(), e.source));
+        if source("segment.ms") == Some((Some("3600000".into()), ConfigSource::DynamicTopic)) {
+            assert_eq!(source("retention.ms").map(|s| s.1), Some(ConfigSource::Default), "no other override is left");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the legacy alter never showed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     // Offsets: 10 records with increasing timestamps on partition 0.
     let p = Producer::builder().bootstrap_servers(bootstrap).build().unwrap();
@@ -434,6 +452,12 @@ async fn admin_configs_offsets_groups(bootstrap: &str) {
     altered[&tp].as_ref().unwrap();
     let committed = a.list_consumer_group_offsets("adm2-group", None).await.unwrap();
     assert_eq!(committed[&tp].as_ref().unwrap().as_ref().map(|o| o.offset), Some(5));
+    let reset = a.reset_consumer_group_offsets("adm2-group", [(tp.clone(), OffsetSpec::Earliest)]).await.unwrap();
+    assert_eq!(*reset[&tp].as_ref().unwrap(), 3, "reset to the log start (records below 3 were deleted)");
+    let committed = a.list_consumer_group_offsets("adm2-group", None).await.unwrap();
+    assert_eq!(committed[&tp].as_ref().unwrap().as_ref().map(|o| o.offset), Some(3));
+    let all_groups = a.list_groups(ListGroupsOptions::default()).await.unwrap();
+    assert!(all_groups.iter().any(|g| g.group_id == "adm2-group"), "{all_groups:?}");
     let deleted = a.delete_consumer_group_offsets("adm2-group", [tp.clone()]).await.unwrap();
     deleted[&tp].as_ref().unwrap();
     let gone = a.delete_consumer_groups(["adm2-group"]).await.unwrap();

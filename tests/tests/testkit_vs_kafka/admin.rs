@@ -80,6 +80,27 @@ pub async fn topics_configs_records(s: &mut Session) {
     )
     .await;
     s.call("DescribeConfigs v4 an unknown topic", 4, &describe("ad-nowhere", &["retention.ms"])).await;
+    let describe_broker = |name: &str, keys: &[&str]| {
+        let mut r = describe(name, keys);
+        r.resources[0].resource_type = 4;
+        r
+    };
+    s.call(
+        "DescribeConfigs v4 chosen keys of broker 1",
+        4,
+        &describe_broker(
+            "1",
+            &[
+                "log.retention.hours",
+                "message.max.bytes",
+                "log.segment.bytes",
+                "compression.type",
+                "log.cleanup.policy",
+            ],
+        ),
+    )
+    .await;
+    s.call("DescribeConfigs v4 a broker that does not exist", 4, &describe_broker("99", &["message.max.bytes"])).await;
 
     create(s, "ad-rec", 1, &[]).await;
     s.quiet(11, &produce(1, "ad-rec", 0, batch("r", 10, None))).await;

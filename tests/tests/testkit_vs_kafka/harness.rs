@@ -85,6 +85,35 @@ impl Session {
         self.exchanges.push(Exchange { label: label.to_string(), answer });
     }
 
+    /// Sends `body` (a request header and body, unframed) as one frame and
+    /// records whether the broker answered it or closed the connection.
+    pub async fn raw(&mut self, label: &str, body: &[u8]) {
+        let outcome = async {
+            if self.conn.is_none() {
+                self.conn = Some(TcpStream::connect(&self.addr).await.map_err(|e| format!("connect: {e}"))?);
+            }
+            let conn = self.conn.as_mut().ok_or("no connection")?;
+            let len = i32::try_from(body.len()).map_err(|e| e.to_string())?;
+            conn.write_all(&len.to_be_bytes()).await.map_err(|e| e.to_string())?;
+            conn.write_all(body).await.map_err(|e| e.to_string())?;
+            let mut len = [0u8; 4];
+            match tokio::time::timeout(Duration::from_secs(10), conn.read_exact(&mut len)).await {
+                Err(_) => Ok("no answer within 10 s".to_string()),
+                Ok(Err(_)) => Ok("connection closed".to_string()),
+                Ok(Ok(_)) => {
+                    let mut rest = BytesMut::zeroed(i32::from_be_bytes(len).max(0) as usize);
+                    conn.read_exact(&mut rest).await.map_err(|e| e.to_string())?;
+                    Ok::<String, String>("answered".to_string())
+                }
+            }
+        }
+        .await;
+        // Whatever happened, the next request starts on a new connection.
+        self.conn = None;
+        let answer = Value::String(outcome.unwrap_or_else(|e| format!("<{e}>")));
+        self.exchanges.push(Exchange { label: label.to_string(), answer });
+    }
+
     /// Like [`Self::call`], but nothing is recorded (set-up and waits).
     pub async fn quiet<R: Request>(&mut self, version: i16, req: &R) -> Option<R::Response> {
         self.exchange(version, req).await.ok()

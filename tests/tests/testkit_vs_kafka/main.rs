@@ -12,6 +12,7 @@
 #![cfg(feature = "real-kafka")]
 
 mod admin;
+mod bad_input;
 mod common;
 mod fetch;
 mod groups;
@@ -38,6 +39,7 @@ fn scenarios(release: &str) -> Vec<(&'static str, Scenario)> {
         ("list-offsets", |s| Box::pin(list_offsets::every_kind(s))),
         ("groups", |s| Box::pin(groups::membership_and_offsets(s))),
         ("admin", |s| Box::pin(admin::topics_configs_records(s))),
+        ("bad-input", |s| Box::pin(bad_input::refused_and_still_serving(s))),
     ];
     if release == NEWEST {
         all.push(("after-4.0", |s| Box::pin(newest::versions_after_4_0(s))));
