@@ -22,7 +22,7 @@ use kafka_protocol::frame::{
 use kafka_protocol::header::RequestHeader;
 use kafka_protocol::messages::{RequestBody, ResponseBody};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
@@ -167,7 +167,8 @@ pub(crate) struct Shared {
     pub faults: Arc<Faults>,
     pub stats: Arc<RequestStats>,
     pub max_request_bytes: usize,
-    pub connections: AtomicU64,
+    /// Client connections open now (TCP and in-memory).
+    pub open_connections: AtomicU64,
 }
 
 /// Accepts connections for broker `id` until it stops.
@@ -189,7 +190,6 @@ pub(crate) async fn run_listener(
             continue;
         }
         let _ = stream.set_nodelay(true);
-        shared.connections.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(serve_connection(id, stream, peer, shared.clone(), state.clone()));
     }
 }
@@ -210,14 +210,27 @@ async fn wait_not_running(rx: &mut watch::Receiver<RunState>) {
     }
 }
 
-async fn serve_connection(
+/// Serves one client connection (TCP or in-memory) until it closes or the
+/// broker stops.
+pub(crate) async fn serve_connection<S>(
     broker: i32,
-    stream: TcpStream,
+    stream: S,
     peer: SocketAddr,
     shared: Arc<Shared>,
     mut state: watch::Receiver<RunState>,
-) {
-    let (mut rd, mut wr) = stream.into_split();
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+{
+    /// Counts the connection as open for as long as it is served.
+    struct Open(Arc<Shared>);
+    impl Drop for Open {
+        fn drop(&mut self) {
+            self.0.open_connections.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+    shared.open_connections.fetch_add(1, Ordering::Relaxed);
+    let _open = Open(shared.clone());
+    let (mut rd, mut wr) = tokio::io::split(stream);
     let decoder = FrameDecoder::new(shared.max_request_bytes);
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let client_host = format!("/{}", peer.ip());
@@ -341,7 +354,7 @@ async fn resolve_topic_ids(shared: &Shared, ids: Vec<kafka_protocol::Uuid>) -> H
 }
 
 async fn write(
-    wr: &mut tokio::net::tcp::OwnedWriteHalf,
+    wr: &mut (impl tokio::io::AsyncWrite + Unpin),
     correlation_id: i32,
     version: i16,
     mut resp: ResponseBody,

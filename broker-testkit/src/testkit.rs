@@ -290,7 +290,7 @@ impl Cluster {
             faults: faults.clone(),
             stats: stats.clone(),
             max_request_bytes: b.settings.max_request_bytes,
-            connections: AtomicU64::new(0),
+            open_connections: AtomicU64::new(0),
         });
         let mut brokers = Vec::new();
         for (l, info) in listeners.into_iter().zip(&infos) {
@@ -326,6 +326,45 @@ impl Cluster {
     /// The address of broker `id`.
     pub fn broker_addr(&self, id: i32) -> Option<SocketAddr> {
         self.broker(id).ok().map(|b| b.addr)
+    }
+
+    /// Opens an in-memory connection to the broker at `addr` (as
+    /// [`Self::bootstrap_servers`] and metadata name it): the broker serves
+    /// it like a TCP connection (faults, isolation and stops apply), but no
+    /// socket is involved, so a client connected this way runs with the
+    /// cluster on a paused clock. Refused like a TCP connect when the
+    /// broker is stopped or isolated.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    ///
+    /// let cluster = broker_testkit::Cluster::builder().start().await.unwrap();
+    /// let mut conn = cluster.connect_in_memory(&cluster.bootstrap_servers()).await.unwrap();
+    /// // An ApiVersions v0 request: size, key 18, version 0, correlation 7, no client id.
+    /// conn.write_all(&[0, 0, 0, 10, 0, 18, 0, 0, 0, 0, 0, 7, 0xff, 0xff]).await.unwrap();
+    /// let mut size = [0u8; 4];
+    /// conn.read_exact(&mut size).await.unwrap();
+    /// assert!(u32::from_be_bytes(size) > 8);
+    /// # }
+    /// ```
+    pub async fn connect_in_memory(&self, addr: &str) -> std::io::Result<tokio::io::DuplexStream> {
+        let refused =
+            || std::io::Error::new(std::io::ErrorKind::ConnectionRefused, format!("{addr}: connection refused"));
+        let b = self.inner.brokers.iter().find(|b| b.addr.to_string() == addr).ok_or_else(refused)?;
+        if *b.state.borrow() != RunState::Running {
+            return Err(refused());
+        }
+        let (client, server) = tokio::io::duplex(256 * 1024);
+        let peer = SocketAddr::from(([127, 0, 0, 1], 0));
+        tokio::spawn(server::serve_connection(b.id, server, peer, self.inner.shared.clone(), b.state.subscribe()));
+        Ok(client)
+    }
+
+    /// Client connections open now, over TCP and in memory: a test checks
+    /// that a client it dropped or closed left none behind.
+    pub fn open_connections(&self) -> u64 {
+        self.inner.shared.open_connections.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn broker(&self, id: i32) -> Result<&BrokerRuntime, TestkitError> {

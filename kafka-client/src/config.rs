@@ -72,7 +72,19 @@ pub(crate) fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// Wall-clock time in milliseconds since the epoch.
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, millis)
+/// What a client runs on, beside its settings: the clock its timers read
+/// and how it opens connections. Set by the builders' `clock` and
+/// `connector`; no Java equivalent.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Environment {
+    pub(crate) clock: Option<crate::Clock>,
+    pub(crate) connector: Option<crate::net::connector::ConnectorRef>,
+}
+
+impl Environment {
+    /// The clock to use: the one given, else the system clock made now
+    /// (inside the runtime the client runs on).
+    pub(crate) fn clock(&self) -> crate::Clock {
+        self.clock.unwrap_or_else(crate::Clock::system)
+    }
 }

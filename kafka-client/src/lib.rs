@@ -16,7 +16,11 @@ mod topic_partition;
 
 pub mod consumer;
 
+mod time;
+
 pub use error::{ConfigError, Error, Result};
+pub use net::connector::{ByteStream, Connector};
+pub use time::Clock;
 pub use topic_partition::TopicPartition;
 
 // The README's examples compile as doctests.

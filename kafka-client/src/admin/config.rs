@@ -148,6 +148,7 @@ pub struct AdminBuilder {
     reconnect_backoff_max: Duration,
     connect_timeout: Duration,
     metadata_max_age: Duration,
+    env: crate::config::Environment,
     error: Option<ConfigError>,
 }
 
@@ -164,6 +165,7 @@ impl Default for AdminBuilder {
             reconnect_backoff_max: Duration::from_secs(1),
             connect_timeout: Duration::from_secs(10),
             metadata_max_age: Duration::from_secs(300),
+            env: crate::config::Environment::default(),
             error: None,
         }
     }
@@ -178,6 +180,22 @@ impl AdminBuilder {
     /// ```
     pub fn new() -> Self {
         AdminBuilder::default()
+    }
+
+    /// The clock the client's timers and default record timestamps read
+    /// (default [`crate::Clock::system`]); a test on a paused runtime
+    /// passes [`crate::Clock::starting_at`] for reproducible timestamps.
+    /// No Java equivalent.
+    pub fn clock(mut self, clock: crate::Clock) -> Self {
+        self.env.clock = Some(clock);
+        self
+    }
+
+    /// How the client opens connections to brokers (default: TCP), e.g.
+    /// an in-memory pipe to an in-process broker. No Java equivalent.
+    pub fn connector(mut self, connector: impl crate::Connector) -> Self {
+        self.env.connector = Some(crate::net::connector::ConnectorRef(std::sync::Arc::new(connector)));
+        self
     }
 
     /// `bootstrap.servers`: comma-separated `host:port` list (required).
@@ -411,7 +429,7 @@ impl AdminBuilder {
     /// ```
     pub fn build(self) -> Result<Admin, Error> {
         let cfg = self.config()?;
-        Admin::start(cfg)
+        Admin::start(cfg, self.env)
     }
 }
 

@@ -124,7 +124,7 @@ impl Admin {
         AdminBuilder::from_properties(props)
     }
 
-    pub(crate) fn start(cfg: AdminConfig) -> Result<Admin> {
+    pub(crate) fn start(cfg: AdminConfig, env: crate::config::Environment) -> Result<Admin> {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(Error::Config(ConfigError::new(
                 "runtime",
@@ -142,6 +142,7 @@ impl Admin {
             reconnect_backoff: cfg.reconnect_backoff,
             reconnect_backoff_max: cfg.reconnect_backoff_max,
             metadata_max_age: cfg.metadata_max_age,
+            connector: env.connector.clone(),
         });
         Ok(Admin {
             inner: Arc::new(Inner {

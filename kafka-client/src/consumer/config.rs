@@ -630,6 +630,7 @@ pub struct ConsumerBuilder {
     metadata_max_age: Duration,
     exclude_internal_topics: bool,
     allow_auto_create_topics: bool,
+    pub(crate) env: crate::config::Environment,
     error: Option<ConfigError>,
 }
 
@@ -665,6 +666,7 @@ impl Default for ConsumerBuilder {
             metadata_max_age: Duration::from_secs(300),
             exclude_internal_topics: true,
             allow_auto_create_topics: true,
+            env: crate::config::Environment::default(),
             error: None,
         }
     }
@@ -679,6 +681,22 @@ impl ConsumerBuilder {
     /// ```
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The clock the client's timers and default record timestamps read
+    /// (default [`crate::Clock::system`]); a test on a paused runtime
+    /// passes [`crate::Clock::starting_at`] for reproducible timestamps.
+    /// No Java equivalent.
+    pub fn clock(mut self, clock: crate::Clock) -> Self {
+        self.env.clock = Some(clock);
+        self
+    }
+
+    /// How the client opens connections to brokers (default: TCP), e.g.
+    /// an in-memory pipe to an in-process broker. No Java equivalent.
+    pub fn connector(mut self, connector: impl crate::Connector) -> Self {
+        self.env.connector = Some(crate::net::connector::ConnectorRef(std::sync::Arc::new(connector)));
+        self
     }
 
     /// `bootstrap.servers`: comma-separated `host:port` list (required).

@@ -28,7 +28,6 @@ use super::Inner;
 use super::config::{IsolationLevel, OffsetReset};
 use super::fetched::{CompletedFetch, FetchOptions};
 use crate::TopicPartition;
-use crate::config::now_ms;
 use crate::error::Error;
 
 type Pending = Pin<
@@ -64,7 +63,7 @@ pub(crate) async fn run(weak: Weak<Inner>) {
         if inner.closed.load(Ordering::SeqCst) {
             return;
         }
-        let now = now_ms();
+        let now = inner.clock.now_ms();
         let mut next_ms: Option<i64> = None;
         // Partitions to fetch, by leader.
         let (fetchable, held_back, epoch) = {
@@ -136,7 +135,7 @@ pub(crate) async fn run(weak: Weak<Inner>) {
                 let Some(inner) = weak.upgrade() else { return };
                 if let Err(e) = &result {
                     tracing::debug!(broker = leader, error = %e, "fetch failed");
-                    backoff_until.insert(leader, now_ms() + crate::config::millis(inner.cfg.retry_backoff));
+                    backoff_until.insert(leader, inner.clock.now_ms() + crate::config::millis(inner.cfg.retry_backoff));
                     if e.needs_metadata_refresh() {
                         inner.request_metadata_refresh();
                     }
@@ -144,7 +143,7 @@ pub(crate) async fn run(weak: Weak<Inner>) {
                 let refresh = process(&inner, epoch, asked, result);
                 if refresh {
                     inner.request_metadata_refresh();
-                    backoff_until.insert(leader, now_ms() + crate::config::millis(inner.cfg.retry_backoff));
+                    backoff_until.insert(leader, inner.clock.now_ms() + crate::config::millis(inner.cfg.retry_backoff));
                 }
                 inner.data_ready.notify_waiters();
             }

@@ -20,7 +20,6 @@ use super::assignor::{Assignment, Subscription};
 use super::membership::{Membership, Send};
 use super::{Inner, protocol};
 use crate::TopicPartition;
-use crate::config::now_ms;
 use crate::error::{Error, Result};
 use crate::metadata::BrokerAddr;
 use crate::net::Connection;
@@ -78,7 +77,7 @@ pub(crate) fn coordinator_lost(inner: &Inner) {
     if let Some(id) = super::lock(&inner.coordinator).take() {
         inner.group_net.disconnect(id);
     }
-    let now = now_ms();
+    let now = inner.clock.now_ms();
     if let Some(m) = super::lock(&inner.membership).as_mut() {
         m.on_coordinator_lost(now);
     }
@@ -101,7 +100,7 @@ pub(crate) fn spawn(inner: &Arc<Inner>) {
 pub(crate) async fn run(weak: Weak<Inner>) {
     loop {
         let Some(inner) = weak.upgrade() else { return };
-        let now = now_ms();
+        let now = inner.clock.now_ms();
         let (send, to_assign, wake_at) = {
             let mut guard = super::lock(&inner.membership);
             let Some(m) = guard.as_mut().filter(|_| !inner.is_closed()) else {
@@ -122,7 +121,7 @@ pub(crate) async fn run(weak: Weak<Inner>) {
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot compute the group assignment");
                     if let Some(m) = super::lock(&inner.membership).as_mut() {
-                        m.on_assignment_failed(now_ms());
+                        m.on_assignment_failed(inner.clock.now_ms());
                     }
                 }
             }
@@ -154,7 +153,7 @@ async fn perform(inner: &Arc<Inner>, send: Send) {
         Err(e) => {
             tracing::debug!(error = %e, "group coordinator unavailable");
             coordinator_lost(inner);
-            let now = now_ms();
+            let now = inner.clock.now_ms();
             {
                 let mut guard = super::lock(&inner.membership);
                 if let Some(m) = guard.as_mut() {
@@ -193,7 +192,7 @@ async fn perform(inner: &Arc<Inner>, send: Send) {
                 }
             };
             if let Some(m) = super::lock(&inner.membership).as_mut() {
-                m.on_join(resp, now_ms());
+                m.on_join(resp, inner.clock.now_ms());
             }
         }
         Send::Sync(req) => {
@@ -212,7 +211,7 @@ async fn perform(inner: &Arc<Inner>, send: Send) {
                 }
             };
             if let Some(m) = super::lock(&inner.membership).as_mut() {
-                m.on_sync(resp, now_ms());
+                m.on_sync(resp, inner.clock.now_ms());
             }
         }
         Send::Heartbeat(req) => {
@@ -232,7 +231,7 @@ async fn perform(inner: &Arc<Inner>, send: Send) {
                 }
             };
             if let Some(m) = super::lock(&inner.membership).as_mut() {
-                m.on_heartbeat(code, now_ms());
+                m.on_heartbeat(code, inner.clock.now_ms());
             }
         }
         Send::Leave(req) => {

@@ -107,6 +107,8 @@ pub(crate) struct Yielded {
 /// What the consumer handle and its background tasks share.
 pub(crate) struct Inner {
     pub cfg: ConsumerConfig,
+    /// What every timer reads.
+    pub clock: crate::Clock,
     /// Connections for metadata, fetches and offset lookups.
     pub net: Arc<NetworkClient>,
     /// The coordinator's connection, apart so heartbeats never queue behind
@@ -201,7 +203,7 @@ impl ConsumerBuilder {
     /// ```
     pub fn build(self) -> Result<Consumer> {
         let cfg = self.config()?;
-        Consumer::start(cfg)
+        Consumer::start(cfg, self.env)
     }
 }
 
@@ -231,7 +233,7 @@ impl Consumer {
         ConsumerBuilder::from_properties(props)
     }
 
-    fn start(mut cfg: ConsumerConfig) -> Result<Consumer> {
+    fn start(mut cfg: ConsumerConfig, env: crate::config::Environment) -> Result<Consumer> {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(Error::Config(crate::ConfigError::new(
                 "runtime",
@@ -258,14 +260,17 @@ impl Consumer {
             reconnect_backoff: cfg.reconnect_backoff,
             reconnect_backoff_max: cfg.reconnect_backoff_max,
             metadata_max_age: cfg.metadata_max_age,
+            connector: env.connector.clone(),
         };
         let net = NetworkClient::new(net_config(5));
         let group_net = NetworkClient::new(net_config(5));
         let assignors = cfg.assignors.iter().map(AssignorChoice::assignor).collect();
         let (commits, commit_rx) = mpsc::unbounded_channel();
-        let next_auto_commit = crate::config::now_ms() + millis(cfg.auto_commit_interval);
+        let clock = env.clock();
+        let next_auto_commit = clock.now_ms() + millis(cfg.auto_commit_interval);
         let inner = Arc::new(Inner {
             cfg,
+            clock,
             net,
             group_net,
             state: Mutex::new(State::default()),

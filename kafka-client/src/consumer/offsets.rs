@@ -23,7 +23,6 @@ use tokio::time::Instant;
 use super::config::OffsetReset;
 use super::{Consumer, Inner, group, lock};
 use crate::TopicPartition;
-use crate::config::now_ms;
 use crate::error::{Error, Result};
 use crate::group_offsets::{fetched_offsets, offset_commit_topics, offset_fetch_request};
 
@@ -618,7 +617,7 @@ impl Consumer {
                 continue;
             }
             let retry = *lock(&inner.positions_retry_ms);
-            let wait = Duration::from_millis(u64::try_from((retry - now_ms()).max(10)).unwrap_or(10));
+            let wait = Duration::from_millis(u64::try_from((retry - inner.clock.now_ms()).max(10)).unwrap_or(10));
             if Instant::now() + wait >= deadline {
                 return Err(Error::Timeout {
                     what: format!("the position of {tp}"),
@@ -772,7 +771,7 @@ impl Consumer {
         if committed.is_empty() && reset.is_empty() {
             return Ok(());
         }
-        if now_ms() < *lock(&inner.positions_retry_ms) {
+        if inner.clock.now_ms() < *lock(&inner.positions_retry_ms) {
             return Ok(());
         }
         let mut failed = false;
@@ -847,7 +846,7 @@ impl Consumer {
             }
         }
         if failed {
-            *lock(&inner.positions_retry_ms) = now_ms() + crate::config::millis(inner.cfg.retry_backoff);
+            *lock(&inner.positions_retry_ms) = inner.clock.now_ms() + crate::config::millis(inner.cfg.retry_backoff);
         } else {
             inner.wake_fetcher.notify_one();
         }

@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use super::membership::Step;
 use super::record::{ConsumerRecord, ConsumerRecords};
 use super::{Consumer, lock};
-use crate::config::{millis, now_ms};
+use crate::config::millis;
 use crate::error::{Error, Result};
 
 impl Consumer {
@@ -123,7 +123,7 @@ impl Consumer {
         let inner = &self.inner;
         loop {
             let step = match lock(&inner.membership).as_mut() {
-                Some(m) => m.poll(now_ms()),
+                Some(m) => m.poll(inner.clock.now_ms()),
                 None => return Ok(()),
             };
             // The state machine may now be ready to join.
@@ -179,7 +179,7 @@ impl Consumer {
         if !inner.cfg.enable_auto_commit {
             return;
         }
-        let now = now_ms();
+        let now = inner.clock.now_ms();
         {
             let mut next = lock(&inner.next_auto_commit_ms);
             if now < *next {
@@ -202,7 +202,7 @@ impl Consumer {
     /// The earliest time `poll` has something to do without being woken.
     fn next_timer(&self) -> Option<Instant> {
         let inner = &self.inner;
-        let now = now_ms();
+        let now = inner.clock.now_ms();
         let mut at: Option<i64> = None;
         if inner.cfg.enable_auto_commit {
             at = Some(*lock(&inner.next_auto_commit_ms));

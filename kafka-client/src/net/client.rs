@@ -18,6 +18,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::connection::{Connection, ConnectionConfig};
+use super::connector::ConnectorRef;
 use crate::error::{Error, Result};
 use crate::metadata::Metadata;
 
@@ -34,6 +35,8 @@ pub struct NetConfig {
     pub reconnect_backoff_max: Duration,
     /// `metadata.max.age.ms` (default 5 min).
     pub metadata_max_age: Duration,
+    /// How connections are opened: TCP when None.
+    pub(crate) connector: Option<ConnectorRef>,
 }
 
 impl Default for NetConfig {
@@ -44,6 +47,7 @@ impl Default for NetConfig {
             reconnect_backoff: Duration::from_millis(50),
             reconnect_backoff_max: Duration::from_secs(1),
             metadata_max_age: Duration::from_secs(300),
+            connector: None,
         }
     }
 }
@@ -164,7 +168,10 @@ impl NetworkClient {
         let addr = self
             .address_of(id)
             .ok_or_else(|| Error::Connect { addr: format!("broker {id}"), reason: "address unknown".into() })?;
-        let result = Connection::connect(&addr, id, self.config.connection.clone()).await;
+        let result = match &self.config.connector {
+            None => Connection::connect(&addr, id, self.config.connection.clone()).await,
+            Some(c) => Connection::connect_with(&*c.0, &addr, id, self.config.connection.clone()).await,
+        };
         let mut slots = lock(&self.slots);
         let slot = slots.entry(id).or_default();
         match result {

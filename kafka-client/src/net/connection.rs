@@ -179,9 +179,25 @@ impl Connection {
         Self::start(rd, wr, addr, broker, config).await
     }
 
-    /// A connection over any byte stream (tests use an in-memory pipe and a
-    /// scripted broker, on tokio's paused clock).
-    #[cfg(test)]
+    /// Connects to `addr` through `connector` and negotiates API versions.
+    pub(crate) async fn connect_with(
+        connector: &dyn super::connector::Connector,
+        addr: &str,
+        broker: i32,
+        config: ConnectionConfig,
+    ) -> Result<Connection> {
+        let stream = tokio::time::timeout(config.connect_timeout, connector.connect(addr))
+            .await
+            .map_err(|_| Error::Connect {
+                addr: addr.to_string(),
+                reason: format!("timed out after {:?}", config.connect_timeout),
+            })?
+            .map_err(|e| Error::Connect { addr: addr.to_string(), reason: e.to_string() })?;
+        Self::over(stream, addr, broker, config).await
+    }
+
+    /// A connection over any byte stream (a [`super::connector::Connector`]'s,
+    /// or in unit tests an in-memory pipe to a scripted broker).
     pub(crate) async fn over<S>(stream: S, addr: &str, broker: i32, config: ConnectionConfig) -> Result<Connection>
     where
         S: AsyncRead + AsyncWrite + Send + 'static,

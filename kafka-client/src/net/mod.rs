@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod connection;
+pub mod connector;
 
 pub use client::{NetConfig, NetworkClient};
 pub use connection::{Connection, ConnectionConfig};

@@ -145,6 +145,7 @@ pub struct ProducerBuilder {
     partitioner_adaptive: bool,
     availability_timeout: Duration,
     interceptors: Vec<Arc<dyn ProducerInterceptor>>,
+    env: crate::config::Environment,
     error: Option<ConfigError>,
 }
 
@@ -185,12 +186,29 @@ impl Default for ProducerBuilder {
             partitioner_adaptive: true,
             availability_timeout: Duration::ZERO,
             interceptors: Vec::new(),
+            env: crate::config::Environment::default(),
             error: None,
         }
     }
 }
 
 impl ProducerBuilder {
+    /// The clock the client's timers and default record timestamps read
+    /// (default [`crate::Clock::system`]); a test on a paused runtime
+    /// passes [`crate::Clock::starting_at`] for reproducible timestamps.
+    /// No Java equivalent.
+    pub fn clock(mut self, clock: crate::Clock) -> Self {
+        self.env.clock = Some(clock);
+        self
+    }
+
+    /// How the client opens connections to brokers (default: TCP), e.g.
+    /// an in-memory pipe to an in-process broker. No Java equivalent.
+    pub fn connector(mut self, connector: impl crate::Connector) -> Self {
+        self.env.connector = Some(crate::net::connector::ConnectorRef(std::sync::Arc::new(connector)));
+        self
+    }
+
     /// `bootstrap.servers`: comma-separated `host:port` list (required).
     pub fn bootstrap_servers(mut self, servers: impl AsRef<str>) -> Self {
         self.bootstrap = parse_list(servers.as_ref());
@@ -537,7 +555,7 @@ impl ProducerBuilder {
             PartitionerChoice::RoundRobin => Arc::new(RoundRobinPartitioner::new()),
             PartitionerChoice::Custom(p) => p.clone(),
         };
-        Producer::start(cfg, partitioner, self.interceptors)
+        Producer::start(cfg, partitioner, self.interceptors, self.env)
     }
 }
 

@@ -52,7 +52,7 @@ pub use record::{BytesSerializer, ProducerRecord, Serializer, StrSerializer, Str
 
 use self::accumulator::{Accumulator, AccumulatorConfig, RecordRef};
 use self::partitioner::{Partitioner, TopicView};
-use crate::config::{millis, now_ms};
+use crate::config::millis;
 use crate::error::{Error, Result};
 use crate::net::{ConnectionConfig, NetConfig, NetworkClient};
 
@@ -61,6 +61,8 @@ static CLIENT_IDS: AtomicU64 = AtomicU64::new(1);
 /// What the producer handle and its sender share.
 pub(crate) struct Shared {
     pub cfg: ProducerConfig,
+    /// What every timer and default record timestamp reads.
+    pub clock: crate::Clock,
     pub net: Arc<NetworkClient>,
     pub acc: Mutex<Accumulator>,
     pub partitioner: Arc<dyn Partitioner>,
@@ -114,6 +116,9 @@ impl Shared {
 pub struct Producer {
     shared: Arc<Shared>,
     sender: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
+    /// Dropped with the last clone: the producer then closes in the
+    /// background (see [`Handles`]).
+    _handles: Arc<Handles>,
 }
 
 impl std::fmt::Debug for Producer {
@@ -137,6 +142,7 @@ impl Producer {
         mut cfg: ProducerConfig,
         partitioner: Arc<dyn Partitioner>,
         interceptors: Vec<Arc<dyn ProducerInterceptor>>,
+        env: crate::config::Environment,
     ) -> Result<Producer> {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(Error::Config(crate::ConfigError::new(
@@ -159,6 +165,7 @@ impl Producer {
             reconnect_backoff: cfg.reconnect_backoff,
             reconnect_backoff_max: cfg.reconnect_backoff_max,
             metadata_max_age: cfg.metadata_max_age,
+            connector: env.connector.clone(),
         });
         let acc = Accumulator::new(AccumulatorConfig {
             batch_size: cfg.batch_size,
@@ -173,6 +180,7 @@ impl Producer {
         let memory = Arc::new(Semaphore::new(cfg.buffer_memory.min(Semaphore::MAX_PERMITS)));
         let shared = Arc::new(Shared {
             cfg,
+            clock: env.clock(),
             net,
             acc: Mutex::new(acc),
             partitioner,
@@ -188,7 +196,8 @@ impl Producer {
             topics: Mutex::new(Default::default()),
         });
         let task = tokio::spawn(sender::run(shared.clone()));
-        Ok(Producer { shared, sender: Arc::new(Mutex::new(Some(task))) })
+        let handles = Arc::new(Handles(shared.clone()));
+        Ok(Producer { shared, sender: Arc::new(Mutex::new(Some(task))), _handles: handles })
     }
 
     /// The settings in effect.
@@ -213,7 +222,7 @@ impl Producer {
         }
         let mut deadline = BlockDeadline::new(self.shared.cfg.max_block);
         let partitions = self.wait_for_topic(&record.topic, &mut deadline).await?;
-        let ts = record.timestamp.unwrap_or_else(now_ms);
+        let ts = record.timestamp.unwrap_or_else(|| self.shared.clock.wall_ms());
         let (key, value) = (record.key.as_deref(), record.value.as_deref());
         let size = BatchBuilder::record_size(0, 0, key, value, &record.headers) + 61;
         let cfg = &self.shared.cfg;
@@ -256,7 +265,7 @@ impl Producer {
                     RecordRef { timestamp: ts, key, value, headers: &record.headers },
                     need,
                     id,
-                    now_ms(),
+                    self.shared.clock.now_ms(),
                 );
                 // A new batch counts as incomplete before the sender can see
                 // it: registered under the accumulator's lock, which the
@@ -423,6 +432,20 @@ impl Producer {
             }
         }
         self.shared.net.close();
+    }
+}
+
+/// Held by every clone of a [`Producer`]. When the last one goes, no record
+/// can be sent any more: the sender stops taking records and ends once
+/// what was accepted is delivered or has failed (within
+/// `delivery.timeout.ms`), and its connections close with it. (Without
+/// this the sender, which holds the shared state, would run forever.)
+struct Handles(Arc<Shared>);
+
+impl Drop for Handles {
+    fn drop(&mut self) {
+        self.0.closing.store(true, Ordering::SeqCst);
+        self.0.wake.notify_one();
     }
 }
 

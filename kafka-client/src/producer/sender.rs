@@ -46,7 +46,7 @@ use super::delivery::{BatchResult, RecordMetadata};
 use super::idempotence::{Idempotence, SequenceDecision};
 use super::{Acks, Shared, lock};
 use crate::TopicPartition;
-use crate::config::{millis, now_ms};
+use crate::config::millis;
 use crate::error::Error;
 use crate::metadata::BrokerAddr;
 
@@ -125,7 +125,7 @@ impl Sender {
             if closing && self.in_flight.is_empty() && !lock(&self.shared.acc).has_batches() {
                 return;
             }
-            let now = now_ms();
+            let now = self.shared.clock.now_ms();
             let next = self.round(now).await;
             let wait = next.map(|t| Duration::from_millis(u64::try_from((t - now).max(1)).unwrap_or(1)));
             tokio::select! {
@@ -446,7 +446,7 @@ impl Sender {
     }
 
     fn handle_response(&mut self, node: i32, batches: Vec<ProducerBatch>, result: Result<ProduceResponse, Error>) {
-        let now = now_ms();
+        let now = self.shared.clock.now_ms();
         for b in &batches {
             self.muted.remove(&b.tp);
             if let Some(i) = &mut self.idem {
