@@ -17,6 +17,9 @@ use kafka_client::producer::{Producer, ProducerRecord};
 use kafka_client::{Error, TopicPartition};
 use kafka_protocol::{ApiKey, ErrorCode};
 
+mod common;
+use common::{clock, in_memory};
+
 const WAIT: Duration = Duration::from_secs(20);
 
 async fn three_brokers() -> Cluster {
@@ -34,6 +37,8 @@ fn admin(cluster: &Cluster) -> Admin {
         .request_timeout(Duration::from_secs(5))
         .default_api_timeout(Duration::from_secs(10))
         .retry_backoff(Duration::from_millis(20), Duration::from_millis(200))
+        .clock(clock())
+        .connector(in_memory(cluster))
         .build()
         .unwrap()
 }
@@ -60,6 +65,8 @@ async fn produce(cluster: &Cluster, records: impl IntoIterator<Item = ProducerRe
     let p = Producer::builder()
         .bootstrap_servers(cluster.bootstrap_servers())
         .linger(Duration::from_millis(1))
+        .clock(clock())
+        .connector(in_memory(cluster))
         .build()
         .unwrap();
     let mut futs = Vec::new();
@@ -83,6 +90,8 @@ fn consumer(cluster: &Cluster, group: &str, client_id: &str) -> Consumer {
         .heartbeat_interval(Duration::from_millis(100))
         .max_poll_interval(Duration::from_secs(20))
         .retry_backoff(Duration::from_millis(20), Duration::from_millis(200))
+        .clock(clock())
+        .connector(in_memory(cluster))
         .build()
         .unwrap()
 }
@@ -117,7 +126,7 @@ fn properties_are_checked() {
     assert_eq!(cfg.connect_timeout(), Duration::from_millis(700));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn topics_are_created_described_grown_and_deleted_per_topic() {
     let cluster = three_brokers().await;
     let admin = admin(&cluster);
@@ -227,7 +236,7 @@ async fn topics_are_created_described_grown_and_deleted_per_topic() {
     ));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn configs_of_topics_and_brokers() {
     let cluster = three_brokers().await;
     let admin = admin(&cluster);
@@ -338,7 +347,7 @@ async fn configs_of_topics_and_brokers() {
     assert!(matches!(d[&unknown], Err(Error::InvalidArgument(_))), "{d:?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn cluster_description_and_close() {
     let cluster = three_brokers().await;
     let admin = admin(&cluster);
@@ -365,7 +374,7 @@ async fn cluster_description_and_close() {
     assert!(matches!(admin.delete_topics(["x"]).await, Err(Error::Closed)));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn offsets_of_every_kind_and_deleted_records() {
     let cluster = three_brokers().await;
     let admin = admin(&cluster);
@@ -462,7 +471,7 @@ async fn caught_up(cluster: &Cluster, consumers: &[&Consumer]) -> bool {
     true
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn consumer_groups_on_two_coordinators() {
     let cluster = three_brokers().await;
     let admin = admin(&cluster);
@@ -634,7 +643,7 @@ async fn consumer_groups_on_two_coordinators() {
     c2.close().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn moved_coordinators_and_leaders_are_found_again() {
     let cluster = three_brokers().await;
     let admin = admin(&cluster);

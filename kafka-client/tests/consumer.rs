@@ -19,6 +19,9 @@ use kafka_client::producer::{Producer, ProducerRecord};
 use kafka_client::{Error, TopicPartition};
 use kafka_protocol::ApiKey;
 
+mod common;
+use common::{clock, in_memory};
+
 const WAIT: Duration = Duration::from_secs(20);
 
 fn builder(cluster: &Cluster, group: &str) -> ConsumerBuilder {
@@ -36,6 +39,8 @@ fn builder(cluster: &Cluster, group: &str) -> ConsumerBuilder {
         .max_poll_interval(Duration::from_secs(10))
         .metadata_max_age(Duration::from_millis(500))
         .retry_backoff(Duration::from_millis(20), Duration::from_millis(200))
+        .clock(clock())
+        .connector(in_memory(cluster))
 }
 
 /// Produces `v-0..n` (keyed, so spread over the partitions); returns the
@@ -44,6 +49,8 @@ async fn produce(cluster: &Cluster, topic: &str, prefix: &str, n: usize) {
     let p = Producer::builder()
         .bootstrap_servers(cluster.bootstrap_servers())
         .linger(Duration::from_millis(1))
+        .clock(clock())
+        .connector(in_memory(cluster))
         .build()
         .unwrap();
     let mut futs = Vec::new();
@@ -108,7 +115,7 @@ fn count_values(seen: &[ConsumerRecord], prefix: &str, n: usize) -> (Vec<usize>,
     (missing, dupes)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn three_consumers_split_six_partitions_and_take_over_on_leave_and_crash() {
     let cluster = Cluster::builder().brokers(3).start().await.unwrap();
     cluster.create_topic("orders", 6, 3).await.unwrap();
@@ -190,7 +197,7 @@ impl RebalanceListener for Shared {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn listeners_run_in_order_and_commit_on_revoke_loses_nothing() {
     let cluster = Cluster::builder().start().await.unwrap();
     cluster.create_topic("t", 6, 1).await.unwrap();
@@ -239,7 +246,7 @@ async fn listeners_run_in_order_and_commit_on_revoke_loses_nothing() {
     c2.close().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_restarted_consumer_resumes_from_its_commits() {
     let cluster = Cluster::builder().start().await.unwrap();
     cluster.create_topic("t", 3, 1).await.unwrap();
@@ -280,7 +287,7 @@ async fn a_restarted_consumer_resumes_from_its_commits() {
     assert_eq!(cluster.committed_offsets("g").await.unwrap().values().sum::<i64>(), 90);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn reset_policies() {
     let cluster = Cluster::builder().start().await.unwrap();
     cluster.create_topic("t", 1, 1).await.unwrap();
@@ -317,11 +324,16 @@ async fn reset_policies() {
     assert_eq!(records.iter().next().map(|r| r.offset), Some(0));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn seek_offsets_for_times_and_bounds() {
     let cluster = Cluster::builder().start().await.unwrap();
     cluster.create_topic("t", 1, 1).await.unwrap();
-    let p = Producer::builder().bootstrap_servers(cluster.bootstrap_servers()).build().unwrap();
+    let p = Producer::builder()
+        .bootstrap_servers(cluster.bootstrap_servers())
+        .clock(clock())
+        .connector(in_memory(&cluster))
+        .build()
+        .unwrap();
     let base = 1_700_000_000_000i64;
     for i in 0..10 {
         let r = ProducerRecord::new("t").value(format!("v{i}")).timestamp(base + i * 1000);
@@ -349,7 +361,7 @@ async fn seek_offsets_for_times_and_bounds() {
     assert!(matches!(c.seek(&TopicPartition::new("t", 7), 0), Err(Error::IllegalState(_))));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn pause_and_resume() {
     let cluster = Cluster::builder().start().await.unwrap();
     cluster.create_topic("t", 2, 1).await.unwrap();
@@ -378,7 +390,7 @@ async fn pause_and_resume() {
     assert_eq!(from.values().sum::<usize>(), 100);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_consumer_that_stops_polling_is_removed_and_rejoins() {
     let cluster = Cluster::builder().start().await.unwrap();
     cluster.create_topic("t", 4, 1).await.unwrap();
@@ -416,7 +428,7 @@ fn offsets_partition(group: &str, partitions: i32) -> i32 {
     if h == i32::MIN { 0 } else { h.abs() % partitions }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn the_coordinator_stops_mid_group() {
     let cluster = Cluster::builder().brokers(3).offsets_topic_partitions(3).start().await.unwrap();
     cluster.create_topic("t", 4, 3).await.unwrap();
@@ -456,7 +468,7 @@ async fn the_coordinator_stops_mid_group() {
     assert_eq!(committed.values().sum::<i64>(), 200, "{committed:?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_static_member_restarts_without_a_rebalance() {
     let cluster = Cluster::builder().start().await.unwrap();
     cluster.create_topic("t", 4, 1).await.unwrap();
@@ -485,7 +497,7 @@ async fn a_static_member_restarts_without_a_rebalance() {
     b.close().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn poll_and_next_are_cancel_safe() {
     let cluster = Cluster::builder().start().await.unwrap();
     cluster.create_topic("t", 3, 1).await.unwrap();
@@ -493,8 +505,15 @@ async fn poll_and_next_are_cancel_safe() {
     // both while waiting and while work is under way.
     let producer = {
         let bootstrap = cluster.bootstrap_servers();
+        let connector = in_memory(&cluster);
         tokio::spawn(async move {
-            let p = Producer::builder().bootstrap_servers(bootstrap).linger(Duration::from_millis(1)).build().unwrap();
+            let p = Producer::builder()
+                .bootstrap_servers(bootstrap)
+                .linger(Duration::from_millis(1))
+                .clock(clock())
+                .connector(connector)
+                .build()
+                .unwrap();
             for i in 0..500 {
                 let r = ProducerRecord::new("t").key(format!("k{i}")).value(format!("x-{i}"));
                 drop(p.send(r).await.unwrap());
@@ -532,7 +551,7 @@ async fn poll_and_next_are_cancel_safe() {
     assert!(missing.is_empty() && dupes.is_empty(), "missing {missing:?} dupes {dupes:?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn the_stream_commits_only_what_was_processed() {
     let cluster = Cluster::builder().start().await.unwrap();
     cluster.create_topic("t", 1, 1).await.unwrap();
@@ -559,7 +578,7 @@ async fn the_stream_commits_only_what_was_processed() {
     assert_eq!(cluster.committed_offsets("g").await.unwrap()[&("t".to_string(), 0)], 11);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_pattern_subscription_follows_new_topics() {
     let cluster = Cluster::builder().start().await.unwrap();
     cluster.create_topic("metrics-a", 1, 1).await.unwrap();
@@ -573,7 +592,7 @@ async fn a_pattern_subscription_follows_new_topics() {
     assert_eq!(c.subscription(), ["metrics-a".to_string(), "metrics-b".to_string()].into());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn added_partitions_are_assigned_after_the_leader_rejoins() {
     use kafka_client::admin::{Admin, CreatePartitionsOptions, NewPartitions};
     let cluster = Cluster::builder().start().await.unwrap();
@@ -586,7 +605,8 @@ async fn added_partitions_are_assigned_after_the_leader_rejoins() {
     poll_until(&[&a, &b], &mut seen, |cs, _| partitioned(cs, &tps("t", 2))).await;
     let generation = cluster.group("g").await.unwrap().unwrap().generation;
 
-    let admin = Admin::builder().bootstrap_servers(cluster.bootstrap_servers()).build().unwrap();
+    let admin =
+        Admin::builder().bootstrap_servers(cluster.bootstrap_servers()).connector(in_memory(&cluster)).build().unwrap();
     let grown = admin.create_partitions([("t", NewPartitions::increase_to(4))], CreatePartitionsOptions::default());
     grown.await.unwrap()["t"].as_ref().unwrap();
     // The leader sees the new count on its next metadata refresh
@@ -602,7 +622,7 @@ async fn added_partitions_are_assigned_after_the_leader_rejoins() {
 /// overwrite what the partitions' new owner committed. A commit keeps the
 /// generation it was made in; once the member is in another one it is not
 /// sent.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_commit_made_before_a_rebalance_is_never_sent_under_the_next_generation() {
     use broker_testkit::{Fault, FaultAction};
     use kafka_protocol::ErrorCode;
@@ -645,7 +665,7 @@ async fn a_commit_made_before_a_rebalance_is_never_sent_under_the_next_generatio
 
 /// Issue 10: fault rules scoped to a topic fire on Fetch v13+, which names
 /// topics by id.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn topic_scoped_fetch_faults_fire_on_fetches_by_topic_id() {
     use broker_testkit::{Fault, FaultAction};
     use kafka_protocol::ErrorCode;

@@ -8,26 +8,14 @@ use std::time::Duration;
 use broker_testkit::Cluster;
 use kafka_client::consumer::{Consumer, OffsetReset};
 use kafka_client::producer::{Producer, ProducerRecord};
-use kafka_client::{Clock, Connector, Error, TopicPartition};
+use kafka_client::{Error, TopicPartition};
 use tokio::time::Instant;
 
-/// A fixed start, so every timestamp of a run is the same from run to run.
-const T0: i64 = 1_700_000_000_000;
-
-/// Connections to `cluster`'s brokers through in-memory pipes.
-fn in_memory(cluster: &Cluster) -> impl Connector {
-    let cluster = cluster.clone();
-    move |addr: String| {
-        let cluster = cluster.clone();
-        async move { cluster.connect_in_memory(&addr).await }
-    }
-}
+mod common;
+use common::{T0, clock, in_memory};
 
 fn producer(cluster: &Cluster) -> kafka_client::producer::ProducerBuilder {
-    Producer::builder()
-        .bootstrap_servers(cluster.bootstrap_servers())
-        .clock(Clock::starting_at(T0))
-        .connector(in_memory(cluster))
+    Producer::builder().bootstrap_servers(cluster.bootstrap_servers()).clock(clock()).connector(in_memory(cluster))
 }
 
 fn consumer(cluster: &Cluster, group: &str) -> kafka_client::consumer::ConsumerBuilder {
@@ -35,7 +23,7 @@ fn consumer(cluster: &Cluster, group: &str) -> kafka_client::consumer::ConsumerB
         .bootstrap_servers(cluster.bootstrap_servers())
         .group_id(group)
         .auto_offset_reset(OffsetReset::Earliest)
-        .clock(Clock::starting_at(T0))
+        .clock(clock())
         .connector(in_memory(cluster))
 }
 

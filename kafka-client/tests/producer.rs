@@ -12,8 +12,15 @@ use kafka_client::producer::partitioner::partition_for_key;
 use kafka_client::producer::{Acks, DeliveryFuture, Producer, ProducerBuilder, ProducerRecord};
 use kafka_protocol::{ApiKey, Compression, ErrorCode};
 
+mod common;
+use common::{clock, in_memory};
+
 fn builder(cluster: &Cluster) -> ProducerBuilder {
-    Producer::builder().bootstrap_servers(cluster.bootstrap_servers()).linger(Duration::from_millis(2))
+    Producer::builder()
+        .bootstrap_servers(cluster.bootstrap_servers())
+        .linger(Duration::from_millis(2))
+        .clock(clock())
+        .connector(in_memory(cluster))
 }
 
 /// Sends `n` records `prefix-i` with keys `key-(i % keys)`; returns the futures.
@@ -65,7 +72,7 @@ async fn await_all(futs: Vec<DeliveryFuture>) -> Vec<Result<kafka_client::produc
     out
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn every_acks_level_and_codec() {
     let cluster = Cluster::builder().brokers(3).start().await.unwrap();
     for (a, acks) in [Acks::None, Acks::Leader, Acks::All].into_iter().enumerate() {
@@ -124,7 +131,7 @@ async fn keys_land_where_java_puts_them() {
     cluster.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn leader_moves_and_broker_stops_mid_stream_lose_and_duplicate_nothing() {
     let cluster = Cluster::builder().brokers(3).start().await.unwrap();
     cluster.create_topic("moving", 2, 3).await.unwrap();
@@ -181,7 +188,7 @@ async fn under_fault(
     (cluster, fired)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn injected_not_leader_is_retried() {
     let f = Fault::on(ApiKey::Produce).action(FaultAction::Error(ErrorCode::NOT_LEADER_OR_FOLLOWER)).times(5);
     let (c, fired) = under_fault(f, |b| b, 2000).await;
@@ -189,7 +196,7 @@ async fn injected_not_leader_is_retried() {
     c.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn dropped_connections_are_retried() {
     let f = Fault::on(ApiKey::Produce).action(FaultAction::Drop).times(3);
     let (c, fired) = under_fault(f, |b| b, 2000).await;
@@ -197,7 +204,7 @@ async fn dropped_connections_are_retried() {
     c.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn applied_then_dropped_is_deduplicated() {
     let f = Fault::on(ApiKey::Produce).action(FaultAction::ApplyThenDrop).times(3);
     let (c, fired) = under_fault(f, |b| b, 2000).await;
@@ -205,7 +212,7 @@ async fn applied_then_dropped_is_deduplicated() {
     c.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn applied_then_delayed_past_the_timeout_is_deduplicated() {
     let f = Fault::on(ApiKey::Produce).action(FaultAction::ApplyThenDelay(Duration::from_millis(800))).times(2);
     let (c, fired) = under_fault(
@@ -218,7 +225,7 @@ async fn applied_then_delayed_past_the_timeout_is_deduplicated() {
     c.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn out_of_order_sequence_bumps_the_epoch() {
     let cluster = Cluster::builder().brokers(1).start().await.unwrap();
     cluster.create_topic("seq", 1, 1).await.unwrap();
@@ -251,7 +258,7 @@ async fn out_of_order_sequence_bumps_the_epoch() {
     cluster.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn too_large_batches_are_split() {
     let cluster = Cluster::builder().start().await.unwrap();
     cluster.create_topic_with(TopicSpec::new("small", 1, 1).config("max.message.bytes", "20000")).await.unwrap();
@@ -273,7 +280,7 @@ async fn too_large_batches_are_split() {
     cluster.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn backpressure_blocks_then_resumes() {
     let cluster = Cluster::builder().start().await.unwrap();
     cluster.create_topic("bp", 1, 1).await.unwrap();
@@ -309,7 +316,7 @@ async fn backpressure_blocks_then_resumes() {
     cluster.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn max_block_bounds_the_wait_for_metadata_and_memory() {
     let cluster = Cluster::builder().auto_create_topics(false).start().await.unwrap();
     cluster.create_topic("full", 1, 1).await.unwrap();
@@ -321,7 +328,7 @@ async fn max_block_bounds_the_wait_for_metadata_and_memory() {
         .unwrap();
 
     // A topic that never appears.
-    let t0 = std::time::Instant::now();
+    let t0 = tokio::time::Instant::now();
     let err = p.send(ProducerRecord::new("missing").value("x")).await.unwrap_err();
     assert!(matches!(&err, Error::Timeout { what, .. } if what.contains("missing")), "{err:?}");
     assert!(t0.elapsed() >= Duration::from_millis(400), "gave up after {:?}", t0.elapsed());
@@ -332,7 +339,7 @@ async fn max_block_bounds_the_wait_for_metadata_and_memory() {
     let value = "z".repeat(1000);
     let mut accepted = Vec::new();
     let err = loop {
-        let t0 = std::time::Instant::now();
+        let t0 = tokio::time::Instant::now();
         match p.send(ProducerRecord::new("full").value(value.clone())).await {
             Ok(f) => accepted.push(f),
             Err(e) => break (e, t0.elapsed()),
@@ -350,7 +357,7 @@ async fn max_block_bounds_the_wait_for_metadata_and_memory() {
     cluster.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn delivery_timeout_after_a_possible_write_is_outcome_unknown() {
     let cluster = Cluster::builder().start().await.unwrap();
     cluster.create_topic("slow", 1, 1).await.unwrap();
@@ -368,7 +375,7 @@ async fn delivery_timeout_after_a_possible_write_is_outcome_unknown() {
     cluster.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn close_never_hangs_with_a_dead_cluster() {
     let cluster = Cluster::builder().start().await.unwrap();
     cluster.create_topic("dead", 1, 1).await.unwrap();
@@ -376,7 +383,7 @@ async fn close_never_hangs_with_a_dead_cluster() {
     p.send_and_wait(ProducerRecord::new("dead").value("alive")).await.unwrap();
     cluster.stop_broker(1).await.unwrap();
     let pending = p.send(ProducerRecord::new("dead").value("never")).await.unwrap();
-    let t0 = std::time::Instant::now();
+    let t0 = tokio::time::Instant::now();
     p.close(Duration::from_millis(500)).await;
     assert!(t0.elapsed() < Duration::from_secs(6), "close took {:?}", t0.elapsed());
     assert!(pending.await.is_err());
@@ -388,6 +395,8 @@ async fn close_never_hangs_with_a_dead_cluster() {
 /// before `send` had registered it as pending. Every record here opens its
 /// own batch (a batch holds one record) and acks=0 completes it the moment
 /// it is written, so the sender races each `send`; every flush must return.
+/// (On two threads and real time: the race needs the sender running in
+/// parallel with `send`.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flush_returns_when_the_sender_completes_a_batch_before_send_returns() {
     let cluster = Cluster::builder().start().await.unwrap();
@@ -419,7 +428,7 @@ async fn flush_returns_when_the_sender_completes_a_batch_before_send_returns() {
 /// Issue 10: with retries used up after an attempt that may have been
 /// applied (its answer lost), the record is in the log, so its failure
 /// must say "outcome unknown", not the last attempt's error.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn retries_used_up_after_a_possible_write_is_outcome_unknown() {
     let cluster = Cluster::builder().start().await.unwrap();
     cluster.create_topic("once", 1, 1).await.unwrap();
@@ -439,7 +448,7 @@ async fn retries_used_up_after_a_possible_write_is_outcome_unknown() {
 
 /// Closing with a request in flight: the broker may still apply it, so its
 /// records' outcome is unknown.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn close_with_a_request_in_flight_reports_outcome_unknown() {
     let cluster = Cluster::builder().start().await.unwrap();
     cluster.create_topic("inflight", 1, 1).await.unwrap();
@@ -460,7 +469,7 @@ async fn close_with_a_request_in_flight_reports_outcome_unknown() {
 /// and never refreshed metadata (until metadata.max.age.ms, 5 minutes), so
 /// the partition's records were stuck. A failed connection attempt now
 /// refreshes metadata, as Java's NetworkClient does on a disconnect.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_stopped_leader_with_nothing_in_flight_is_replaced_from_fresh_metadata() {
     let cluster = Cluster::builder().brokers(3).start().await.unwrap();
     cluster.create_topic("idle", 1, 3).await.unwrap();
@@ -482,7 +491,7 @@ async fn a_stopped_leader_with_nothing_in_flight_is_replaced_from_fresh_metadata
 /// NOT_LEADER_OR_FOLLOWER because leadership moved may already be on the
 /// new leader. If retries run out after that, the record's outcome is
 /// unknown, not failed: here it is in the log.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn not_leader_after_the_append_then_retries_used_up_is_outcome_unknown() {
     let cluster = Cluster::builder().brokers(3).replica_lag_time_max(Duration::from_secs(60)).start().await.unwrap();
     cluster.create_topic("moved", 1, 3).await.unwrap();
