@@ -12,21 +12,25 @@
 //!   counted and printed) and commits up to the end;
 //! - committed offsets never move backwards.
 //!
-//! The schedule is a function of the seed; the run is not deterministic
-//! (real sockets, real time: the simulation issue will make it so), so a
-//! failing seed is replayed by running it again, possibly a few times:
+//! Clients and cluster run in one single-threaded runtime on tokio's paused
+//! clock, connected through in-memory pipes (no socket, no real waiting):
+//! a schedule's seconds of faults and timeouts pass in a fraction of that.
+//! The schedule is a function of the seed; the run is not yet fully
+//! deterministic (ids, backoff jitter and hash-map order still draw from
+//! unseeded randomness), so a failing seed is replayed by running it again,
+//! possibly a few times:
 //!
 //! ```sh
 //! FAULT_SEED=1234 cargo test -p tests --test fault_schedules -- --nocapture
 //! ```
 //!
-//! `FAULT_SEEDS=N` runs seeds 0..N (CI runs the default, 12) after the
+//! `FAULT_SEEDS=N` runs seeds 0..N (CI runs the default, 30) after the
 //! named regression seeds; `FAULT_SEED_BASE` shifts the range.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use broker_testkit::{Cluster, Fault, FaultAction, FaultHandle, TopicSpec};
 use kafka_client::Error;
@@ -34,6 +38,20 @@ use kafka_client::consumer::{Consumer, OffsetReset};
 use kafka_client::producer::Producer;
 use kafka_protocol::{ApiKey, ErrorCode};
 use tests::delivery::produce_until_stopped;
+use tokio::time::Instant;
+
+/// Where every client clock starts, so timestamps repeat from run to run.
+const T0: i64 = 1_700_000_000_000;
+
+/// Clients reach the cluster's brokers through in-memory pipes: with no
+/// socket in the run, the whole schedule runs on tokio's paused clock.
+fn in_memory(cluster: &Cluster) -> impl kafka_client::Connector + use<> {
+    let cluster = cluster.clone();
+    move |addr: String| {
+        let cluster = cluster.clone();
+        async move { cluster.connect_in_memory(&addr).await }
+    }
+}
 
 const TOPIC: &str = "sched";
 const PARTITIONS: i32 = 6;
@@ -126,9 +144,11 @@ struct Member {
     task: tokio::task::JoinHandle<Result<(), String>>,
 }
 
-fn start_member(bootstrap: &str, seen: Arc<Mutex<BTreeMap<String, usize>>>, auto_commit: bool) -> Member {
+fn start_member(cluster: &Cluster, seen: Arc<Mutex<BTreeMap<String, usize>>>, auto_commit: bool) -> Member {
     let c = Consumer::builder()
-        .bootstrap_servers(bootstrap)
+        .bootstrap_servers(cluster.bootstrap_servers())
+        .clock(kafka_client::Clock::starting_at(T0))
+        .connector(in_memory(cluster))
         .group_id(GROUP)
         .auto_offset_reset(OffsetReset::Earliest)
         .enable_auto_commit(auto_commit)
@@ -181,6 +201,7 @@ fn tracing_free_log(msg: &str) {
 
 async fn run_seed(seed: u64) -> Result<String, String> {
     let started = Instant::now();
+    let real_start = std::time::Instant::now();
     let steps = schedule(seed);
     let auto_commit = seed.is_multiple_of(2);
     let cluster = Cluster::builder()
@@ -201,6 +222,8 @@ async fn run_seed(seed: u64) -> Result<String, String> {
 
     let producer = Producer::builder()
         .bootstrap_servers(&bootstrap)
+        .clock(kafka_client::Clock::starting_at(T0))
+        .connector(in_memory(&cluster))
         .linger(Duration::from_millis(2))
         .request_timeout(Duration::from_millis(800))
         .delivery_timeout(Duration::from_secs(30))
@@ -208,12 +231,12 @@ async fn run_seed(seed: u64) -> Result<String, String> {
         .metadata_max_age(Duration::from_millis(500))
         .build()
         .map_err(|e| e.to_string())?;
-    // The producer runs for the whole schedule, at a few thousand records
-    // a second, so every fault meets records in flight.
-    let producing = produce_until_stopped(producer.clone(), TOPIC, "r", 40, (20, Duration::from_millis(4)));
+    // The producer runs for the whole schedule, at a thousand records a
+    // second of (paused) time, so every fault meets records in flight.
+    let producing = produce_until_stopped(producer.clone(), TOPIC, "r", 40, (5, Duration::from_millis(5)));
 
     let seen: Arc<Mutex<BTreeMap<String, usize>>> = Arc::default();
-    let mut members: Vec<Member> = (0..2).map(|_| start_member(&bootstrap, seen.clone(), auto_commit)).collect();
+    let mut members: Vec<Member> = (0..2).map(|_| start_member(&cluster, seen.clone(), auto_commit)).collect();
 
     // Committed offsets must never move backwards.
     let watching = Arc::new(AtomicBool::new(true));
@@ -327,7 +350,7 @@ async fn run_seed(seed: u64) -> Result<String, String> {
             }
             Step::JoinMember => {
                 if members.len() < 4 {
-                    members.push(start_member(&bootstrap, seen.clone(), auto_commit));
+                    members.push(start_member(&cluster, seen.clone(), auto_commit));
                 }
             }
             Step::Pause(d) => tokio::time::sleep(*d).await,
@@ -430,7 +453,7 @@ async fn run_seed(seed: u64) -> Result<String, String> {
     let duplicates: usize = seen.values().map(|n| n - 1).sum();
     cluster.shutdown().await;
     let summary = format!(
-        "seed {seed}: {} steps, {} sent, {} acknowledged, {} unknown, {} failed; group ({}) processed with {duplicates} duplicates; {:.1} s",
+        "seed {seed}: {} steps, {} sent, {} acknowledged, {} unknown, {} failed; group ({}) processed with {duplicates} duplicates; {:.1} s simulated in {:.2} s",
         steps.len(),
         sent,
         o.acked.len(),
@@ -438,6 +461,7 @@ async fn run_seed(seed: u64) -> Result<String, String> {
         o.failed.len(),
         if auto_commit { "auto-commit" } else { "manual commit" },
         started.elapsed().as_secs_f64(),
+        real_start.elapsed().as_secs_f64(),
     );
     if problems.is_empty() {
         Ok(summary)
@@ -455,12 +479,12 @@ fn seeds() -> Vec<u64> {
     if let Some(s) = std::env::var("FAULT_SEED").ok().and_then(|s| s.parse().ok()) {
         return vec![s];
     }
-    let n: u64 = std::env::var("FAULT_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(12);
+    let n: u64 = std::env::var("FAULT_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(30);
     let base: u64 = std::env::var("FAULT_SEED_BASE").ok().and_then(|s| s.parse().ok()).unwrap_or(0);
     REGRESSION_SEEDS.into_iter().chain(base..base + n).collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn seeded_fault_schedules_keep_every_promise() {
     // RUST_LOG=kafka_client=debug shows what the clients did.
     let _ = tracing_subscriber::fmt()

@@ -58,6 +58,14 @@ async fn create_topic(bootstrap: &str, topic: NewTopic) {
     c.close().await.unwrap();
 }
 
+/// A base for explicit record timestamps. Not a fixed date: records older
+/// than retention.ms (7 days) make the broker roll a segment per batch and
+/// delete them once its retention task runs (30 s after start).
+fn an_hour_ago() -> i64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock after 1970");
+    i64::try_from(now.as_millis()).expect("milliseconds fit") - 3_600_000
+}
+
 fn text(b: &Option<Bytes>) -> String {
     String::from_utf8(b.clone().unwrap_or_default().to_vec()).unwrap()
 }
@@ -268,7 +276,7 @@ async fn group_split_commit_resume(bootstrap: &str) {
 async fn seek_times_pause(bootstrap: &str) {
     create_topic(bootstrap, NewTopic::new("seek", 1, 1)).await;
     let p = Producer::builder().bootstrap_servers(bootstrap).build().unwrap();
-    let base = 1_700_000_000_000i64;
+    let base = an_hour_ago();
     for i in 0..10 {
         p.send_and_wait(ProducerRecord::new("seek").value(format!("s-{i}")).timestamp(base + i * 1000)).await.unwrap();
     }
@@ -393,7 +401,7 @@ async fn admin_configs_offsets_groups(bootstrap: &str) {
 
     // Offsets: 10 records with increasing timestamps on partition 0.
     let p = Producer::builder().bootstrap_servers(bootstrap).build().unwrap();
-    let base = 1_700_000_000_000i64;
+    let base = an_hour_ago();
     for i in 0..10 {
         p.send_and_wait(ProducerRecord::new("adm2").partition(0).value(format!("o{i}")).timestamp(base + i * 10))
             .await
@@ -465,9 +473,12 @@ async fn admin_configs_offsets_groups(bootstrap: &str) {
     a.close();
 }
 
+/// One call of a rebalance listener: which, and the partitions it named.
+type Event = (&'static str, Vec<i32>);
+
 /// Records what a member's rebalance listener is told.
 #[derive(Clone, Default)]
-struct Events(Arc<Mutex<Vec<(&'static str, Vec<i32>)>>>);
+struct Events(Arc<Mutex<Vec<Event>>>);
 
 impl kafka_client::consumer::RebalanceListener for Events {
     fn on_partitions_revoked<'a>(
@@ -1289,8 +1300,12 @@ async fn our_tools_print_what_kafkas_tools_print() {
             .await
             .unwrap();
     }
+    // Explicit timestamps from an hour ago: older than retention.ms (7
+    // days) would roll the segment and have the broker's retention task
+    // (first run 30 s after start) delete it before it is dumped.
+    let hour_ago = an_hour_ago();
     for i in 0..40 {
-        let ts = 1_700_000_000_000 + i * 1000;
+        let ts = hour_ago + i * 1000;
         p.send_and_wait(ProducerRecord::new("tools-big").value(format!("{i:03}{}", "z".repeat(2000))).timestamp(ts))
             .await
             .unwrap();

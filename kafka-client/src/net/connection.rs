@@ -325,7 +325,7 @@ impl Connection {
     }
 
     /// The version to use for `api`: the highest both sides support, within
-    /// what the client uses ([`client_versions`]).
+    /// what the client uses (`client_versions`).
     pub fn version_for(&self, api: ApiKey) -> Result<i16> {
         let ours = client_versions(api);
         let theirs = self.versions.get(&(api as i16)).copied();
