@@ -1,5 +1,5 @@
 //! An async Kafka client on tokio: [`producer`], [`consumer`] and admin,
-//! speaking the Apache Kafka 4.0 protocol through `kafka-protocol`.
+//! speaking the Apache Kafka 4.4 protocol (negotiated down to 4.0 brokers) through `kafka-protocol`.
 #![deny(missing_docs)]
 #![warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
@@ -9,8 +9,8 @@ pub mod config;
 pub mod error;
 mod group_offsets;
 mod hash;
-pub mod metadata;
-pub mod net;
+pub(crate) mod metadata;
+pub(crate) mod net;
 pub mod producer;
 mod topic_partition;
 

@@ -85,11 +85,6 @@ impl Metadata {
         Metadata { controller: -1, ..Default::default() }
     }
 
-    /// How many responses have been applied.
-    pub fn version(&self) -> u64 {
-        self.version
-    }
-
     /// Applies a Metadata response. `all_topics` says the request asked for
     /// every topic, so topics absent from the answer no longer exist.
     pub fn apply(&mut self, resp: &MetadataResponse, all_topics: bool) {
@@ -199,6 +194,7 @@ impl Metadata {
     }
 
     /// Whether the last response said the topic does not exist, and why.
+    #[cfg(test)]
     pub fn missing(&self, name: &str) -> Option<ErrorCode> {
         self.missing.get(name).copied()
     }
@@ -233,11 +229,6 @@ impl Metadata {
     /// Every known broker.
     pub fn brokers(&self) -> impl Iterator<Item = &BrokerAddr> {
         self.brokers.values()
-    }
-
-    /// The topic with id `id`.
-    pub fn topic_by_id(&self, id: Uuid) -> Option<(&str, &TopicInfo)> {
-        self.topics.iter().find(|(_, t)| t.id == id).map(|(n, t)| (n.as_str(), t))
     }
 }
 

@@ -200,6 +200,10 @@ fn tracing_free_log(msg: &str) {
 }
 
 async fn run_seed(seed: u64) -> Result<String, String> {
+    // Every draw of the global RNG (client jitter and broker choice, the
+    // testkit's ids and placements) happens on this thread, in the order
+    // the single-threaded runtime runs tasks.
+    fastrand::seed(seed);
     let started = Instant::now();
     let real_start = std::time::Instant::now();
     let steps = schedule(seed);
@@ -451,9 +455,18 @@ async fn run_seed(seed: u64) -> Result<String, String> {
         ));
     }
     let duplicates: usize = seen.values().map(|n| n - 1).sum();
+    // What the run did, in one number: where every record was acknowledged,
+    // what was not, and how often the group saw each; two runs of a seed
+    // that agree here took the same course.
+    let digest = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (&o.acked, &o.unknown, o.failed.keys().collect::<Vec<_>>(), &seen).hash(&mut h);
+        h.finish()
+    };
     cluster.shutdown().await;
     let summary = format!(
-        "seed {seed}: {} steps, {} sent, {} acknowledged, {} unknown, {} failed; group ({}) processed with {duplicates} duplicates; {:.1} s simulated in {:.2} s",
+        "seed {seed}: {} steps, {} sent, {} acknowledged, {} unknown, {} failed; group ({}) processed with {duplicates} duplicates; {:.1} s simulated in {:.2} s; digest {digest:016x}",
         steps.len(),
         sent,
         o.acked.len(),

@@ -103,11 +103,6 @@ impl NetworkClient {
         })
     }
 
-    /// The settings.
-    pub fn config(&self) -> &NetConfig {
-        &self.config
-    }
-
     /// The metadata, locked. Keep the guard short: never across an await.
     pub fn metadata(&self) -> MutexGuard<'_, Metadata> {
         lock(&self.metadata)

@@ -298,11 +298,6 @@ impl Connection {
         self.shared.broker
     }
 
-    /// Its address.
-    pub fn addr(&self) -> &str {
-        &self.shared.addr
-    }
-
     /// Whether the connection has closed.
     pub fn is_closed(&self) -> bool {
         self.shared.closed.load(Ordering::SeqCst)
@@ -345,11 +340,6 @@ impl Connection {
     /// Whether another request can be sent without waiting for an answer.
     pub fn has_capacity(&self) -> bool {
         !self.is_closed() && self.permits.available_permits() > 0
-    }
-
-    /// Whether the broker supports `api` at `version`.
-    pub fn supports(&self, api: ApiKey, version: i16) -> bool {
-        self.versions.get(&(api as i16)).is_some_and(|r| r.contains(version))
     }
 
     /// Sends `req` at the negotiated version and awaits the response.
