@@ -10,6 +10,7 @@
 //! | [`FaultAction::Delay`] | yes, late | the response after the delay |
 //! | [`FaultAction::Drop`] | no | the connection closed |
 //! | [`FaultAction::ApplyThenDrop`] | yes | the connection closed: the outcome is unknown to it |
+//! | [`FaultAction::ApplyThenCut`] | yes | half of the response, then the connection closed (a reset mid-response) |
 //! | [`FaultAction::ApplyThenDelay`] | yes | the response only after the delay (past its timeout) |
 //! | [`FaultAction::Throttle`] | yes | the response with `throttle_time_ms` set |
 //!
@@ -35,6 +36,9 @@ pub enum FaultAction {
     Drop,
     /// Apply the request, then close the connection instead of answering.
     ApplyThenDrop,
+    /// Apply the request, write the first half of the answer's bytes, then
+    /// close the connection: a connection reset in the middle of a response.
+    ApplyThenCut,
     /// Apply the request, and answer only after the delay.
     ApplyThenDelay(Duration),
     /// Apply the request and set `throttle_time_ms` on the answer.

@@ -315,6 +315,10 @@ pub(crate) async fn serve_connection<S>(
         };
         match after {
             Some(FaultAction::ApplyThenDrop) => return,
+            Some(FaultAction::ApplyThenCut) => {
+                write_half(&mut wr, correlation_id, version, resp).await;
+                return;
+            }
             Some(FaultAction::ApplyThenDelay(d)) => {
                 tokio::select! {
                     () = tokio::time::sleep(d) => {}
@@ -351,6 +355,20 @@ async fn resolve_topic_ids(shared: &Shared, ids: Vec<kafka_protocol::Uuid>) -> H
         return HashMap::new();
     }
     rx.await.unwrap_or_default()
+}
+
+/// Writes the first half of the answer's bytes (a reset mid-response).
+async fn write_half(
+    wr: &mut (impl tokio::io::AsyncWrite + Unpin),
+    correlation_id: i32,
+    version: i16,
+    mut resp: ResponseBody,
+) {
+    resp.clear_absent_fields(version);
+    let Ok(w) = encode_response(correlation_id, version, &resp) else { return };
+    let bytes: Vec<u8> = w.into_parts().iter().flat_map(|p| p.iter().copied()).collect();
+    let _ = wr.write_all(&bytes[..bytes.len() / 2]).await;
+    let _ = wr.flush().await;
 }
 
 async fn write(

@@ -107,7 +107,8 @@ fn schedule(seed: u64) -> Vec<Step> {
                 match rng.u32(0..5) {
                     0 => FaultAction::Error(ErrorCode::NOT_LEADER_OR_FOLLOWER),
                     1 => FaultAction::Drop,
-                    2 => FaultAction::ApplyThenDrop,
+                    2 if rng.bool() => FaultAction::ApplyThenDrop,
+                    2 => FaultAction::ApplyThenCut,
                     3 => FaultAction::ApplyThenDelay(Duration::from_millis(rng.u64(300..1200))),
                     _ => FaultAction::Error(ErrorCode::NOT_ENOUGH_REPLICAS),
                 },
@@ -485,8 +486,46 @@ async fn run_seed(seed: u64) -> Result<String, String> {
 
 /// Seeds that found bugs, run every time: 2013 and 2018 lost acknowledged
 /// records while the testkit answered a duplicate acks=all batch before the
-/// ISR had it (issue 10).
-const REGRESSION_SEEDS: [u64; 2] = [2013, 2018];
+/// ISR had it (issue 10); 1036 spun the producer's sender forever on the
+/// paused clock (a busy loop in real time) when a partition's leader was a
+/// broker metadata no longer listed: the failed connect returned at once,
+/// without the reconnect backoff (issue 12).
+const REGRESSION_SEEDS: [u64; 3] = [2013, 2018, 1036];
+
+/// Real time a seed may take. On the paused clock a busy loop never lets
+/// time advance, so no timeout inside the run can fire: a thread outside it
+/// ends the process instead of letting CI hang.
+const LIVE_LOCK_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Ends the process if `seed` runs longer than [`LIVE_LOCK_LIMIT`] of real
+/// time; dropping the guard disarms it.
+struct Watchdog(Arc<AtomicBool>);
+
+impl Watchdog {
+    fn arm(seed: u64) -> Watchdog {
+        let done = Arc::new(AtomicBool::new(false));
+        let flag = done.clone();
+        std::thread::spawn(move || {
+            let start = std::time::Instant::now();
+            while !flag.load(Ordering::SeqCst) {
+                if start.elapsed() > LIVE_LOCK_LIMIT {
+                    eprintln!(
+                        "FAILED seed {seed}: no end after {LIVE_LOCK_LIMIT:?} of real time, a busy loop on the paused clock\n  replay: FAULT_SEED={seed} cargo test -p tests --test fault_schedules -- --nocapture"
+                    );
+                    std::process::exit(101);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        });
+        Watchdog(done)
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
 
 fn seeds() -> Vec<u64> {
     if let Some(s) = std::env::var("FAULT_SEED").ok().and_then(|s| s.parse().ok()) {
@@ -507,6 +546,7 @@ async fn seeded_fault_schedules_keep_every_promise() {
     let mut failures = Vec::new();
     let seeds = seeds();
     for &seed in &seeds {
+        let _watchdog = Watchdog::arm(seed);
         match run_seed(seed).await {
             Ok(summary) => eprintln!("{summary}"),
             Err(report) => {

@@ -160,13 +160,16 @@ impl NetworkClient {
         if let Some(at) = retry_at {
             tokio::time::sleep_until(at).await;
         }
-        let addr = self
-            .address_of(id)
-            .ok_or_else(|| Error::Connect { addr: format!("broker {id}"), reason: "address unknown".into() })?;
-        let result = match &self.config.connector {
-            None => Connection::connect(&addr, id, self.config.connection.clone()).await,
-            Some(c) => Connection::connect_with(&*c.0, &addr, id, self.config.connection.clone()).await,
+        // A broker metadata no longer lists counts as a failed connect, with
+        // its backoff: returning at once would let a caller that retries on
+        // failure (the producer's sender) spin without ever waiting.
+        let addr = self.address_of(id);
+        let result = match (&addr, &self.config.connector) {
+            (None, _) => Err(Error::Connect { addr: format!("broker {id}"), reason: "address unknown".into() }),
+            (Some(addr), None) => Connection::connect(addr, id, self.config.connection.clone()).await,
+            (Some(addr), Some(c)) => Connection::connect_with(&*c.0, addr, id, self.config.connection.clone()).await,
         };
+        let addr = addr.unwrap_or_default();
         let mut slots = lock(&self.slots);
         let slot = slots.entry(id).or_default();
         match result {
