@@ -48,7 +48,7 @@ async fn produce(cluster: &Cluster, topic: &str, partitions: i32, per_partition:
     for f in futs {
         f.await.unwrap();
     }
-    p.close(Duration::from_secs(5)).await;
+    p.close_timeout(Duration::from_secs(5)).await.ok();
 }
 
 fn tp(topic: &str, partition: i32) -> TopicPartition {
@@ -317,7 +317,7 @@ async fn reset_offsets_plans_and_executes() {
              offset (see --help)"
         )
     );
-    admin.close();
+    admin.close().await.ok();
     cluster.shutdown().await;
 }
 
@@ -337,7 +337,7 @@ async fn delete_offsets_and_mistakes() {
         )
     );
     assert!(cluster.committed_offsets("d").await.unwrap().is_empty());
-    admin.close();
+    admin.close().await.ok();
 
     let cases: [(Vec<&str>, &str); 9] = [
         (vec!["--list", "--describe"], "Command must include exactly one action"),

@@ -134,7 +134,7 @@ async fn create_list_describe_alter_delete() {
     assert_eq!(topics(&boot, &["--list", "--exclude-internal"]).await.ok().stdout, "audit.log\n");
     let r = topics(&boot, &["--describe", "--exclude-internal"]).await.ok();
     assert!(r.stdout.starts_with("Topic: audit.log\t") && !r.stdout.contains("__consumer_offsets"));
-    admin.close();
+    admin.close().await.ok();
     cluster.shutdown().await;
 }
 

@@ -19,6 +19,7 @@ pub mod consumer;
 mod time;
 
 pub use error::{ConfigError, Error, Result};
+pub use metadata::PartitionInfo;
 pub use net::connector::{ByteStream, Connector};
 pub use time::Clock;
 pub use topic_partition::TopicPartition;

@@ -76,7 +76,7 @@ async fn produce(cluster: &Cluster, records: impl IntoIterator<Item = ProducerRe
     for f in futs {
         f.await.unwrap();
     }
-    p.close(Duration::from_secs(5)).await;
+    p.close_timeout(Duration::from_secs(5)).await.ok();
 }
 
 fn consumer(cluster: &Cluster, group: &str, client_id: &str) -> Consumer {
@@ -368,7 +368,7 @@ async fn cluster_description_and_close() {
     assert!(spawned.await.unwrap().is_ok());
 
     let clone = admin.clone();
-    admin.close();
+    admin.close().await.ok();
     assert!(clone.is_closed());
     assert!(matches!(clone.describe_cluster().await, Err(Error::Closed)));
     assert!(matches!(admin.delete_topics(["x"]).await, Err(Error::Closed)));

@@ -61,7 +61,7 @@ async fn produce(cluster: &Cluster, topic: &str, prefix: &str, n: usize) {
     for f in futs {
         f.await.unwrap();
     }
-    p.close(Duration::from_secs(5)).await;
+    p.close_timeout(Duration::from_secs(5)).await.ok();
 }
 
 fn value(r: &ConsumerRecord) -> String {
@@ -522,7 +522,7 @@ async fn poll_and_next_are_cancel_safe() {
                     tokio::time::sleep(Duration::from_millis(30)).await;
                 }
             }
-            p.close(Duration::from_secs(5)).await;
+            p.close_timeout(Duration::from_secs(5)).await.ok();
         })
     };
     let c = builder(&cluster, "g").max_poll_records(3).build().unwrap();

@@ -64,7 +64,7 @@ async fn a_crashed_members_45_second_session_expires_on_the_paused_clock() {
     let all: Vec<TopicPartition> = (0..4).map(|p| TopicPartition::new("t", p)).collect();
     assert_eq!(a.assignment(), all.into_iter().collect());
     a.close().await.unwrap();
-    p.close(Duration::from_secs(5)).await;
+    p.close_timeout(Duration::from_secs(5)).await.ok();
     cluster.shutdown().await;
 }
 
@@ -81,7 +81,7 @@ async fn linger_and_delivery_timeout_run_on_the_paused_clock() {
     assert_eq!(m.offset, 0);
     // The default timestamp is the clock's: T0 plus the paused time so far.
     assert!(m.timestamp >= T0 && m.timestamp <= T0 + 60_000, "{}", m.timestamp);
-    p.close(Duration::from_secs(5)).await;
+    p.close_timeout(Duration::from_secs(5)).await.ok();
 
     // With the broker unreachable, a record fails when delivery.timeout.ms
     // (2 min) runs out, not before.
@@ -94,7 +94,7 @@ async fn linger_and_delivery_timeout_run_on_the_paused_clock() {
     assert!(matches!(err, Error::Timeout { .. } | Error::OutcomeUnknown { .. }), "{err:?}");
     assert!(waited >= Duration::from_secs(119), "failed after {waited:?}");
     cluster.isolate_broker(1, false).unwrap();
-    p.close(Duration::from_secs(5)).await;
+    p.close_timeout(Duration::from_secs(5)).await.ok();
     cluster.shutdown().await;
 }
 

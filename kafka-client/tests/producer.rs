@@ -85,7 +85,7 @@ async fn every_acks_level_and_codec() {
                 let m = r.as_ref().unwrap();
                 assert_eq!(m.offset >= 0, acks != Acks::None, "{acks:?}: acks=0 reports no offsets");
             }
-            p.close(Duration::from_secs(5)).await;
+            p.close_timeout(Duration::from_secs(5)).await.ok();
             if acks == Acks::None {
                 // Written is not yet stored: nothing tells an acks=0
                 // producer when the broker has appended.
@@ -127,7 +127,7 @@ async fn keys_land_where_java_puts_them() {
     let b = p.send_and_wait(ProducerRecord::new("keyed").key("").value("2")).await.unwrap();
     assert_eq!(a.partition, b.partition);
     assert_eq!(Some(a.partition), partition_for_key(b"", 7));
-    p.close(Duration::from_secs(5)).await;
+    p.close_timeout(Duration::from_secs(5)).await.ok();
     cluster.shutdown().await;
 }
 
@@ -163,7 +163,7 @@ async fn leader_moves_and_broker_stops_mid_stream_lose_and_duplicate_nothing() {
         r.unwrap();
     }
     cluster.start_broker(s1.leader).await.unwrap();
-    p.close(Duration::from_secs(5)).await;
+    p.close_timeout(Duration::from_secs(5)).await.ok();
     assert_exactly_once_in_order(&stored(&cluster, "moving", 2).await, "m", n);
     cluster.shutdown().await;
 }
@@ -182,7 +182,7 @@ async fn under_fault(
     for r in await_all(futs).await {
         r.unwrap();
     }
-    p.close(Duration::from_secs(5)).await;
+    p.close_timeout(Duration::from_secs(5)).await.ok();
     assert_exactly_once_in_order(&stored(&cluster, "f", 3).await, "x", n);
     let fired = handle.fired();
     (cluster, fired)
@@ -249,7 +249,7 @@ async fn a_fetch_response_cut_in_half_is_fetched_again() {
     assert_eq!(values, (0..50).map(|i| format!("c-{i}")).collect::<Vec<_>>(), "each record once, in order");
     assert_eq!(handle.fired(), 2);
     c.close().await.unwrap();
-    p.close(Duration::from_secs(5)).await;
+    p.close_timeout(Duration::from_secs(5)).await.ok();
     cluster.shutdown().await;
 }
 
@@ -288,7 +288,7 @@ async fn out_of_order_sequence_bumps_the_epoch() {
         r.unwrap();
     }
     assert_eq!(fault.fired(), 1);
-    p.close(Duration::from_secs(5)).await;
+    p.close_timeout(Duration::from_secs(5)).await.ok();
     assert_exactly_once_in_order(&stored(&cluster, "seq", 1).await, "s", 40);
     let batches = cluster.batches("seq", 0, None).await.unwrap();
     let epochs: Vec<i16> = batches.iter().map(|b| b.producer_epoch).collect();
@@ -311,7 +311,7 @@ async fn too_large_batches_are_split() {
     for r in await_all(futs).await {
         r.unwrap();
     }
-    p.close(Duration::from_secs(5)).await;
+    p.close_timeout(Duration::from_secs(5)).await.ok();
     let values: Vec<String> = stored(&cluster, "small", 1).await.remove(&0).unwrap();
     assert_eq!(values.len(), 100);
     for (i, v) in values.iter().enumerate() {
@@ -353,7 +353,7 @@ async fn backpressure_blocks_then_resumes() {
     for r in await_all(futs).await {
         r.unwrap();
     }
-    p.close(Duration::from_secs(5)).await;
+    p.close_timeout(Duration::from_secs(5)).await.ok();
     cluster.shutdown().await;
 }
 
@@ -394,7 +394,7 @@ async fn max_block_bounds_the_wait_for_metadata_and_memory() {
     for r in await_all(accepted).await {
         r.unwrap();
     }
-    p.close(Duration::from_secs(5)).await;
+    p.close_timeout(Duration::from_secs(5)).await.ok();
     cluster.shutdown().await;
 }
 
@@ -412,7 +412,7 @@ async fn delivery_timeout_after_a_possible_write_is_outcome_unknown() {
     let err = p.send_and_wait(ProducerRecord::new("slow").value("lost?")).await.unwrap_err();
     assert!(matches!(err, Error::OutcomeUnknown { .. }), "{err:?}");
     cluster.clear_faults();
-    p.close(Duration::from_secs(2)).await;
+    p.close_timeout(Duration::from_secs(2)).await.ok();
     cluster.shutdown().await;
 }
 
@@ -425,7 +425,7 @@ async fn close_never_hangs_with_a_dead_cluster() {
     cluster.stop_broker(1).await.unwrap();
     let pending = p.send(ProducerRecord::new("dead").value("never")).await.unwrap();
     let t0 = tokio::time::Instant::now();
-    p.close(Duration::from_millis(500)).await;
+    p.close_timeout(Duration::from_millis(500)).await.ok();
     assert!(t0.elapsed() < Duration::from_secs(6), "close took {:?}", t0.elapsed());
     assert!(pending.await.is_err());
     assert!(matches!(p.send(ProducerRecord::new("dead").value("late")).await, Err(Error::Closed)));
@@ -462,7 +462,7 @@ async fn flush_returns_when_the_sender_completes_a_batch_before_send_returns() {
             .await
             .unwrap_or_else(|_| panic!("round {round}: flush did not return although every record was sent"));
     }
-    p.close(Duration::from_secs(5)).await;
+    p.close_timeout(Duration::from_secs(5)).await.ok();
     cluster.shutdown().await;
 }
 
@@ -483,7 +483,7 @@ async fn retries_used_up_after_a_possible_write_is_outcome_unknown() {
     assert!(matches!(err, Error::OutcomeUnknown { .. }), "a record that is in the log was reported as {err:?}");
     let values: Vec<String> = stored(&cluster, "once", 1).await.remove(&0).unwrap();
     assert_eq!(values, ["warm-up", "written"], "the first attempt did write it");
-    p.close(Duration::from_secs(5)).await;
+    p.close_timeout(Duration::from_secs(5)).await.ok();
     cluster.shutdown().await;
 }
 
@@ -498,7 +498,7 @@ async fn close_with_a_request_in_flight_reports_outcome_unknown() {
     cluster.add_fault(Fault::on(ApiKey::Produce).action(FaultAction::ApplyThenDelay(Duration::from_secs(5))).always());
     let pending = p.send(ProducerRecord::new("inflight").value("maybe")).await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    p.close(Duration::from_millis(300)).await;
+    p.close_timeout(Duration::from_millis(300)).await.ok();
     let err = pending.await.unwrap_err();
     assert!(matches!(err, Error::OutcomeUnknown { .. }), "{err:?}");
     cluster.clear_faults();
@@ -524,7 +524,7 @@ async fn a_stopped_leader_with_nothing_in_flight_is_replaced_from_fresh_metadata
             .expect("the record reaches the new leader well before metadata.max.age.ms");
     sent.unwrap();
     assert_eq!(stored(&cluster, "idle", 1).await[&0], ["before", "after"]);
-    p.close(Duration::from_secs(5)).await;
+    p.close_timeout(Duration::from_secs(5)).await.ok();
     cluster.shutdown().await;
 }
 
@@ -554,6 +554,6 @@ async fn not_leader_after_the_append_then_retries_used_up_is_outcome_unknown() {
     assert!(matches!(err, Error::OutcomeUnknown { .. }), "{err:?}");
     cluster.stall_follower("moved", 0, stalled, false).await.unwrap();
     assert_eq!(stored(&cluster, "moved", 1).await[&0], ["warm-up", "appended"], "the new leader has it");
-    p.close(Duration::from_secs(5)).await;
+    p.close_timeout(Duration::from_secs(5)).await.ok();
     cluster.shutdown().await;
 }

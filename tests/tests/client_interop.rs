@@ -170,7 +170,7 @@ async fn produce_phase(boot: &str, phase: &str, n: usize) -> Vec<Rec> {
         let md = delivery.await.unwrap();
         recs.push(Rec { partition: md.partition, offset: md.offset, key, value });
     }
-    producer.close(Duration::from_secs(10)).await;
+    producer.close_timeout(Duration::from_secs(10)).await.ok();
     recs.sort();
     let partitions: BTreeSet<i32> = recs.iter().map(|r| r.partition).collect();
     assert_eq!(partitions, (0..PARTITIONS).collect(), "phase {phase} should reach every partition");
@@ -669,7 +669,7 @@ async fn kcat_reads_what_our_producer_writes() {
                     headers: kcat_headers(&record.headers),
                 });
             }
-            producer.close(Duration::from_secs(10)).await;
+            producer.close_timeout(Duration::from_secs(10)).await.ok();
             counts.push(count);
         }
         expected.sort();
@@ -752,7 +752,7 @@ async fn our_producer_places_keys_like_librdkafka_murmur2() {
         let md = delivery.await.unwrap();
         assert_eq!(Some(md.partition), partition_for_key(k.as_bytes(), PARTITIONS), "key {k:?}");
     }
-    producer.close(Duration::from_secs(10)).await;
+    producer.close_timeout(Duration::from_secs(10)).await.ok();
 
     let lines: Vec<String> = keys.iter().map(|k| format!("{k}:value of {k}")).collect();
     kcat_produce(&boot, "placed-kcat", &["-K", ":", "-X", "topic.partitioner=murmur2_random"], &lines);

@@ -36,7 +36,7 @@ fn main() -> ExitCode {
             let target = Target::from_args(&args).await?;
             let admin = Admin::builder().bootstrap_servers(&target.bootstrap).client_id("admin-example").build()?;
             let outcome = administer(&admin).await;
-            admin.close();
+            admin.close().await.ok();
             target.shutdown().await;
             outcome.map(|()| ExitCode::SUCCESS)
         })

@@ -101,7 +101,7 @@ async fn seed(bootstrap: &str, topic: &str) -> Result<(), Failure> {
             .await?;
     }
     producer.flush().await;
-    producer.close(Duration::from_secs(5)).await;
+    producer.close_timeout(Duration::from_secs(5)).await.ok();
     println!("wrote {RECORDS} records to {topic}");
     Ok(())
 }
@@ -109,7 +109,7 @@ async fn seed(bootstrap: &str, topic: &str) -> Result<(), Failure> {
 async fn consume(target: &Target, topic: &str, group: &str) -> Result<(), Failure> {
     let admin = Admin::builder().bootstrap_servers(&target.bootstrap).build()?;
     target.ensure_topic(&admin, topic, 3).await?;
-    admin.close();
+    admin.close().await.ok();
     seed(&target.bootstrap, topic).await?;
 
     let consumer = Consumer::builder()

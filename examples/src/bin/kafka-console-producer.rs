@@ -211,7 +211,7 @@ async fn produce(mut cfg: Config) -> Result<ExitCode, Failure> {
     // Whatever happened, send what was accepted (Kafka closes the producer
     // in its shutdown hook too).
     let close_timeout = if matches!(outcome, Ok(Some(_))) { CLOSE_ON_SIGNAL } else { Duration::from_secs(3600) };
-    producer.close(close_timeout).await;
+    producer.close_timeout(close_timeout).await.ok();
     while deliveries.join_next().await.is_some() {}
     let stopped: Option<Stop> = outcome?;
     if let Some(s) = stopped {

@@ -92,7 +92,7 @@ fn main() -> ExitCode {
                 "reset-offsets" => reset_offsets(&admin, &args).await,
                 _ => delete_offsets(&admin, &args).await,
             };
-            admin.close();
+            admin.close().await.ok();
             outcome.map(|()| ExitCode::SUCCESS)
         })
     })

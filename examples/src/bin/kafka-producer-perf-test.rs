@@ -276,7 +276,7 @@ async fn run(cfg: Config) -> Result<ExitCode, Failure> {
             s = &mut stop => { stopped.get_or_insert(s); }
         }
     } else {
-        producer.close(close_timeout).await;
+        producer.close_timeout(close_timeout).await.ok();
     }
     drop(tx);
     let mut collected = collector.await.map_err(|e| Failure::new(format!("the result collector failed: {e}")))?;
@@ -291,7 +291,7 @@ async fn run(cfg: Config) -> Result<ExitCode, Failure> {
             (format!("producer-metrics:record-send-rate:{tags}"), if secs > 0.0 { sent / secs } else { 0.0 }),
         ];
         print!("{}", metrics_table(&metrics));
-        producer.close(close_timeout).await;
+        producer.close_timeout(close_timeout).await.ok();
     }
     if let Some(e) = send_error {
         return Err(e);

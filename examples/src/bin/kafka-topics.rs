@@ -112,7 +112,7 @@ fn main() -> ExitCode {
                 "describe" => describe(&admin, &args).await,
                 _ => delete(&admin, &args).await,
             };
-            admin.close();
+            admin.close().await.ok();
             outcome.map(|()| ExitCode::SUCCESS)
         })
     })

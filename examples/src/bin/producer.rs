@@ -38,7 +38,7 @@ fn main() -> ExitCode {
 async fn produce(target: &Target, topic: &str) -> Result<(), Failure> {
     let admin = Admin::builder().bootstrap_servers(&target.bootstrap).build()?;
     target.ensure_topic(&admin, topic, 3).await?;
-    admin.close();
+    admin.close().await.ok();
 
     // acks=all with idempotence (the default): a record is acknowledged
     // once every in-sync replica has it, and retries never duplicate it.
@@ -90,8 +90,9 @@ async fn produce(target: &Target, topic: &str) -> Result<(), Failure> {
     let a = producer.send_and_wait(ProducerRecord::new(topic).key("order-1").value("{\"status\":\"paid\"}")).await?;
     println!("order-1's next event landed in the same partition: {topic}-{}", a.partition);
 
-    // `close` sends what is still buffered and waits (at most the timeout).
-    producer.close(Duration::from_secs(5)).await;
+    // `close` sends what is still buffered and waits for every result
+    // (`close_timeout` bounds the wait).
+    producer.close().await?;
     println!("producer closed");
     Ok(())
 }

@@ -309,8 +309,8 @@ async fn run() -> Result<(), Failure> {
     for m in &members {
         m.consumer.close().await?;
     }
-    producer.close(Duration::from_secs(5)).await;
-    admin.close();
+    producer.close_timeout(Duration::from_secs(5)).await.ok();
+    admin.close().await.ok();
     cluster.shutdown().await;
     println!("Consumers left the group, the producer flushed and closed, and the cluster stopped. Done.");
     Ok(())

@@ -34,7 +34,7 @@
 //! for row in admin.consumer_group_lag("billing").await?.partitions {
 //!     println!("{} lag {:?}", row.partition, row.lag);
 //! }
-//! admin.close();
+//! admin.close().await?;
 //! # Ok(()) }
 //! ```
 
@@ -166,19 +166,22 @@ impl Admin {
         &self.inner.cfg
     }
 
-    /// Closes every connection. Calls in progress fail, and later calls
-    /// fail at once, with [`Error::Closed`]. Clones share the closing.
+    /// Closes the client: every connection closes, calls in progress fail,
+    /// and later calls fail at once, with [`Error::Closed`]. Clones share
+    /// the closing. (Java's `close()` first lets calls in progress finish;
+    /// here nothing is waited for, so it never fails.)
     ///
     /// ```no_run
     /// # async fn demo() -> kafka_client::Result<()> {
     /// let admin = kafka_client::admin::Admin::builder().bootstrap_servers("127.0.0.1:9092").build()?;
-    /// admin.close();
+    /// admin.close().await?;
     /// assert!(matches!(admin.describe_cluster().await, Err(kafka_client::Error::Closed)));
     /// # Ok(()) }
     /// ```
-    pub fn close(&self) {
+    pub async fn close(&self) -> Result<()> {
         self.inner.closed.store(true, Ordering::SeqCst);
         self.inner.net.close();
+        Ok(())
     }
 
     /// Whether [`Self::close`] was called (on this handle or a clone).

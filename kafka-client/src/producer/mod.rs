@@ -22,7 +22,7 @@
 //! let delivery = producer.send(ProducerRecord::new("orders").key("c-7").value("42")).await?;
 //! let written = delivery.await?;
 //! println!("partition {} offset {}", written.partition, written.offset);
-//! producer.close(std::time::Duration::from_secs(5)).await;
+//! producer.close_timeout(std::time::Duration::from_secs(5)).await.ok();
 //! # Ok(()) }
 //! ```
 
@@ -391,7 +391,7 @@ impl Producer {
     }
 
     /// The partitions of `topic` (fetching its metadata if needed).
-    pub async fn partitions_for(&self, topic: &str) -> Result<Vec<crate::metadata::PartitionInfo>> {
+    pub async fn partitions_for(&self, topic: &str) -> Result<Vec<crate::PartitionInfo>> {
         self.wait_for_topic(topic, &mut BlockDeadline::new(self.shared.cfg.max_block)).await?;
         Ok(self.shared.net.metadata().topic(topic).map(|t| t.partitions.clone()).unwrap_or_default())
     }
@@ -413,15 +413,37 @@ impl Producer {
         lock(&self.shared.acc).end_flush();
     }
 
-    /// Stops accepting records, sends what was accepted, and returns once
-    /// every record has its result — or after `timeout`, when the records
-    /// still pending fail with [`Error::Closed`]. Never hangs longer.
-    pub async fn close(&self, timeout: Duration) {
+    /// Closes the producer: stops accepting records, sends what was
+    /// accepted and returns once every record has its result, which
+    /// `delivery.timeout.ms` bounds (Java's `close()`). Later sends fail
+    /// with [`Error::Closed`]; clones share the closing.
+    ///
+    /// ```no_run
+    /// # async fn demo(producer: kafka_client::producer::Producer) -> kafka_client::Result<()> {
+    /// producer.close().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn close(&self) -> Result<()> {
+        let cfg = &self.shared.cfg;
+        self.close_timeout(cfg.delivery_timeout.saturating_add(cfg.request_timeout)).await
+    }
+
+    /// Like [`Self::close`], but gives up after `timeout`: the records still
+    /// pending then fail with [`Error::Closed`] and the call returns
+    /// [`Error::Timeout`]. Never hangs longer.
+    ///
+    /// ```no_run
+    /// # async fn demo(producer: kafka_client::producer::Producer) -> kafka_client::Result<()> {
+    /// producer.close_timeout(std::time::Duration::from_secs(5)).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn close_timeout(&self, timeout: Duration) -> Result<()> {
         self.shared.closing.store(true, Ordering::SeqCst);
         lock(&self.shared.acc).close();
         self.shared.wake.notify_one();
         let task = lock(&self.sender).take();
-        let Some(mut task) = task else { return };
+        let Some(mut task) = task else { return Ok(()) };
+        let mut result = Ok(());
         if tokio::time::timeout(timeout, &mut task).await.is_err() {
             self.shared.abort.store(true, Ordering::SeqCst);
             self.shared.wake.notify_one();
@@ -430,8 +452,10 @@ impl Producer {
             if tokio::time::timeout(Duration::from_secs(5), &mut task).await.is_err() {
                 task.abort();
             }
+            result = Err(Error::Timeout { what: "records still pending at close".into(), after: timeout });
         }
         self.shared.net.close();
+        result
     }
 }
 

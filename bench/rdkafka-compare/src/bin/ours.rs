@@ -175,7 +175,7 @@ async fn produce(w: &Workload) -> Result<(), kafka_client::Error> {
     }
     let elapsed = t0.elapsed();
     let phase_cpu = cpu() - cpu0;
-    producer.close(Duration::from_secs(30)).await;
+    producer.close_timeout(Duration::from_secs(30)).await.ok();
     print_result(ok, ok * w.size as u64, elapsed, phase_cpu, errors + (w.records - ok - errors), None);
     Ok(())
 }
