@@ -1,7 +1,9 @@
 //! Randomized fault schedules against a 3-broker testkit (issue 10): an
 //! idempotent acks=all producer and a consumer group run while a schedule
 //! drawn from a seed moves leaders, stops, restarts and isolates brokers,
-//! stalls followers, and injects Produce, Fetch and group-API faults; then
+//! partitions one client from one broker (silently: `tests::netsim`),
+//! stalls followers, and injects Produce (incl. responses cut in half),
+//! Fetch and group-API faults; then
 //! everything heals and the invariants are checked:
 //!
 //! - every acknowledged record is stored exactly once, where its
@@ -24,7 +26,7 @@
 //! FAULT_SEED=1234 cargo test -p tests --test fault_schedules -- --nocapture
 //! ```
 //!
-//! `FAULT_SEEDS=N` runs seeds 0..N (CI runs the default, 30) after the
+//! `FAULT_SEEDS=N` runs seeds 0..N (CI runs the default, 100) after the
 //! named regression seeds; `FAULT_SEED_BASE` shifts the range.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -38,20 +40,11 @@ use kafka_client::consumer::{Consumer, OffsetReset};
 use kafka_client::producer::Producer;
 use kafka_protocol::{ApiKey, ErrorCode};
 use tests::delivery::produce_until_stopped;
+use tests::netsim::Network;
 use tokio::time::Instant;
 
 /// Where every client clock starts, so timestamps repeat from run to run.
 const T0: i64 = 1_700_000_000_000;
-
-/// Clients reach the cluster's brokers through in-memory pipes: with no
-/// socket in the run, the whole schedule runs on tokio's paused clock.
-fn in_memory(cluster: &Cluster) -> impl kafka_client::Connector + use<> {
-    let cluster = cluster.clone();
-    move |addr: String| {
-        let cluster = cluster.clone();
-        async move { cluster.connect_in_memory(&addr).await }
-    }
-}
 
 const TOPIC: &str = "sched";
 const PARTITIONS: i32 = 6;
@@ -71,6 +64,14 @@ enum Step {
     StopLeaderOf(i32),
     StartBroker(i32),
     Isolate(i32, Duration),
+    /// Cuts one client (the producer, or the nth group member) off from
+    /// one broker for a while, silently: its requests there vanish.
+    Partition {
+        producer: bool,
+        nth: usize,
+        broker: i32,
+        duration: Duration,
+    },
     /// Stalls a follower until a later `Unstall` (or the heal).
     StallFollower {
         partition: i32,
@@ -101,7 +102,13 @@ fn schedule(seed: u64) -> Vec<Step> {
                 }
             }
             3 => Step::StartBroker(rng.i32(1..=3)),
-            4 => Step::Isolate(rng.i32(1..=3), Duration::from_millis(rng.u64(200..1500))),
+            4 if rng.bool() => Step::Isolate(rng.i32(1..=3), Duration::from_millis(rng.u64(200..1500))),
+            4 => Step::Partition {
+                producer: rng.bool(),
+                nth: rng.usize(0..3),
+                broker: rng.i32(1..=3),
+                duration: Duration::from_millis(rng.u64(300..2500)),
+            },
             5 | 6 => Step::StallFollower { partition: rng.i32(0..PARTITIONS), nth: rng.usize(0..2) },
             7 => Step::ProduceFault(
                 match rng.u32(0..5) {
@@ -141,21 +148,33 @@ fn schedule(seed: u64) -> Vec<Step> {
 }
 
 struct Member {
+    /// Its name on the simulated network.
+    name: String,
     stop: Arc<AtomicBool>,
     task: tokio::task::JoinHandle<Result<(), String>>,
 }
 
-fn start_member(cluster: &Cluster, seen: Arc<Mutex<BTreeMap<String, usize>>>, auto_commit: bool) -> Member {
+fn start_member(
+    cluster: &Cluster,
+    net: &Network,
+    name: String,
+    seen: Arc<Mutex<BTreeMap<String, usize>>>,
+    auto_commit: bool,
+) -> Member {
     let c = Consumer::builder()
         .bootstrap_servers(cluster.bootstrap_servers())
         .clock(kafka_client::Clock::starting_at(T0))
-        .connector(in_memory(cluster))
+        .connector(net.connector(&name))
         .group_id(GROUP)
         .auto_offset_reset(OffsetReset::Earliest)
         .enable_auto_commit(auto_commit)
         .auto_commit_interval(Duration::from_millis(50))
         .session_timeout(Duration::from_millis(1500))
         .heartbeat_interval(Duration::from_millis(150))
+        // A partitioned link is silent: requests on it end only by timing
+        // out, after this long (Java's default, 30 s, would outlast the
+        // bound on closing below).
+        .request_timeout(Duration::from_secs(5))
         .max_poll_interval(Duration::from_secs(10))
         .metadata_max_age(Duration::from_millis(500))
         .retry_backoff(Duration::from_millis(20), Duration::from_millis(200))
@@ -191,7 +210,7 @@ fn start_member(cluster: &Cluster, seen: Arc<Mutex<BTreeMap<String, usize>>>, au
         }
         c.close().await.map_err(|e| e.to_string())
     });
-    Member { stop, task }
+    Member { name, stop, task }
 }
 
 fn tracing_free_log(msg: &str) {
@@ -224,11 +243,12 @@ async fn run_seed(seed: u64) -> Result<String, String> {
         .await
         .map_err(|e| e.to_string())?;
     let bootstrap = cluster.bootstrap_servers();
+    let net = Network::new(&cluster);
 
     let producer = Producer::builder()
         .bootstrap_servers(&bootstrap)
         .clock(kafka_client::Clock::starting_at(T0))
-        .connector(in_memory(&cluster))
+        .connector(net.connector("producer"))
         .linger(Duration::from_millis(2))
         .request_timeout(Duration::from_millis(800))
         .delivery_timeout(Duration::from_secs(30))
@@ -241,7 +261,9 @@ async fn run_seed(seed: u64) -> Result<String, String> {
     let producing = produce_until_stopped(producer.clone(), TOPIC, "r", 40, (5, Duration::from_millis(5)));
 
     let seen: Arc<Mutex<BTreeMap<String, usize>>> = Arc::default();
-    let mut members: Vec<Member> = (0..2).map(|_| start_member(&cluster, seen.clone(), auto_commit)).collect();
+    let mut joined = 1usize;
+    let mut members: Vec<Member> =
+        (0..2).map(|i| start_member(&cluster, &net, format!("member-{i}"), seen.clone(), auto_commit)).collect();
 
     // Committed offsets must never move backwards.
     let watching = Arc::new(AtomicBool::new(true));
@@ -310,6 +332,18 @@ async fn run_seed(seed: u64) -> Result<String, String> {
                     let _ = cluster.isolate_broker(*b, false);
                 }
             }
+            Step::Partition { producer, nth, broker, duration } => {
+                let client = if *producer {
+                    Some("producer".to_string())
+                } else {
+                    members.get(nth % members.len().max(1)).map(|m| m.name.clone())
+                };
+                if let (Some(client), Some(addr)) = (client, cluster.broker_addr(*broker)) {
+                    net.partition(&client, &addr.to_string(), true);
+                    tokio::time::sleep(*duration).await;
+                    net.partition(&client, &addr.to_string(), false);
+                }
+            }
             Step::StallFollower { partition, nth } => {
                 if let Ok(s) = cluster.partition_state(TOPIC, *partition).await {
                     let followers: Vec<i32> = s.replicas.iter().copied().filter(|b| *b != s.leader).collect();
@@ -355,7 +389,8 @@ async fn run_seed(seed: u64) -> Result<String, String> {
             }
             Step::JoinMember => {
                 if members.len() < 4 {
-                    members.push(start_member(&cluster, seen.clone(), auto_commit));
+                    joined += 1;
+                    members.push(start_member(&cluster, &net, format!("member-{joined}"), seen.clone(), auto_commit));
                 }
             }
             Step::Pause(d) => tokio::time::sleep(*d).await,
@@ -372,6 +407,7 @@ async fn run_seed(seed: u64) -> Result<String, String> {
         f.remove();
     }
     cluster.clear_faults();
+    net.heal();
     let healed = Instant::now();
 
     // The producer finishes within the bound.
@@ -531,7 +567,7 @@ fn seeds() -> Vec<u64> {
     if let Some(s) = std::env::var("FAULT_SEED").ok().and_then(|s| s.parse().ok()) {
         return vec![s];
     }
-    let n: u64 = std::env::var("FAULT_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(30);
+    let n: u64 = std::env::var("FAULT_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(100);
     let base: u64 = std::env::var("FAULT_SEED_BASE").ok().and_then(|s| s.parse().ok()).unwrap_or(0);
     REGRESSION_SEEDS.into_iter().chain(base..base + n).collect()
 }

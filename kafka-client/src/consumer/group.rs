@@ -215,7 +215,16 @@ async fn perform(inner: &Arc<Inner>, send: Send) {
             }
         }
         Send::Heartbeat(req) => {
-            let r = conn.request(&req).await;
+            // A heartbeat unanswered for a session timeout means the
+            // coordinator has already dropped this member, or the link to it
+            // is dead without a reset: give up on the connection then, not
+            // only after request.timeout.ms (Java's heartbeat thread marks
+            // the coordinator unknown when its session timer expires).
+            let limit = inner.cfg.request_timeout.min(inner.cfg.session_timeout);
+            let r = match conn.version_for(ApiKey::Heartbeat) {
+                Ok(v) => conn.request_with_timeout(&req, v, limit).await,
+                Err(e) => Err(e),
+            };
             let code = match &r {
                 Ok(resp) => {
                     if ErrorCode(resp.error_code).needs_coordinator_lookup() {

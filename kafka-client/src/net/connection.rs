@@ -544,7 +544,11 @@ async fn read_loop<R: AsyncRead + Unpin>(mut rd: R, shared: Arc<Shared>, max_fra
         let frame = match decoder.decode(&mut buf) {
             Ok(Some(f)) => f,
             Ok(None) => {
-                let deadline = shared.lock().front().map(|p| p.deadline);
+                // The earliest deadline of any request in flight, not the
+                // oldest request's: timeouts differ per request (a JoinGroup
+                // may wait minutes, a heartbeat a session), and a short one
+                // queued behind a long one must still fire on time.
+                let deadline = shared.lock().iter().map(|p| p.deadline).min();
                 tokio::select! {
                     r = rd.read_buf(&mut buf) => match r {
                         Ok(0) | Err(_) => {
@@ -560,7 +564,8 @@ async fn read_loop<R: AsyncRead + Unpin>(mut rd: R, shared: Arc<Shared>, max_fra
                         }
                     } => {
                         if deadline.is_some() {
-                            let expired = shared.lock().front().filter(|p| p.deadline <= Instant::now()).map(|p| p.correlation_id);
+                            let now = Instant::now();
+                            let expired = shared.lock().iter().find(|p| p.deadline <= now).map(|p| p.correlation_id);
                             if let Some(corr) = expired {
                                 tracing::debug!(broker = shared.broker, "request timed out; closing the connection");
                                 shared.close(Some(corr));

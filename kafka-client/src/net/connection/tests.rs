@@ -126,6 +126,22 @@ async fn an_unanswered_request_times_out_after_request_timeout_and_closes_the_co
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_short_timeout_behind_a_long_one_fires_on_time() {
+    // A heartbeat's session-bound timeout queued behind a request allowed
+    // far longer (a JoinGroup's rebalance timeout): the short one decides.
+    let (conn, _) = connect(4, |_| Answer::Ignore).await;
+    let start = Instant::now();
+    let req = MetadataRequest::default();
+    let version = conn.version_for(ApiKey::Metadata).unwrap();
+    let long = conn.request_with_timeout(&req, version, Duration::from_secs(300));
+    let short = conn.request_with_timeout(&req, version, Duration::from_secs(3));
+    let (long, short) = tokio::join!(long, short);
+    assert_eq!(start.elapsed(), Duration::from_secs(3));
+    assert!(matches!(short, Err(Error::RequestTimeout { .. })), "{short:?}");
+    assert!(matches!(long, Err(Error::Disconnected { sent: true, .. })), "{long:?}");
+}
+
+#[tokio::test(start_paused = true)]
 async fn requests_beyond_the_in_flight_limit_wait_for_a_slot() {
     // The first two are never answered: the third cannot even be written
     // until the connection gives up on them.

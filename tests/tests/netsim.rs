@@ -1,0 +1,81 @@
+//! Clients on the simulated network (`tests::netsim`), on the paused clock:
+//! what they do when a link to a broker goes silent.
+
+use std::time::Duration;
+
+use broker_testkit::Cluster;
+use kafka_client::consumer::{Consumer, OffsetReset};
+use kafka_client::producer::{Producer, ProducerRecord};
+use kafka_client::{Clock, TopicPartition};
+use tests::netsim::Network;
+use tokio::time::Instant;
+
+const T0: i64 = 1_700_000_000_000;
+
+/// A member whose link to the coordinator goes silent gives that link up
+/// within its session timeout (3 s), not its request timeout (30 s), as
+/// Java's heartbeat thread does; once the partition heals it is back in the
+/// group and commits.
+#[tokio::test(start_paused = true)]
+async fn a_silent_coordinator_link_is_given_up_within_a_session() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+    let cluster = Cluster::builder().start().await.unwrap();
+    cluster.create_topic("t", 1, 1).await.unwrap();
+    let net = Network::new(&cluster);
+    let p = Producer::builder()
+        .bootstrap_servers(cluster.bootstrap_servers())
+        .clock(Clock::starting_at(T0))
+        .connector(net.connector("producer"))
+        .build()
+        .unwrap();
+    for i in 0..10 {
+        p.send_and_wait(ProducerRecord::new("t").value(format!("v{i}"))).await.unwrap();
+    }
+    p.close().await.unwrap();
+
+    let c = Consumer::builder()
+        .bootstrap_servers(cluster.bootstrap_servers())
+        .group_id("g")
+        .auto_offset_reset(OffsetReset::Earliest)
+        .enable_auto_commit(false)
+        .session_timeout(Duration::from_secs(3))
+        .heartbeat_interval(Duration::from_millis(300))
+        .request_timeout(Duration::from_secs(30))
+        .clock(Clock::starting_at(T0))
+        .connector(net.connector("member"))
+        .build()
+        .unwrap();
+    c.subscribe(["t"]).unwrap();
+    let mut n = 0;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while n < 10 {
+        assert!(Instant::now() < deadline, "read {n} of 10");
+        n += c.poll(Duration::from_millis(100)).await.unwrap().len();
+    }
+    c.commit().await.unwrap();
+
+    let addr = cluster.broker_addr(1).unwrap().to_string();
+    let before = cluster.open_connections();
+    net.partition("member", &addr, true);
+    // Heartbeats go on meanwhile (the group task runs without poll); the
+    // one that goes unanswered for a session ends the coordinator's link
+    // (the others are idle or wait out their own timeouts).
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let after = cluster.open_connections();
+    assert!(after < before, "the silent coordinator link was kept past the session timeout ({before} -> {after})");
+    net.partition("member", &addr, false);
+    let healed = Instant::now();
+    let tp = TopicPartition::new("t", 0);
+    loop {
+        c.poll(Duration::from_millis(100)).await.unwrap();
+        if c.assignment().contains(&tp) && c.commit().await.is_ok() {
+            break;
+        }
+        assert!(Instant::now() < healed + Duration::from_secs(120), "never back in the group");
+    }
+    c.close().await.unwrap();
+    cluster.shutdown().await;
+}
