@@ -81,6 +81,29 @@ pub(crate) struct Environment {
     pub(crate) connector: Option<crate::net::connector::ConnectorRef>,
 }
 
+/// The `clock` and `connector` setters of every client builder (each holds
+/// an `env: Environment`).
+macro_rules! environment_setters {
+    () => {
+        /// The clock the client's timers and default record timestamps read
+        /// (default [`crate::Clock::system`]); a test on a paused runtime
+        /// passes [`crate::Clock::starting_at`] for reproducible timestamps.
+        /// No Java equivalent.
+        pub fn clock(mut self, clock: crate::Clock) -> Self {
+            self.env.clock = Some(clock);
+            self
+        }
+
+        /// How the client opens connections to brokers (default: TCP), e.g.
+        /// an in-memory pipe to an in-process broker. No Java equivalent.
+        pub fn connector(mut self, connector: impl crate::Connector) -> Self {
+            self.env.connector = Some(crate::net::connector::ConnectorRef(std::sync::Arc::new(connector)));
+            self
+        }
+    };
+}
+pub(crate) use environment_setters;
+
 impl Environment {
     /// The clock to use: the one given, else the system clock made now
     /// (inside the runtime the client runs on).

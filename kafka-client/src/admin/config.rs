@@ -182,21 +182,7 @@ impl AdminBuilder {
         AdminBuilder::default()
     }
 
-    /// The clock the client's timers and default record timestamps read
-    /// (default [`crate::Clock::system`]); a test on a paused runtime
-    /// passes [`crate::Clock::starting_at`] for reproducible timestamps.
-    /// No Java equivalent.
-    pub fn clock(mut self, clock: crate::Clock) -> Self {
-        self.env.clock = Some(clock);
-        self
-    }
-
-    /// How the client opens connections to brokers (default: TCP), e.g.
-    /// an in-memory pipe to an in-process broker. No Java equivalent.
-    pub fn connector(mut self, connector: impl crate::Connector) -> Self {
-        self.env.connector = Some(crate::net::connector::ConnectorRef(std::sync::Arc::new(connector)));
-        self
-    }
+    crate::config::environment_setters!();
 
     /// `bootstrap.servers`: comma-separated `host:port` list (required).
     ///

@@ -163,17 +163,24 @@ impl std::fmt::Debug for Connection {
     }
 }
 
+/// Awaits a stream being opened to `addr`, at most `timeout`
+/// (`socket.connection.setup.timeout.ms`).
+async fn open<S>(
+    opening: impl std::future::Future<Output = std::io::Result<S>>,
+    addr: &str,
+    timeout: Duration,
+) -> Result<S> {
+    tokio::time::timeout(timeout, opening)
+        .await
+        .map_err(|_| Error::Connect { addr: addr.to_string(), reason: format!("timed out after {timeout:?}") })?
+        .map_err(|e| Error::Connect { addr: addr.to_string(), reason: e.to_string() })
+}
+
 impl Connection {
     /// Connects to `addr` (broker `broker`, negative for a bootstrap
     /// address) and negotiates API versions.
     pub async fn connect(addr: &str, broker: i32, config: ConnectionConfig) -> Result<Connection> {
-        let stream = tokio::time::timeout(config.connect_timeout, TcpStream::connect(addr))
-            .await
-            .map_err(|_| Error::Connect {
-                addr: addr.to_string(),
-                reason: format!("timed out after {:?}", config.connect_timeout),
-            })?
-            .map_err(|e| Error::Connect { addr: addr.to_string(), reason: e.to_string() })?;
+        let stream = open(TcpStream::connect(addr), addr, config.connect_timeout).await?;
         let _ = stream.set_nodelay(true);
         let (rd, wr) = stream.into_split();
         Self::start(rd, wr, addr, broker, config).await
@@ -186,13 +193,7 @@ impl Connection {
         broker: i32,
         config: ConnectionConfig,
     ) -> Result<Connection> {
-        let stream = tokio::time::timeout(config.connect_timeout, connector.connect(addr))
-            .await
-            .map_err(|_| Error::Connect {
-                addr: addr.to_string(),
-                reason: format!("timed out after {:?}", config.connect_timeout),
-            })?
-            .map_err(|e| Error::Connect { addr: addr.to_string(), reason: e.to_string() })?;
+        let stream = open(connector.connect(addr), addr, config.connect_timeout).await?;
         Self::over(stream, addr, broker, config).await
     }
 
