@@ -99,9 +99,8 @@ impl OffsetReset {
 ///
 /// `read_committed` stops fetches at the last stable offset, so records of
 /// open transactions are not returned, and skips the batches of aborted
-/// transactions the broker lists in its answer (see
-/// [`fetched`](super::fetched)). Against a broker with no transactions the
-/// two read the same records.
+/// transactions the broker lists in its answer. Against a broker with no
+/// transactions the two read the same records.
 ///
 /// ```
 /// use kafka_client::consumer::config::IsolationLevel;

@@ -63,13 +63,6 @@ const DECOMPRESS_RATIO: usize = 64;
 const MAX_BASE_OFFSET: i64 = i64::MAX - (1 << 32);
 
 /// How fetched data is checked.
-///
-/// ```
-/// use kafka_client::consumer::fetched::FetchOptions;
-///
-/// let options = FetchOptions { check_crcs: false, ..FetchOptions::default() };
-/// assert_eq!(options.min_decompress_limit, 64 << 20);
-/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FetchOptions {
     /// `check.crcs`: verify each batch's CRC before reading it (default
@@ -90,15 +83,6 @@ impl Default for FetchOptions {
 }
 
 /// Why fetched records cannot be returned.
-///
-/// ```
-/// use kafka_client::consumer::fetched::FetchError;
-/// use kafka_client::TopicPartition;
-///
-/// let e = FetchError::Corrupt { tp: TopicPartition::new("orders", 2), offset: 40, reason: "bad CRC".into() };
-/// assert_eq!(e.offset(), 40);
-/// assert!(e.to_string().starts_with("records of orders-2 at offset 40 are corrupt"));
-/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum FetchError {
@@ -135,14 +119,6 @@ pub enum FetchError {
 
 impl FetchError {
     /// The partition the error concerns.
-    ///
-    /// ```
-    /// use kafka_client::consumer::fetched::FetchError;
-    /// use kafka_client::TopicPartition;
-    ///
-    /// let e = FetchError::RecordTooLarge { tp: TopicPartition::new("t", 0), offset: 7, size: 1024 };
-    /// assert_eq!(e.topic_partition(), &TopicPartition::new("t", 0));
-    /// ```
     pub fn topic_partition(&self) -> &TopicPartition {
         match self {
             FetchError::Corrupt { tp, .. } | FetchError::RecordTooLarge { tp, .. } => tp,
@@ -150,14 +126,6 @@ impl FetchError {
     }
 
     /// The offset the error concerns.
-    ///
-    /// ```
-    /// use kafka_client::consumer::fetched::FetchError;
-    /// use kafka_client::TopicPartition;
-    ///
-    /// let e = FetchError::RecordTooLarge { tp: TopicPartition::new("t", 0), offset: 7, size: 1024 };
-    /// assert_eq!(e.offset(), 7);
-    /// ```
     pub fn offset(&self) -> i64 {
         match self {
             FetchError::Corrupt { offset, .. } | FetchError::RecordTooLarge { offset, .. } => *offset,
@@ -180,30 +148,6 @@ enum Cursor {
 }
 
 /// One partition's data from a Fetch response, read record by record.
-///
-/// ```
-/// use bytes::Bytes;
-/// use kafka_client::consumer::fetched::{CompletedFetch, FetchOptions};
-/// use kafka_client::TopicPartition;
-/// use kafka_protocol::Compression;
-/// use kafka_protocol::records::BatchBuilder;
-///
-/// // A batch of offsets 10..=12, as a broker would return it.
-/// let mut builder = BatchBuilder::new(Compression::Lz4, None);
-/// builder.set_base_offset(10);
-/// for value in ["a", "b", "c"] {
-///     builder.append(1_700_000_000_000, None, Some(value.as_bytes()), &[]);
-/// }
-/// let records: Bytes = builder.finish().unwrap();
-///
-/// // The consumer asked for offset 11.
-/// let (mut position, mut epoch) = (11, None);
-/// let tp = TopicPartition::new("orders", 0);
-/// let mut fetch = CompletedFetch::new(tp, position, records, FetchOptions::default());
-/// let got = fetch.take(500, &mut position, &mut epoch).unwrap();
-/// assert_eq!(got.iter().map(|r| r.offset).collect::<Vec<_>>(), [11, 12]);
-/// assert_eq!(position, 13);
-/// ```
 pub struct CompletedFetch {
     tp: TopicPartition,
     fetch_offset: i64,
@@ -263,20 +207,6 @@ impl fmt::Debug for CompletedFetch {
 impl CompletedFetch {
     /// The `records` of `tp` from a Fetch response to a request for
     /// `fetch_offset`. Nothing is decoded until [`take`](Self::take).
-    ///
-    /// ```
-    /// use bytes::Bytes;
-    /// use kafka_client::consumer::fetched::{CompletedFetch, FetchOptions};
-    /// use kafka_client::TopicPartition;
-    ///
-    /// let fetch = CompletedFetch::new(
-    ///     TopicPartition::new("orders", 0),
-    ///     0,
-    ///     Bytes::new(),
-    ///     FetchOptions::default(),
-    /// );
-    /// assert_eq!(fetch.next_fetch_offset(), 0);
-    /// ```
     pub fn new(tp: TopicPartition, fetch_offset: i64, records: Bytes, options: FetchOptions) -> Self {
         let size = records.len();
         let end_offset = end_of(&records).filter(|&end| end > fetch_offset);
@@ -302,38 +232,6 @@ impl CompletedFetch {
     /// is the response's list of aborted transactions for the partition, as
     /// (producer id, first offset), in any order. Transactional batches of
     /// those transactions are skipped, the position moving past them.
-    ///
-    /// ```
-    /// use bytes::Bytes;
-    /// use kafka_client::consumer::fetched::{CompletedFetch, FetchOptions};
-    /// use kafka_client::TopicPartition;
-    /// use kafka_protocol::Compression;
-    /// use kafka_protocol::records::BatchBuilder;
-    /// use kafka_protocol::records::control::{ControlRecord, ControlRecordType};
-    ///
-    /// // Producer 5 writes offsets 0..=1 in a transaction, then aborts it
-    /// // with a marker at offset 2.
-    /// let mut data = Vec::new();
-    /// let mut txn = BatchBuilder::new(Compression::None, None);
-    /// txn.set_producer(5, 0, 0);
-    /// txn.set_transactional(true);
-    /// txn.append(0, None, Some(&b"a"[..]), &[]);
-    /// txn.append(0, None, Some(&b"b"[..]), &[]);
-    /// data.extend_from_slice(&txn.finish().unwrap());
-    /// let mut marker = BatchBuilder::new(Compression::None, None);
-    /// marker.set_base_offset(2);
-    /// marker.set_producer(5, 0, -1);
-    /// marker.set_transactional(true);
-    /// marker.append_control(0, &ControlRecord { kind: ControlRecordType::Abort, coordinator_epoch: 0 });
-    /// data.extend_from_slice(&marker.finish().unwrap());
-    ///
-    /// let tp = TopicPartition::new("payments", 0);
-    /// let mut fetch = CompletedFetch::new(tp, 0, Bytes::from(data), FetchOptions::default())
-    ///     .read_committed([(5, 0)]);
-    /// let (mut position, mut epoch) = (0, None);
-    /// assert!(fetch.take(10, &mut position, &mut epoch).unwrap().is_empty());
-    /// assert_eq!(position, 3);
-    /// ```
     pub fn read_committed(mut self, aborted: impl IntoIterator<Item = (i64, i64)>) -> Self {
         let mut pending: Vec<(i64, i64)> = aborted.into_iter().map(|(producer, first)| (first, producer)).collect();
         pending.sort_unstable_by(|a, b| b.cmp(a));
@@ -353,33 +251,6 @@ impl CompletedFetch {
     /// Fewer than `max` records means the fetch is used up
     /// ([`is_exhausted`](Self::is_exhausted)) or failed. A failure after some
     /// records returns those records, and the error on the next call.
-    ///
-    /// ```
-    /// use bytes::Bytes;
-    /// use kafka_client::consumer::fetched::{CompletedFetch, FetchOptions};
-    /// use kafka_client::TopicPartition;
-    /// use kafka_protocol::Compression;
-    /// use kafka_protocol::records::BatchBuilder;
-    ///
-    /// let mut builder = BatchBuilder::new(Compression::None, None);
-    /// builder.set_partition_leader_epoch(4);
-    /// for value in ["a", "b", "c"] {
-    ///     builder.append(0, None, Some(value.as_bytes()), &[]);
-    /// }
-    /// let tp = TopicPartition::new("orders", 0);
-    /// let mut fetch = CompletedFetch::new(
-    ///     tp,
-    ///     0,
-    ///     builder.finish().unwrap(),
-    ///     FetchOptions::default(),
-    /// );
-    /// let (mut position, mut epoch) = (0, None);
-    /// assert_eq!(fetch.take(2, &mut position, &mut epoch).unwrap().len(), 2);
-    /// assert_eq!((position, epoch), (2, Some(4)));
-    /// assert_eq!(fetch.take(2, &mut position, &mut epoch).unwrap().len(), 1);
-    /// assert!(fetch.take(2, &mut position, &mut epoch).unwrap().is_empty());
-    /// assert!(fetch.is_exhausted());
-    /// ```
     pub fn take(
         &mut self,
         max: usize,
@@ -411,41 +282,8 @@ impl CompletedFetch {
         }
     }
 
-    /// The partition.
-    ///
-    /// ```
-    /// # use kafka_client::consumer::fetched::*;
-    /// # use kafka_client::TopicPartition;
-    /// let tp = TopicPartition::new("orders", 3);
-    /// let fetch = CompletedFetch::new(tp.clone(), 0, Default::default(), Default::default());
-    /// assert_eq!(fetch.topic_partition(), &tp);
-    /// ```
-    pub fn topic_partition(&self) -> &TopicPartition {
-        &self.tp
-    }
-
-    /// The offset the fetch asked for.
-    ///
-    /// ```
-    /// # use kafka_client::consumer::fetched::*;
-    /// # use kafka_client::TopicPartition;
-    /// let tp = TopicPartition::new("t", 0);
-    /// let fetch = CompletedFetch::new(tp, 42, Default::default(), Default::default());
-    /// assert_eq!(fetch.fetch_offset(), 42);
-    /// ```
-    pub fn fetch_offset(&self) -> i64 {
-        self.fetch_offset
-    }
-
     /// Where the next record would be: the position this fetch expects.
-    ///
-    /// ```
-    /// # use kafka_client::consumer::fetched::*;
-    /// # use kafka_client::TopicPartition;
-    /// let tp = TopicPartition::new("t", 0);
-    /// let fetch = CompletedFetch::new(tp, 42, Default::default(), Default::default());
-    /// assert_eq!(fetch.next_fetch_offset(), 42);
-    /// ```
+    #[cfg(test)]
     pub fn next_fetch_offset(&self) -> i64 {
         self.next_offset
     }
@@ -454,41 +292,8 @@ impl CompletedFetch {
     /// offset after its last whole batch, read from the batch headers
     /// (None when it holds no whole batch). The consumer fetches ahead from
     /// there while the application works through this one.
-    ///
-    /// ```
-    /// # use kafka_client::consumer::fetched::*;
-    /// # use kafka_client::TopicPartition;
-    /// let fetch = CompletedFetch::new(TopicPartition::new("t", 0), 7, Default::default(), Default::default());
-    /// assert_eq!(fetch.end_offset(), None);
-    /// ```
     pub fn end_offset(&self) -> Option<i64> {
         self.end_offset
-    }
-
-    /// The leader epoch of the last offset this fetch moved past, if any.
-    ///
-    /// ```
-    /// # use kafka_client::consumer::fetched::*;
-    /// # use kafka_client::TopicPartition;
-    /// let tp = TopicPartition::new("t", 0);
-    /// let fetch = CompletedFetch::new(tp, 0, Default::default(), Default::default());
-    /// assert_eq!(fetch.last_epoch(), None);
-    /// ```
-    pub fn last_epoch(&self) -> Option<i32> {
-        self.last_epoch
-    }
-
-    /// Bytes of record data the response carried for the partition.
-    ///
-    /// ```
-    /// # use kafka_client::consumer::fetched::*;
-    /// # use kafka_client::TopicPartition;
-    /// let (tp, data) = (TopicPartition::new("t", 0), bytes::Bytes::from_static(&[0; 8]));
-    /// let fetch = CompletedFetch::new(tp, 0, data, Default::default());
-    /// assert_eq!(fetch.size_in_bytes(), 8);
-    /// ```
-    pub fn size_in_bytes(&self) -> usize {
-        self.size
     }
 
     /// True once every record has been returned, or the fetch was dropped
@@ -497,17 +302,6 @@ impl CompletedFetch {
     /// is returned; a trailing marker or partial batch takes one more
     /// [`take`](Self::take). A failed fetch is not exhausted: it keeps
     /// failing.
-    ///
-    /// ```
-    /// # use kafka_client::consumer::fetched::*;
-    /// # use kafka_client::TopicPartition;
-    /// let tp = TopicPartition::new("t", 0);
-    /// let mut fetch = CompletedFetch::new(tp, 0, Default::default(), Default::default());
-    /// assert!(!fetch.is_exhausted());
-    /// let (mut position, mut epoch) = (0, None);
-    /// assert!(fetch.take(10, &mut position, &mut epoch).unwrap().is_empty());
-    /// assert!(fetch.is_exhausted());
-    /// ```
     pub fn is_exhausted(&self) -> bool {
         self.consumed
     }

@@ -45,14 +45,14 @@
 
 pub mod assignor;
 pub mod config;
-pub mod fetched;
+pub(crate) mod fetched;
 mod fetcher;
 mod group;
 mod listener;
 mod membership;
 mod offsets;
 mod poll;
-pub mod protocol;
+pub(crate) mod protocol;
 pub mod record;
 mod state;
 mod stream;

@@ -18,16 +18,6 @@
 //! whatever follows is ignored. Like Java, bytes after the message are
 //! ignored at every version. Anything else malformed is a
 //! [`ConsumerProtocolError`].
-//!
-//! ```
-//! use kafka_client::consumer::assignor::Subscription;
-//! use kafka_client::consumer::protocol::{decode_subscription, encode_subscription};
-//!
-//! let subscription = Subscription { generation_id: Some(4), ..Subscription::new(["orders"]) };
-//! let bytes = encode_subscription(&subscription).unwrap();
-//! assert_eq!(&bytes[..2], &[0, 3]);
-//! assert_eq!(decode_subscription(bytes).unwrap(), subscription);
-//! ```
 
 use std::fmt;
 
@@ -40,18 +30,10 @@ use kafka_protocol::{DecodeError, EncodeError};
 use crate::consumer::assignor::{Assignment, Subscription, java_cmp, sort_partitions};
 
 /// The JoinGroup protocol type of consumer groups.
-///
-/// ```
-/// assert_eq!(kafka_client::consumer::protocol::PROTOCOL_TYPE, "consumer");
-/// ```
 pub const PROTOCOL_TYPE: &str = "consumer";
 
 /// The newest consumer protocol version this crate knows, and the one it
 /// writes.
-///
-/// ```
-/// assert_eq!(kafka_client::consumer::protocol::LATEST_VERSION, 3);
-/// ```
 pub const LATEST_VERSION: i16 = ConsumerProtocolSubscription::VERSIONS.max;
 
 const LOWEST_VERSION: i16 = ConsumerProtocolSubscription::VERSIONS.min;
@@ -64,12 +46,6 @@ const _: () = {
 };
 
 /// Which of the two consumer protocol payloads an error is about.
-///
-/// ```
-/// use kafka_client::consumer::protocol::Payload;
-///
-/// assert_eq!(Payload::Subscription.to_string(), "subscription");
-/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Payload {
     /// A member's subscription (JoinGroup metadata).
@@ -88,14 +64,6 @@ impl fmt::Display for Payload {
 }
 
 /// Why consumer protocol bytes could not be read or written.
-///
-/// ```
-/// use bytes::Bytes;
-/// use kafka_client::consumer::protocol::{ConsumerProtocolError, Payload, decode_assignment};
-///
-/// let err = decode_assignment(Bytes::from_static(&[0])).unwrap_err();
-/// assert_eq!(err, ConsumerProtocolError::MissingVersion { payload: Payload::Assignment, len: 1 });
-/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConsumerProtocolError {
@@ -147,21 +115,6 @@ pub enum ConsumerProtocolError {
 ///
 /// [`ConsumerProtocolError::Encode`] when a value does not fit its wire
 /// field, e.g. a topic name longer than 32767 bytes.
-///
-/// ```
-/// use kafka_client::consumer::assignor::Subscription;
-/// use kafka_client::consumer::protocol::encode_subscription;
-///
-/// let bytes = encode_subscription(&Subscription::new(["t"])).unwrap();
-/// assert_eq!(&bytes[..], &[
-///     0, 3, // version
-///     0, 0, 0, 1, 0, 1, b't', // topics
-///     0xff, 0xff, 0xff, 0xff, // user data: null
-///     0, 0, 0, 0, // owned partitions
-///     0xff, 0xff, 0xff, 0xff, // generation: -1
-///     0xff, 0xff, // rack: null
-/// ][..]);
-/// ```
 pub fn encode_subscription(subscription: &Subscription) -> Result<Bytes, ConsumerProtocolError> {
     encode_subscription_version(subscription, LATEST_VERSION)
 }
@@ -175,14 +128,6 @@ pub fn encode_subscription(subscription: &Subscription) -> Result<Bytes, Consume
 /// [`ConsumerProtocolError::UnsupportedVersion`] for a negative version,
 /// [`ConsumerProtocolError::Encode`] when a value does not fit its wire
 /// field.
-///
-/// ```
-/// use kafka_client::consumer::assignor::Subscription;
-/// use kafka_client::consumer::protocol::encode_subscription_version;
-///
-/// let bytes = encode_subscription_version(&Subscription::new(["t"]), 0).unwrap();
-/// assert_eq!(&bytes[..], &[0, 0, 0, 0, 0, 1, 0, 1, b't', 0xff, 0xff, 0xff, 0xff][..]);
-/// ```
 pub fn encode_subscription_version(subscription: &Subscription, version: i16) -> Result<Bytes, ConsumerProtocolError> {
     let version = writable_version(Payload::Subscription, version)?;
     encode_prefixed(&ConsumerProtocolSubscription::from(subscription), version)
@@ -202,14 +147,6 @@ pub fn encode_subscription_version(subscription: &Subscription, version: i16) ->
 /// [`ConsumerProtocolError::UnsupportedVersion`] for a negative version and
 /// [`ConsumerProtocolError::Malformed`] when the rest does not hold a
 /// subscription of that version.
-///
-/// ```
-/// use bytes::Bytes;
-/// use kafka_client::consumer::protocol::decode_subscription;
-///
-/// let bytes = Bytes::from_static(&[0, 0, 0, 0, 0, 1, 0, 1, b't', 0xff, 0xff, 0xff, 0xff]);
-/// assert_eq!(decode_subscription(bytes).unwrap().topics, ["t"]);
-/// ```
 pub fn decode_subscription(bytes: Bytes) -> Result<Subscription, ConsumerProtocolError> {
     decode_prefixed::<ConsumerProtocolSubscription>(Payload::Subscription, bytes).map(Subscription::from)
 }
@@ -221,19 +158,6 @@ pub fn decode_subscription(bytes: Bytes) -> Result<Subscription, ConsumerProtoco
 ///
 /// [`ConsumerProtocolError::Encode`] when a value does not fit its wire
 /// field, e.g. a topic name longer than 32767 bytes.
-///
-/// ```
-/// use kafka_client::consumer::assignor::Assignment;
-/// use kafka_client::consumer::protocol::encode_assignment;
-///
-/// let assignment = Assignment { partitions: vec![("t".to_owned(), 2)], user_data: None };
-/// let bytes = encode_assignment(&assignment).unwrap();
-/// assert_eq!(&bytes[..], &[
-///     0, 3, // version
-///     0, 0, 0, 1, 0, 1, b't', 0, 0, 0, 1, 0, 0, 0, 2, // t: [2]
-///     0xff, 0xff, 0xff, 0xff, // user data: null
-/// ][..]);
-/// ```
 pub fn encode_assignment(assignment: &Assignment) -> Result<Bytes, ConsumerProtocolError> {
     encode_assignment_version(assignment, LATEST_VERSION)
 }
@@ -247,14 +171,6 @@ pub fn encode_assignment(assignment: &Assignment) -> Result<Bytes, ConsumerProto
 /// [`ConsumerProtocolError::UnsupportedVersion`] for a negative version,
 /// [`ConsumerProtocolError::Encode`] when a value does not fit its wire
 /// field.
-///
-/// ```
-/// use kafka_client::consumer::assignor::Assignment;
-/// use kafka_client::consumer::protocol::encode_assignment_version;
-///
-/// let bytes = encode_assignment_version(&Assignment::default(), 0).unwrap();
-/// assert_eq!(&bytes[..], &[0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff][..]);
-/// ```
 pub fn encode_assignment_version(assignment: &Assignment, version: i16) -> Result<Bytes, ConsumerProtocolError> {
     let version = writable_version(Payload::Assignment, version)?;
     encode_prefixed(&ConsumerProtocolAssignment::from(assignment), version)
@@ -271,14 +187,6 @@ pub fn encode_assignment_version(assignment: &Assignment, version: i16) -> Resul
 /// [`ConsumerProtocolError::UnsupportedVersion`] for a negative version and
 /// [`ConsumerProtocolError::Malformed`] when the rest does not hold an
 /// assignment.
-///
-/// ```
-/// use bytes::Bytes;
-/// use kafka_client::consumer::protocol::decode_assignment;
-///
-/// let bytes = Bytes::from_static(&[0, 1, 0, 0, 0, 1, 0, 1, b't', 0, 0, 0, 1, 0, 0, 0, 2, 0xff, 0xff, 0xff, 0xff]);
-/// assert_eq!(decode_assignment(bytes).unwrap().partitions, [("t".to_owned(), 2)]);
-/// ```
 pub fn decode_assignment(bytes: Bytes) -> Result<Assignment, ConsumerProtocolError> {
     decode_prefixed::<ConsumerProtocolAssignment>(Payload::Assignment, bytes).map(Assignment::from)
 }
@@ -341,21 +249,6 @@ fn flatten(grouped: Vec<TopicPartition>) -> Vec<(String, i32)> {
 /// The wire form of a subscription, normalised as Java's
 /// `serializeSubscription` does it: topics sorted, owned partitions sorted by
 /// topic then partition and grouped by topic, a missing generation as -1.
-///
-/// ```
-/// use kafka_client::consumer::assignor::Subscription;
-/// use kafka_protocol::messages::ConsumerProtocolSubscription;
-///
-/// let subscription = Subscription {
-///     owned_partitions: vec![("b".to_owned(), 1), ("a".to_owned(), 0), ("b".to_owned(), 0)],
-///     ..Subscription::new(["b", "a"])
-/// };
-/// let wire = ConsumerProtocolSubscription::from(&subscription);
-/// assert_eq!(wire.topics, ["a", "b"]);
-/// assert_eq!(wire.owned_partitions[1].topic, "b");
-/// assert_eq!(wire.owned_partitions[1].partitions, [0, 1]);
-/// assert_eq!(wire.generation_id, -1);
-/// ```
 impl From<&Subscription> for ConsumerProtocolSubscription {
     fn from(subscription: &Subscription) -> Self {
         let mut topics = subscription.topics.clone();
@@ -376,20 +269,6 @@ impl From<&Subscription> for ConsumerProtocolSubscription {
 /// A subscription read from the wire, as Java's `deserializeSubscription`
 /// builds it: owned partitions flattened in wire order, a negative
 /// generation and an empty rack as absent, no group instance id.
-///
-/// ```
-/// use kafka_client::consumer::assignor::Subscription;
-/// use kafka_protocol::messages::ConsumerProtocolSubscription;
-///
-/// let wire = ConsumerProtocolSubscription {
-///     topics: vec!["t".to_owned()],
-///     rack_id: Some(String::new()),
-///     ..Default::default()
-/// };
-/// let subscription = Subscription::from(wire);
-/// assert_eq!(subscription.rack_id, None);
-/// assert_eq!(subscription.generation_id, None);
-/// ```
 impl From<ConsumerProtocolSubscription> for Subscription {
     fn from(wire: ConsumerProtocolSubscription) -> Self {
         Subscription {
@@ -405,20 +284,6 @@ impl From<ConsumerProtocolSubscription> for Subscription {
 
 /// The wire form of an assignment, grouped by topic in the order topics
 /// first appear, as Java's `serializeAssignment` groups them.
-///
-/// ```
-/// use kafka_client::consumer::assignor::Assignment;
-/// use kafka_protocol::messages::ConsumerProtocolAssignment;
-///
-/// let assignment = Assignment {
-///     partitions: vec![("b".to_owned(), 1), ("a".to_owned(), 0), ("b".to_owned(), 0)],
-///     user_data: None,
-/// };
-/// let wire = ConsumerProtocolAssignment::from(&assignment);
-/// assert_eq!(wire.assigned_partitions[0].topic, "b");
-/// assert_eq!(wire.assigned_partitions[0].partitions, [1, 0]);
-/// assert_eq!(wire.assigned_partitions[1].topic, "a");
-/// ```
 impl From<&Assignment> for ConsumerProtocolAssignment {
     fn from(assignment: &Assignment) -> Self {
         let mut grouped: Vec<TopicPartition> = Vec::new();
@@ -441,14 +306,6 @@ impl From<&Assignment> for ConsumerProtocolAssignment {
 }
 
 /// An assignment read from the wire, partitions flattened in wire order.
-///
-/// ```
-/// use kafka_client::consumer::assignor::Assignment;
-/// use kafka_protocol::messages::ConsumerProtocolAssignment;
-///
-/// let assignment = Assignment::from(ConsumerProtocolAssignment::default());
-/// assert!(assignment.partitions.is_empty());
-/// ```
 impl From<ConsumerProtocolAssignment> for Assignment {
     fn from(wire: ConsumerProtocolAssignment) -> Self {
         Assignment { partitions: flatten(wire.assigned_partitions), user_data: wire.user_data }
