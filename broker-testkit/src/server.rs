@@ -81,12 +81,15 @@ pub(crate) async fn run_core(mut core: Core, mut rx: mpsc::Receiver<Command>, cl
     let mut next_reply = 0u64;
     loop {
         let deadline = core.next_deadline().map(|ms| clock.instant_at(ms));
+        // Biased, so runs repeat (no random branch order); timers first, so
+        // a steady stream of requests cannot starve them.
         let cmd = tokio::select! {
+            biased;
+            () = sleep_until(deadline) => None,
             c = rx.recv() => match c {
                 Some(c) => Some(c),
                 None => break,
             },
-            () = sleep_until(deadline) => None,
         };
         let now = clock.now_ms();
         let mut ready = match cmd {
@@ -181,8 +184,9 @@ pub(crate) async fn run_listener(
     let mut stop = state.clone();
     loop {
         let accepted = tokio::select! {
-            a = listener.accept() => a,
+            biased;
             _ = wait_for(&mut stop, RunState::Stopped) => return,
+            a = listener.accept() => a,
         };
         let Ok((stream, peer)) = accepted else { continue };
         if *state.borrow() != RunState::Running {
@@ -245,6 +249,7 @@ pub(crate) async fn serve_connection<S>(
                 }
             }
             tokio::select! {
+                biased;
                 r = rd.read_buf(&mut buf) => match r {
                     Ok(0) | Err(_) => return,
                     Ok(_) => {}
@@ -302,6 +307,7 @@ pub(crate) async fn serve_connection<S>(
             return;
         }
         let outcome = tokio::select! {
+            biased;
             o = rx => match o {
                 Ok(o) => o,
                 Err(_) => return,
@@ -321,6 +327,7 @@ pub(crate) async fn serve_connection<S>(
             }
             Some(FaultAction::ApplyThenDelay(d)) => {
                 tokio::select! {
+                    biased;
                     () = tokio::time::sleep(d) => {}
                     () = wait_not_running(&mut state) => return,
                 }

@@ -130,6 +130,7 @@ pub(crate) async fn run(weak: Weak<Inner>) {
         let wake = inner.wake_fetcher.notified();
         let sleep_for = next_ms.map(|t| Duration::from_millis(u64::try_from((t - now).max(1)).unwrap_or(1)));
         tokio::select! {
+            biased;
             Some((leader, epoch, asked, result)) = in_flight.next(), if !in_flight.is_empty() => {
                 busy.remove(&leader);
                 let Some(inner) = weak.upgrade() else { return };

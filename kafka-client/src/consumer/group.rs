@@ -139,6 +139,7 @@ pub(crate) async fn run(weak: Weak<Inner>) {
                     None => Duration::from_secs(1),
                 };
                 tokio::select! {
+                    biased;
                     () = wake => {}
                     () = tokio::time::sleep(sleep) => {}
                 }

@@ -110,6 +110,7 @@ impl Consumer {
                 wake_at = wake_at.min(t);
             }
             tokio::select! {
+                biased;
                 () = data => {}
                 () = group => {}
                 () = tokio::time::sleep_until(wake_at) => {}

@@ -41,6 +41,7 @@ pub(crate) async fn run(weak: Weak<Inner>) {
         }
         let next = last_refresh.map_or(backoff, |t| (t + max_age).saturating_duration_since(Instant::now()));
         tokio::select! {
+            biased;
             () = wake => {
                 // Coalesce a burst of requests; never refresh more often than the backoff.
                 let since = last_refresh.map_or(backoff, |t| t.elapsed());

@@ -7,7 +7,7 @@
 //! ±20 % jitter as in the Java client) has passed. Concurrent metadata
 //! refreshes share one request.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -74,7 +74,7 @@ pub struct NetworkClient {
     metadata: Mutex<Metadata>,
     metadata_version: watch::Sender<u64>,
     last_refresh: Mutex<Option<Instant>>,
-    slots: Mutex<HashMap<i32, Slot>>,
+    slots: Mutex<BTreeMap<i32, Slot>>,
     refresh: tokio::sync::Mutex<()>,
     closed: AtomicBool,
 }
@@ -97,7 +97,7 @@ impl NetworkClient {
             metadata: Mutex::new(Metadata::new()),
             metadata_version: watch::channel(0).0,
             last_refresh: Mutex::new(None),
-            slots: Mutex::new(HashMap::new()),
+            slots: Mutex::new(BTreeMap::new()),
             refresh: tokio::sync::Mutex::new(()),
             closed: AtomicBool::new(false),
         })

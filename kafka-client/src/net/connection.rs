@@ -413,6 +413,7 @@ impl Connection {
             return Err(self.disconnected(R::API_KEY, false));
         }
         let permit = tokio::select! {
+            biased;
             p = self.permits.clone().acquire_owned() => p.map_err(|_| self.disconnected(R::API_KEY, false))?,
             () = self.closed() => return Err(self.disconnected(R::API_KEY, false)),
         };
@@ -551,6 +552,7 @@ async fn read_loop<R: AsyncRead + Unpin>(mut rd: R, shared: Arc<Shared>, max_fra
                 // queued behind a long one must still fire on time.
                 let deadline = shared.lock().iter().map(|p| p.deadline).min();
                 tokio::select! {
+                    biased;
                     r = rd.read_buf(&mut buf) => match r {
                         Ok(0) | Err(_) => {
                             shared.close(None);

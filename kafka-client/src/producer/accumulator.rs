@@ -19,7 +19,7 @@
 //!   ordered by sequence number among other retries, so records keep their
 //!   order.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
 use kafka_protocol::Compression;
@@ -211,8 +211,10 @@ impl Accumulator {
         max_request_size: usize,
         now_ms: i64,
         mut idem: Option<&mut Idempotence>,
-    ) -> HashMap<i32, Vec<ProducerBatch>> {
-        let mut by_node: HashMap<i32, Vec<TopicPartition>> = HashMap::new();
+    ) -> BTreeMap<i32, Vec<ProducerBatch>> {
+        // Ordered maps: the sender sends in this order, and a run must not
+        // depend on hash order (seeded fault schedules replay it).
+        let mut by_node: BTreeMap<i32, Vec<TopicPartition>> = BTreeMap::new();
         for (tp, q) in &self.queues {
             if q.is_empty() {
                 continue;
@@ -221,7 +223,7 @@ impl Accumulator {
                 by_node.entry(l).or_default().push(tp.clone());
             }
         }
-        let mut out: HashMap<i32, Vec<ProducerBatch>> = HashMap::new();
+        let mut out: BTreeMap<i32, Vec<ProducerBatch>> = BTreeMap::new();
         for (node, mut tps) in by_node {
             tps.sort();
             let start = self.drain_start.get(&node).copied().unwrap_or(0) % tps.len().max(1);

@@ -26,7 +26,7 @@
 //! appending (NOT_LEADER_OR_FOLLOWER from a produce that waited for the ISR,
 //! REQUEST_TIMED_OUT, NOT_ENOUGH_REPLICAS_AFTER_APPEND).
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -71,7 +71,7 @@ struct Sender {
     in_flight: FuturesUnordered<InFlight>,
     /// The completions of the batches of each request in flight, so that an
     /// abort can fail them without waiting for the answers.
-    in_flight_batches: HashMap<u64, Vec<(u64, TopicPartition, Arc<super::delivery::BatchCompletion>)>>,
+    in_flight_batches: BTreeMap<u64, Vec<(u64, TopicPartition, Arc<super::delivery::BatchCompletion>)>>,
     next_request: u64,
     /// Partitions with a batch in flight (ordering without idempotence and
     /// one request in flight: such a partition waits).
@@ -95,7 +95,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
         shared,
         idem,
         in_flight: FuturesUnordered::new(),
-        in_flight_batches: HashMap::new(),
+        in_flight_batches: BTreeMap::new(),
         next_request: 0,
         muted: HashSet::new(),
         throttled_until: HashMap::new(),
@@ -129,6 +129,7 @@ impl Sender {
             let next = self.round(now).await;
             let wait = next.map(|t| Duration::from_millis(u64::try_from((t - now).max(1)).unwrap_or(1)));
             tokio::select! {
+                biased;
                 Some((request, node, batches, result)) = self.in_flight.next(), if !self.in_flight.is_empty() => {
                     self.in_flight_batches.remove(&request);
                     self.handle_response(node, batches, result);
@@ -676,7 +677,7 @@ impl Sender {
         // Requests in flight are abandoned: the broker may or may not apply
         // them, so their records' outcome is unknown, not failed.
         drop(std::mem::take(&mut self.in_flight));
-        for (_, batches) in self.in_flight_batches.drain() {
+        for (_, batches) in std::mem::take(&mut self.in_flight_batches) {
             for (id, tp, completion) in batches {
                 completion.complete(Err(Error::OutcomeUnknown {
                     topic: tp.topic.to_string(),
