@@ -1,7 +1,8 @@
 //! Randomized fault schedules against a 3-broker testkit (issue 10): an
 //! idempotent acks=all producer and a consumer group run while a schedule
 //! drawn from a seed moves leaders, stops, restarts and isolates brokers,
-//! partitions one client from one broker (silently: `tests::netsim`),
+//! partitions one client from one broker (silently: `tests::netsim`), has a
+//! member overrun `max.poll.interval.ms` before committing,
 //! stalls followers, and injects Produce (incl. responses cut in half),
 //! Fetch and group-API faults; then
 //! everything heals and the invariants are checked:
@@ -86,6 +87,12 @@ enum Step {
     GroupFault(ApiKey, ErrorCode, u32),
     CrashMember,
     JoinMember,
+    /// The nth member takes longer than `max.poll.interval.ms` (10 s) over
+    /// the records it just processed, before committing them.
+    SlowMember {
+        nth: usize,
+        for_ms: u64,
+    },
     Pause(Duration),
 }
 
@@ -134,13 +141,14 @@ fn schedule(seed: u64) -> Vec<Step> {
                     [rng.usize(0..3)],
                 rng.u32(1..3),
             ),
-            10 => {
+            10 if rng.bool() => {
                 if rng.bool() {
                     Step::CrashMember
                 } else {
                     Step::JoinMember
                 }
             }
+            10 => Step::SlowMember { nth: rng.usize(0..3), for_ms: rng.u64(10_500..13_000) },
             11 if rng.bool() => Step::Unstall,
             _ => Step::Pause(Duration::from_millis(rng.u64(100..600))),
         };
@@ -154,6 +162,8 @@ struct Member {
     /// Its name on the simulated network.
     name: String,
     stop: Arc<AtomicBool>,
+    /// Milliseconds the member will spend over its next records.
+    stall_ms: Arc<std::sync::atomic::AtomicU64>,
     task: tokio::task::JoinHandle<Result<(), String>>,
 }
 
@@ -185,6 +195,8 @@ fn start_member(
         .expect("consumer");
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
+    let stall_ms = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let stall = stall_ms.clone();
     let task = tokio::spawn(async move {
         c.subscribe([TOPIC]).map_err(|e| e.to_string())?;
         while !flag.load(Ordering::SeqCst) {
@@ -200,6 +212,10 @@ fn start_member(
                             *s.entry(v).or_default() += 1;
                         }
                     }
+                    let stall = stall.swap(0, Ordering::SeqCst);
+                    if stall > 0 {
+                        tokio::time::sleep(Duration::from_millis(stall)).await;
+                    }
                     if !auto_commit {
                         // A commit refused because the group moved on is
                         // expected under faults; the next poll rejoins.
@@ -213,7 +229,7 @@ fn start_member(
         }
         c.close().await.map_err(|e| e.to_string())
     });
-    Member { name, stop, task }
+    Member { name, stop, stall_ms, task }
 }
 
 fn tracing_free_log(msg: &str) {
@@ -382,6 +398,11 @@ async fn run_seed(seed: u64) -> Result<String, String> {
             }
             Step::GroupFault(api, code, n) => {
                 faults.push(cluster.add_fault(Fault::on(*api).action(FaultAction::Error(*code)).times(u64::from(*n))));
+            }
+            Step::SlowMember { nth, for_ms } => {
+                if let Some(m) = members.get(nth % members.len().max(1)) {
+                    m.stall_ms.store(*for_ms, Ordering::SeqCst);
+                }
             }
             Step::CrashMember => {
                 // A member that vanishes without leaving: its session expires.
