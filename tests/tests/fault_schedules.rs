@@ -30,7 +30,8 @@
 //! FAULT_SEED=1234 cargo test -p tests --test fault_schedules -- --nocapture
 //! ```
 //!
-//! `FAULT_SEEDS=N` runs seeds 0..N (CI runs the default, 100) after the
+//! `FAULT_SEEDS=N` runs seeds 0..N (the default is 30; CI's simulation step
+//! runs 1000 in the `sim` profile, opt-level 1) after the
 //! named regression seeds; `FAULT_SEED_BASE` shifts the range.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -591,7 +592,7 @@ fn seeds() -> Vec<u64> {
     if let Some(s) = std::env::var("FAULT_SEED").ok().and_then(|s| s.parse().ok()) {
         return vec![s];
     }
-    let n: u64 = std::env::var("FAULT_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(100);
+    let n: u64 = std::env::var("FAULT_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(30);
     let base: u64 = std::env::var("FAULT_SEED_BASE").ok().and_then(|s| s.parse().ok()).unwrap_or(0);
     REGRESSION_SEEDS.into_iter().chain(base..base + n).collect()
 }
