@@ -38,9 +38,6 @@ use kafka_protocol::messages::produce::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{InitProducerIdRequest, ProduceRequest, ProduceResponse};
 use kafka_protocol::{ApiKey, ErrorCode, Uuid};
 
-/// The first Produce version that names topics by id.
-const FIRST_PRODUCE_BY_ID: i16 = 13;
-
 use super::batch::ProducerBatch;
 use super::delivery::{BatchResult, RecordMetadata};
 use super::idempotence::{Idempotence, SequenceDecision};
@@ -49,6 +46,9 @@ use crate::TopicPartition;
 use crate::config::millis;
 use crate::error::Error;
 use crate::metadata::BrokerAddr;
+
+/// The first Produce version that names topics by id.
+const FIRST_PRODUCE_BY_ID: i16 = 13;
 
 /// Whether an acks=all answer with `code` may come after the leader
 /// appended the batch: Kafka answers a produce that waited for the ISR with
