@@ -364,16 +364,27 @@ async fn resolve_topic_ids(shared: &Shared, ids: Vec<kafka_protocol::Uuid>) -> H
     rx.await.unwrap_or_default()
 }
 
+/// The answer's bytes, in parts. Handlers fill responses for the newest
+/// version; an older client gets only the fields its version carries, as
+/// Kafka's handlers arrange.
+fn encode(correlation_id: i32, version: i16, mut resp: ResponseBody) -> std::io::Result<Vec<bytes::Bytes>> {
+    resp.clear_absent_fields(version);
+    let w = encode_response(correlation_id, version, &resp).map_err(|e| {
+        tracing::error!(error = %e, "cannot encode a response");
+        std::io::Error::other(e.to_string())
+    })?;
+    Ok(w.into_parts())
+}
+
 /// Writes the first half of the answer's bytes (a reset mid-response).
 async fn write_half(
     wr: &mut (impl tokio::io::AsyncWrite + Unpin),
     correlation_id: i32,
     version: i16,
-    mut resp: ResponseBody,
+    resp: ResponseBody,
 ) {
-    resp.clear_absent_fields(version);
-    let Ok(w) = encode_response(correlation_id, version, &resp) else { return };
-    let bytes: Vec<u8> = w.into_parts().iter().flat_map(|p| p.iter().copied()).collect();
+    let Ok(parts) = encode(correlation_id, version, resp) else { return };
+    let bytes: Vec<u8> = parts.iter().flat_map(|p| p.iter().copied()).collect();
     let _ = wr.write_all(&bytes[..bytes.len() / 2]).await;
     let _ = wr.flush().await;
 }
@@ -382,16 +393,9 @@ async fn write(
     wr: &mut (impl tokio::io::AsyncWrite + Unpin),
     correlation_id: i32,
     version: i16,
-    mut resp: ResponseBody,
+    resp: ResponseBody,
 ) -> std::io::Result<()> {
-    // Handlers fill responses for the newest version; an older client gets
-    // only the fields its version carries, as Kafka's handlers arrange.
-    resp.clear_absent_fields(version);
-    let w = encode_response(correlation_id, version, &resp).map_err(|e| {
-        tracing::error!(error = %e, "cannot encode a response");
-        std::io::Error::other(e.to_string())
-    })?;
-    for part in w.into_parts() {
+    for part in encode(correlation_id, version, resp)? {
         wr.write_all(&part).await?;
     }
     Ok(())

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use broker_testkit::{Cluster, TopicSpec};
+use broker_testkit::{Cluster, Fault, FaultAction, TopicSpec};
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use kafka_client::consumer::{
@@ -686,5 +686,43 @@ async fn topic_scoped_fetch_faults_fire_on_fetches_by_topic_id() {
     let (missing, dupes) = count_values(&seen, "b", 20);
     assert!(missing.is_empty() && dupes.is_empty(), "missing {missing:?} dupes {dupes:?}");
     c.close().await.unwrap();
+    cluster.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_fetch_response_cut_in_half_is_fetched_again() {
+    let cluster = Cluster::builder().start().await.unwrap();
+    cluster.create_topic("cut", 1, 1).await.unwrap();
+    let p = Producer::builder()
+        .bootstrap_servers(cluster.bootstrap_servers())
+        .clock(clock())
+        .connector(in_memory(&cluster))
+        .build()
+        .unwrap();
+    for i in 0..50 {
+        drop(p.send(ProducerRecord::new("cut").value(format!("c-{i}"))).await.unwrap());
+    }
+    p.flush().await;
+    let handle = cluster.add_fault(Fault::on(ApiKey::Fetch).action(FaultAction::ApplyThenCut).times(2));
+    let c = Consumer::builder()
+        .bootstrap_servers(cluster.bootstrap_servers())
+        .auto_offset_reset(OffsetReset::Earliest)
+        .clock(clock())
+        .connector(in_memory(&cluster))
+        .build()
+        .unwrap();
+    c.assign([TopicPartition::new("cut", 0)]).unwrap();
+    let mut values = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while values.len() < 50 {
+        assert!(tokio::time::Instant::now() < deadline, "{} of 50 records read", values.len());
+        for r in c.poll(Duration::from_millis(100)).await.unwrap() {
+            values.push(String::from_utf8(r.value.unwrap().to_vec()).unwrap());
+        }
+    }
+    assert_eq!(values, (0..50).map(|i| format!("c-{i}")).collect::<Vec<_>>(), "each record once, in order");
+    assert_eq!(handle.fired(), 2);
+    c.close().await.unwrap();
+    p.close_timeout(Duration::from_secs(5)).await.ok();
     cluster.shutdown().await;
 }

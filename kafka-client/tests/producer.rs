@@ -221,39 +221,6 @@ async fn a_response_cut_in_half_is_retried_and_deduplicated() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_fetch_response_cut_in_half_is_fetched_again() {
-    let cluster = Cluster::builder().start().await.unwrap();
-    cluster.create_topic("cut", 1, 1).await.unwrap();
-    let p = builder(&cluster).build().unwrap();
-    for i in 0..50 {
-        drop(p.send(ProducerRecord::new("cut").value(format!("c-{i}"))).await.unwrap());
-    }
-    p.flush().await;
-    let handle = cluster.add_fault(Fault::on(ApiKey::Fetch).action(FaultAction::ApplyThenCut).times(2));
-    let c = kafka_client::consumer::Consumer::builder()
-        .bootstrap_servers(cluster.bootstrap_servers())
-        .auto_offset_reset(kafka_client::consumer::OffsetReset::Earliest)
-        .clock(clock())
-        .connector(in_memory(&cluster))
-        .build()
-        .unwrap();
-    c.assign([kafka_client::TopicPartition::new("cut", 0)]).unwrap();
-    let mut values = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while values.len() < 50 {
-        assert!(tokio::time::Instant::now() < deadline, "{} of 50 records read", values.len());
-        for r in c.poll(Duration::from_millis(100)).await.unwrap() {
-            values.push(String::from_utf8(r.value.unwrap().to_vec()).unwrap());
-        }
-    }
-    assert_eq!(values, (0..50).map(|i| format!("c-{i}")).collect::<Vec<_>>(), "each record once, in order");
-    assert_eq!(handle.fired(), 2);
-    c.close().await.unwrap();
-    p.close_timeout(Duration::from_secs(5)).await.ok();
-    cluster.shutdown().await;
-}
-
-#[tokio::test(start_paused = true)]
 async fn applied_then_delayed_past_the_timeout_is_deduplicated() {
     let f = Fault::on(ApiKey::Produce).action(FaultAction::ApplyThenDelay(Duration::from_millis(800))).times(2);
     let (c, fired) = under_fault(
