@@ -117,6 +117,12 @@ impl From<kafka_client::Error> for Failure {
     }
 }
 
+impl From<kafka_client::producer::SendError> for Failure {
+    fn from(e: kafka_client::producer::SendError) -> Failure {
+        Failure::new(format!("record for {} not sent: {}", e.record.topic, e.error))
+    }
+}
+
 /// The options given on a command line.
 #[derive(Debug, Clone, Default)]
 pub struct Args {

@@ -99,11 +99,18 @@ async fn linger_and_delivery_timeout_run_on_the_paused_clock() {
 }
 
 /// Waits (on the paused clock) until `cluster` has no client connection
-/// open; fails after 10 minutes of paused time.
-async fn all_connections_closed(cluster: &Cluster, what: &str) {
+/// open and no more tasks are alive than `tasks` (the count before the
+/// client existed); fails after 10 minutes of paused time.
+async fn all_connections_closed(cluster: &Cluster, tasks: usize, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(600);
-    while cluster.open_connections() > 0 {
-        assert!(Instant::now() < deadline, "{what}: {} connections stayed open", cluster.open_connections());
+    let alive = || tokio::runtime::Handle::current().metrics().num_alive_tasks();
+    while cluster.open_connections() > 0 || alive() > tasks {
+        assert!(
+            Instant::now() < deadline,
+            "{what}: {} connections stayed open, {} tasks alive of {tasks} before",
+            cluster.open_connections(),
+            alive()
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
@@ -112,6 +119,8 @@ async fn all_connections_closed(cluster: &Cluster, what: &str) {
 async fn a_dropped_client_leaves_no_connection_behind() {
     let cluster = Cluster::builder().start().await.unwrap();
     cluster.create_topic("t", 2, 1).await.unwrap();
+    // Every task a client starts (engine, connections, helpers) ends with it.
+    let tasks = tokio::runtime::Handle::current().metrics().num_alive_tasks();
 
     // A producer dropped with a record still lingering delivers it, then
     // its sender ends and closes its connections.
@@ -123,7 +132,7 @@ async fn a_dropped_client_leaves_no_connection_behind() {
     assert!(cluster.open_connections() > 0, "a clone still holds the producer");
     drop(clone);
     pending.await.expect("accepted before the drop, delivered after it");
-    all_connections_closed(&cluster, "dropped producer").await;
+    all_connections_closed(&cluster, tasks, "dropped producer").await;
 
     let c = consumer(&cluster, "g").build().unwrap();
     c.subscribe(["t"]).unwrap();
@@ -134,7 +143,7 @@ async fn a_dropped_client_leaves_no_connection_behind() {
         seen += c.poll(Duration::from_millis(100)).await.unwrap().len();
     }
     drop(c);
-    all_connections_closed(&cluster, "dropped consumer").await;
+    all_connections_closed(&cluster, tasks, "dropped consumer").await;
 
     let a = kafka_client::admin::Admin::builder()
         .bootstrap_servers(cluster.bootstrap_servers())
@@ -143,6 +152,6 @@ async fn a_dropped_client_leaves_no_connection_behind() {
         .unwrap();
     assert!(a.list_topics(false).await.unwrap().contains_key("t"));
     drop(a);
-    all_connections_closed(&cluster, "dropped admin").await;
+    all_connections_closed(&cluster, tasks, "dropped admin").await;
     cluster.shutdown().await;
 }

@@ -337,8 +337,10 @@ async fn max_block_bounds_the_wait_for_metadata_and_memory() {
 
     // A topic that never appears.
     let t0 = tokio::time::Instant::now();
-    let err = p.send(ProducerRecord::new("missing").value("x")).await.unwrap_err();
-    assert!(matches!(&err, Error::Timeout { what, .. } if what.contains("missing")), "{err:?}");
+    let refused = p.send(ProducerRecord::new("missing").value("x")).await.unwrap_err();
+    assert!(matches!(&refused.error, Error::Timeout { what, .. } if what.contains("missing")), "{refused:?}");
+    // The refused record comes back whole.
+    assert_eq!(refused.record, ProducerRecord::new("missing").value("x"));
     assert!(t0.elapsed() >= Duration::from_millis(400), "gave up after {:?}", t0.elapsed());
 
     // Memory that never frees up: the broker is unreachable.
@@ -350,7 +352,7 @@ async fn max_block_bounds_the_wait_for_metadata_and_memory() {
         let t0 = tokio::time::Instant::now();
         match p.send(ProducerRecord::new("full").value(value.clone())).await {
             Ok(f) => accepted.push(f),
-            Err(e) => break (e, t0.elapsed()),
+            Err(e) => break (e.error, t0.elapsed()),
         }
         assert!(accepted.len() < 200, "buffer.memory never ran out");
     };
@@ -395,7 +397,9 @@ async fn close_never_hangs_with_a_dead_cluster() {
     p.close_timeout(Duration::from_millis(500)).await.ok();
     assert!(t0.elapsed() < Duration::from_secs(6), "close took {:?}", t0.elapsed());
     assert!(pending.await.is_err());
-    assert!(matches!(p.send(ProducerRecord::new("dead").value("late")).await, Err(Error::Closed)));
+    assert!(
+        matches!(p.send(ProducerRecord::new("dead").value("late")).await, Err(e) if matches!(e.error, Error::Closed))
+    );
     cluster.shutdown().await;
 }
 

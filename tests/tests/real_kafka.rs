@@ -672,7 +672,7 @@ async fn max_block_bounds_send(bootstrap: &str, freeze: impl FnOnce(), thaw: imp
         .build()
         .unwrap();
     let t0 = Instant::now();
-    let err = p.send(ProducerRecord::new("never-created").value("x")).await.unwrap_err();
+    let err = p.send(ProducerRecord::new("never-created").value("x")).await.unwrap_err().error;
     assert!(matches!(&err, Error::Timeout { what, .. } if what.contains("never-created")), "{err:?}");
     assert!(t0.elapsed() >= Duration::from_millis(400), "gave up after {:?}", t0.elapsed());
 
@@ -684,7 +684,7 @@ async fn max_block_bounds_send(bootstrap: &str, freeze: impl FnOnce(), thaw: imp
         let t0 = Instant::now();
         match p.send(ProducerRecord::new("full").value(value.clone())).await {
             Ok(f) => accepted.push(f),
-            Err(e) => break (e, t0.elapsed()),
+            Err(e) => break (e.error, t0.elapsed()),
         }
         assert!(accepted.len() < 200, "buffer.memory never ran out");
     };

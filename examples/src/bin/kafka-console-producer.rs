@@ -241,7 +241,7 @@ async fn send_lines(
             continue;
         }
         let delivery =
-            producer.send(r).await.map_err(|e| Failure::new(send_error(&cfg.topic, key_len, value_len, &e)))?;
+            producer.send(r).await.map_err(|e| Failure::new(send_error(&cfg.topic, key_len, value_len, &e.error)))?;
         let (topic, failed) = (cfg.topic.clone(), failed.clone());
         deliveries.spawn(async move {
             if let Err(e) = delivery.await {

@@ -75,6 +75,13 @@ pub(crate) struct Accumulator {
     flushing: usize,
     closed: bool,
     drain_start: HashMap<i32, usize>,
+    /// The id the next batch gets: batches created later have larger ids.
+    next_batch_id: u64,
+    /// Batches created and not yet completed, by id, counting the parts of
+    /// a split batch (which share its id). A batch counts from the moment
+    /// it is created, under the same lock as its first record, so a flush
+    /// can never miss it.
+    incomplete: BTreeMap<u64, usize>,
 }
 
 fn retry_backoff(cfg: &AccumulatorConfig, attempts: u32) -> i64 {
@@ -93,7 +100,15 @@ pub(crate) struct RecordRef<'a> {
 
 impl Accumulator {
     pub(crate) fn new(cfg: AccumulatorConfig) -> Self {
-        Accumulator { cfg, queues: FastMap::default(), flushing: 0, closed: false, drain_start: HashMap::new() }
+        Accumulator {
+            cfg,
+            queues: FastMap::default(),
+            flushing: 0,
+            closed: false,
+            drain_start: HashMap::new(),
+            next_batch_id: 0,
+            incomplete: BTreeMap::new(),
+        }
     }
 
     /// Appends to the partition's open batch if the record fits.
@@ -128,12 +143,14 @@ impl Accumulator {
         tp: &TopicPartition,
         record: RecordRef<'_>,
         reserved: usize,
-        id: u64,
         now_ms: i64,
     ) -> (Appended, usize) {
         if let Some(a) = self.try_append(tp, record) {
             return (a, reserved);
         }
+        let id = self.next_batch_id;
+        self.next_batch_id += 1;
+        self.incomplete.insert(id, 1);
         let RecordRef { timestamp: ts, key, value, headers } = record;
         let mut batch = ProducerBatch::new(
             id,
@@ -329,9 +346,38 @@ impl Accumulator {
         self.queues.values().any(|q| !q.is_empty())
     }
 
-    /// A flush started: every batch is ready at once.
-    pub(crate) fn begin_flush(&mut self) {
+    /// A flush started: every batch is ready at once. Returns the flush's
+    /// mark: it ends when every batch numbered below it has completed.
+    pub(crate) fn begin_flush(&mut self) -> u64 {
         self.flushing += 1;
+        self.next_batch_id
+    }
+
+    /// Whether every batch numbered below `mark` has completed.
+    pub(crate) fn completed_below(&self, mark: u64) -> bool {
+        self.incomplete.range(..mark).next().is_none()
+    }
+
+    /// Whether any batch is incomplete (waiting here or in flight).
+    pub(crate) fn has_incomplete(&self) -> bool {
+        !self.incomplete.is_empty()
+    }
+
+    /// A batch with `id` completed (one part of it, if it was split).
+    pub(crate) fn batch_done(&mut self, id: u64) {
+        if let Some(n) = self.incomplete.get_mut(&id) {
+            *n -= 1;
+            if *n == 0 {
+                self.incomplete.remove(&id);
+            }
+        }
+    }
+
+    /// A batch with `id` was split into `parts` batches.
+    pub(crate) fn batch_split(&mut self, id: u64, parts: usize) {
+        if let Some(n) = self.incomplete.get_mut(&id) {
+            *n += parts.saturating_sub(1);
+        }
     }
 
     /// A flush ended.
@@ -370,7 +416,7 @@ mod tests {
         let record = RecordRef { timestamp: now, key: None, value: Some(value), headers: &[] };
         match acc.try_append(&tp(p), record) {
             Some(a) => a,
-            None => acc.append_new(&tp(p), record, acc.new_batch_size(value.len() + 10), 0, now).0,
+            None => acc.append_new(&tp(p), record, acc.new_batch_size(value.len() + 10), now).0,
         }
     }
 
@@ -452,6 +498,29 @@ mod tests {
         assert_eq!(gone.len(), 1);
         assert_eq!(gone[0].tp.partition, 0);
         assert_eq!(acc.next_expiry_ms(), Some(180_000));
+    }
+
+    #[test]
+    fn a_flush_waits_for_the_batches_created_before_it() {
+        let mut acc = Accumulator::new(cfg());
+        append(&mut acc, 0, b"a", 0);
+        append(&mut acc, 1, b"b", 0);
+        let mark = acc.begin_flush();
+        append(&mut acc, 2, b"after", 0);
+        assert!(!acc.completed_below(mark));
+        let drained = acc.drain(&BTreeSet::from([1]), &leader, 1 << 20, 10, None).remove(&1).unwrap();
+        let ids: Vec<u64> = drained.iter().map(|b| b.id).collect();
+        assert_eq!(ids, [0, 1, 2]);
+        // A split batch counts until each part completes.
+        acc.batch_split(0, 2);
+        acc.batch_done(0);
+        acc.batch_done(1);
+        assert!(!acc.completed_below(mark), "one part of batch 0 is still out");
+        acc.batch_done(0);
+        assert!(acc.completed_below(mark), "the batch opened after the flush does not hold it up");
+        assert!(acc.has_incomplete());
+        acc.batch_done(2);
+        assert!(!acc.has_incomplete());
     }
 
     #[test]

@@ -97,6 +97,11 @@ impl ProducerConfig {
     pub fn delivery_timeout(&self) -> Duration {
         self.delivery_timeout
     }
+
+    /// `buffer.memory`, in bytes.
+    pub fn buffer_memory(&self) -> usize {
+        self.buffer_memory
+    }
 }
 
 /// Builds a [`Producer`]; every setting names its Java config and default.

@@ -1,12 +1,14 @@
 //! The producer, shaped like Kafka's own: partitioner → RecordAccumulator →
-//! a background sender.
+//! an engine task that sends.
 //!
 //! [`Producer::send`] picks the partition, encodes the record straight into
 //! the partition's open batch, and returns a [`DeliveryFuture`] as soon as
 //! the record is accepted; it waits (up to `max.block.ms`) only for the
-//! topic's metadata and for buffer space. A background task drains ready
-//! batches into one Produce request per broker, pipelines them, retries what
-//! can be retried, and completes each record's future.
+//! topic's metadata and for buffer space. The engine (`engine.rs`), one
+//! task that owns everything else (idempotence, requests in flight,
+//! retries, flushes, closing), drains ready batches into one Produce
+//! request per broker, pipelines them, retries what can be retried, and
+//! completes each record's future.
 //!
 //! Ordering: records of one partition are written in the order they were
 //! sent as long as idempotence is on (the default) or at most one request
@@ -30,27 +32,27 @@ mod accumulator;
 mod batch;
 mod config;
 mod delivery;
+mod engine;
 mod idempotence;
 mod interceptor;
 pub mod partitioner;
 mod record;
-mod sender;
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kafka_protocol::records::BatchBuilder;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{Notify, Semaphore, mpsc, oneshot, watch};
 
 pub use crate::TopicPartition;
 pub use config::{Acks, PartitionerChoice, ProducerBuilder, ProducerConfig};
 pub use delivery::{DeliveryFuture, RecordMetadata};
 pub use interceptor::ProducerInterceptor;
-pub use record::{BytesSerializer, ProducerRecord, Serializer, StrSerializer, StringSerializer};
+pub use record::{BytesSerializer, ProducerRecord, SendError, Serializer, StrSerializer, StringSerializer};
 
 use self::accumulator::{Accumulator, AccumulatorConfig, RecordRef};
+use self::engine::{Command, Engine};
 use self::partitioner::{Partitioner, TopicView};
 use crate::config::millis;
 use crate::error::{Error, Result};
@@ -58,67 +60,49 @@ use crate::net::{ConnectionConfig, NetConfig, NetworkClient};
 
 static CLIENT_IDS: AtomicU64 = AtomicU64::new(1);
 
-/// What the producer handle and its sender share.
+/// What the handles and the engine share: settings, the connection layer,
+/// the `buffer.memory` gate and the accumulator. Everything else the
+/// producer keeps is the engine's alone.
 pub(crate) struct Shared {
     pub cfg: ProducerConfig,
     /// What every timer and default record timestamp reads.
     pub clock: crate::Clock,
     pub net: Arc<NetworkClient>,
+    /// The one lock of the producer, as in Java's RecordAccumulator:
+    /// `send` appends here on the caller's thread (the record's bytes are
+    /// encoded once, while the caller has them in cache), the engine
+    /// drains. Handing each record to the engine instead cost about half
+    /// the throughput (DESIGN.md).
     pub acc: Mutex<Accumulator>,
     pub partitioner: Arc<dyn Partitioner>,
     pub interceptors: Vec<Arc<dyn ProducerInterceptor>>,
-    /// `buffer.memory`, in bytes.
-    pub memory: Arc<Semaphore>,
+    /// `buffer.memory`, in bytes; a batch holds `batch.size` (or its one
+    /// record's size) from creation until it completes.
+    pub memory: Semaphore,
+    /// Sends waiting for memory: the engine then sends every batch at once.
     pub memory_waiters: AtomicUsize,
-    /// Wakes the sender: new batch, flush, close, connection ready.
+    /// Wakes the engine: a batch opened or filled, a sender waits for memory.
     pub wake: Notify,
-    /// Incomplete batches by id (split parts share their parent's id).
-    pub incomplete: Mutex<BTreeMap<u64, usize>>,
-    pub completed: Notify,
-    pub next_batch_id: AtomicU64,
-    /// No new records are accepted.
+    /// `close` was called on some clone: `send` refuses at once.
     pub closing: AtomicBool,
-    /// Fail everything still pending (close's timeout passed).
-    pub abort: AtomicBool,
-    /// Topics whose metadata the sender keeps fresh.
-    pub topics: Mutex<std::collections::BTreeSet<String>>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-impl Shared {
-    /// Records that a batch with `id` completed.
-    pub(crate) fn batch_done(&self, id: u64, reserved: usize) {
-        if reserved > 0 {
-            self.memory.add_permits(reserved);
-        }
-        let mut inc = lock(&self.incomplete);
-        if let Some(n) = inc.get_mut(&id) {
-            *n -= 1;
-            if *n == 0 {
-                inc.remove(&id);
-            }
-        }
-        drop(inc);
-        self.completed.notify_waiters();
-    }
-
-    /// Records that a batch with `id` exists (split parts add theirs).
-    pub(crate) fn batch_started(&self, id: u64, parts: usize) {
-        *lock(&self.incomplete).entry(id).or_default() += parts;
-    }
-}
-
-/// A Kafka producer; see the module docs. Cheap to clone; clones share it.
+/// A Kafka producer; see the module docs. Cheap to clone; clones share one
+/// engine, which stops when the last clone is dropped (after delivering
+/// what was accepted, within `delivery.timeout.ms`) or on `close`.
 #[derive(Clone)]
 pub struct Producer {
     shared: Arc<Shared>,
-    sender: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
-    /// Dropped with the last clone: the producer then closes in the
-    /// background (see [`Handles`]).
-    _handles: Arc<Handles>,
+    /// To the engine; closed when the last clone drops, which the engine
+    /// reads as `close`.
+    commands: mpsc::UnboundedSender<Command>,
+    /// Turns true once the engine has stopped.
+    stopped: watch::Receiver<bool>,
+    engine: tokio::task::AbortHandle,
 }
 
 impl std::fmt::Debug for Producer {
@@ -177,7 +161,7 @@ impl Producer {
             retry_backoff_max_ms: millis(cfg.retry_backoff_max),
             track_timestamps: !interceptors.is_empty(),
         });
-        let memory = Arc::new(Semaphore::new(cfg.buffer_memory.min(Semaphore::MAX_PERMITS)));
+        let memory = Semaphore::new(cfg.buffer_memory.min(Semaphore::MAX_PERMITS));
         let shared = Arc::new(Shared {
             cfg,
             clock: env.clock(),
@@ -188,16 +172,12 @@ impl Producer {
             memory,
             memory_waiters: AtomicUsize::new(0),
             wake: Notify::new(),
-            incomplete: Mutex::new(BTreeMap::new()),
-            completed: Notify::new(),
-            next_batch_id: AtomicU64::new(0),
             closing: AtomicBool::new(false),
-            abort: AtomicBool::new(false),
-            topics: Mutex::new(Default::default()),
         });
-        let task = tokio::spawn(sender::run(shared.clone()));
-        let handles = Arc::new(Handles(shared.clone()));
-        Ok(Producer { shared, sender: Arc::new(Mutex::new(Some(task))), _handles: handles })
+        let (commands, rx) = mpsc::unbounded_channel();
+        let (done, stopped) = watch::channel(false);
+        let engine = tokio::spawn(Engine::new(shared.clone(), rx, done).run()).abort_handle();
+        Ok(Producer { shared, commands, stopped, engine })
     }
 
     /// The settings in effect.
@@ -210,15 +190,33 @@ impl Producer {
     /// Returns once the record is in a batch: after waiting, at most
     /// `max.block.ms` in total, for the topic's metadata and for buffer
     /// space. A record larger than `max.request.size` or `buffer.memory`
-    /// is refused at once. Dropping this call before it returns sends
-    /// nothing; dropping the returned future does not cancel delivery.
-    pub async fn send(&self, record: ProducerRecord) -> Result<DeliveryFuture> {
-        if self.shared.closing.load(Ordering::SeqCst) {
-            return Err(Error::Closed);
-        }
+    /// is refused at once. A refused record comes back in the
+    /// [`SendError`]. Dropping this call before it returns sends nothing;
+    /// dropping the returned future does not cancel delivery.
+    ///
+    /// ```no_run
+    /// # async fn demo(producer: kafka_client::producer::Producer) {
+    /// use kafka_client::producer::ProducerRecord;
+    /// match producer.send(ProducerRecord::new("orders").value("42")).await {
+    ///     Ok(delivery) => drop(delivery),
+    ///     Err(refused) => eprintln!("{}; keeping {:?}", refused.error, refused.record.value),
+    /// }
+    /// # }
+    /// ```
+    pub async fn send(&self, record: ProducerRecord) -> std::result::Result<DeliveryFuture, SendError> {
         let mut record = record;
         for i in &self.shared.interceptors {
             record = i.on_send(record);
+        }
+        match self.append(&record).await {
+            Ok(f) => Ok(f),
+            Err(error) => Err(SendError { error, record }),
+        }
+    }
+
+    async fn append(&self, record: &ProducerRecord) -> Result<DeliveryFuture> {
+        if self.shared.closing.load(Ordering::Relaxed) {
+            return Err(Error::Closed);
         }
         let mut deadline = BlockDeadline::new(self.shared.cfg.max_block);
         let partitions = self.wait_for_topic(&record.topic, &mut deadline).await?;
@@ -250,33 +248,15 @@ impl Producer {
         };
         let tp = TopicPartition { topic: record.topic.clone(), partition };
         let no_offsets = cfg.acks == Acks::None;
+        let rec = RecordRef { timestamp: ts, key, value, headers: &record.headers };
         // Fast path: the open batch has room.
-        let appended =
-            lock(&self.shared.acc).try_append(&tp, RecordRef { timestamp: ts, key, value, headers: &record.headers });
+        let appended = lock(&self.shared.acc).try_append(&tp, rec);
         let appended = match appended {
             Some(a) => a,
             None => {
                 let need = lock(&self.shared.acc).new_batch_size(size);
-                let permit = self.reserve_memory(need, &mut deadline).await?;
-                let mut acc = lock(&self.shared.acc);
-                let id = self.shared.next_batch_id.fetch_add(1, Ordering::SeqCst);
-                let (a, unused) = acc.append_new(
-                    &tp,
-                    RecordRef { timestamp: ts, key, value, headers: &record.headers },
-                    need,
-                    id,
-                    self.shared.clock.now_ms(),
-                );
-                // A new batch counts as incomplete before the sender can see
-                // it: registered under the accumulator's lock, which the
-                // sender needs to drain it. Registered later, a batch the
-                // sender completed first would stay "incomplete" forever and
-                // hang `flush`.
-                if unused == 0 {
-                    self.shared.batch_started(id, 1);
-                }
-                drop(acc);
-                permit.forget();
+                self.reserve_memory(need, &mut deadline).await?;
+                let (a, unused) = lock(&self.shared.acc).append_new(&tp, rec, need, self.shared.clock.now_ms());
                 if unused > 0 {
                     self.shared.memory.add_permits(unused);
                 }
@@ -301,14 +281,9 @@ impl Producer {
         Ok(DeliveryFuture::new(appended.completion, appended.index, partition, ts, no_offsets))
     }
 
-    /// Sends a record and waits for its delivery.
-    pub async fn send_and_wait(&self, record: ProducerRecord) -> Result<RecordMetadata> {
-        self.send(record).await?.await
-    }
-
     fn choose_partition(&self, topic: &str, key: Option<&[u8]>, value: Option<&[u8]>, partitions: usize) -> i32 {
         // Computed only if the partitioner asks (a keyed record never does),
-        // each under its own lock, never both at once: the sender locks the
+        // each under its own lock, never both at once: the engine locks the
         // accumulator, then metadata.
         let shared = &self.shared;
         let available = || -> Vec<i32> {
@@ -327,14 +302,37 @@ impl Producer {
         }
     }
 
-    async fn reserve_memory(
-        &self,
-        bytes: usize,
-        deadline: &mut BlockDeadline,
-    ) -> Result<tokio::sync::SemaphorePermit<'_>> {
+    /// Bytes of `buffer.memory` not held by records waiting to be sent or
+    /// answered (Java's `buffer-available-bytes` metric): `buffer.memory`
+    /// itself once every accepted record has its result.
+    ///
+    /// ```no_run
+    /// # async fn demo(producer: kafka_client::producer::Producer) {
+    /// producer.flush().await;
+    /// assert_eq!(producer.buffer_available_bytes(), producer.config().buffer_memory());
+    /// # }
+    /// ```
+    pub fn buffer_available_bytes(&self) -> usize {
+        self.shared.memory.available_permits()
+    }
+
+    /// Gives the engine a command; false if it has stopped.
+    fn tell(&self, c: Command) -> bool {
+        self.commands.send(c).is_ok()
+    }
+
+    /// Sends a record and waits for its delivery.
+    pub async fn send_and_wait(&self, record: ProducerRecord) -> Result<RecordMetadata> {
+        self.send(record).await?.await
+    }
+
+    /// Takes `bytes` of `buffer.memory` for a new batch (given back by the
+    /// engine when the batch completes), waiting up to the call's deadline.
+    async fn reserve_memory(&self, bytes: usize, deadline: &mut BlockDeadline) -> Result<()> {
         let n = u32::try_from(bytes).unwrap_or(u32::MAX);
         if let Ok(p) = self.shared.memory.try_acquire_many(n) {
-            return Ok(p);
+            p.forget();
+            return Ok(());
         }
         let deadline = deadline.get();
         // Senders waiting for memory make every batch ready, so memory frees up.
@@ -343,7 +341,10 @@ impl Producer {
         let r = tokio::time::timeout_at(deadline, self.shared.memory.acquire_many(n)).await;
         self.shared.memory_waiters.fetch_sub(1, Ordering::SeqCst);
         match r {
-            Ok(Ok(p)) => Ok(p),
+            Ok(Ok(p)) => {
+                p.forget();
+                Ok(())
+            }
             Ok(Err(_)) => Err(Error::Closed),
             Err(_) => Err(Error::Timeout {
                 what: format!("{bytes} bytes of buffer.memory"),
@@ -363,8 +364,9 @@ impl Producer {
             return Ok(n);
         }
         let deadline = deadline.get();
-        lock(&self.shared.topics).insert(topic.to_string());
-        let topics: Vec<String> = lock(&self.shared.topics).iter().cloned().collect();
+        // The engine keeps it fresh from now on.
+        let _ = self.tell(Command::Topic(topic.to_string()));
+        let topics = [topic.to_string()];
         loop {
             let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
             if remaining.is_zero() {
@@ -399,18 +401,13 @@ impl Producer {
     /// Sends everything accepted so far at once (ignoring `linger.ms`) and
     /// waits until each of those records has its result.
     pub async fn flush(&self) {
-        let upto = self.shared.next_batch_id.load(Ordering::SeqCst);
-        lock(&self.shared.acc).begin_flush();
-        self.shared.wake.notify_one();
-        loop {
-            let waiter = self.shared.completed.notified();
-            let pending = lock(&self.shared.incomplete).range(..upto).next().is_some();
-            if !pending {
-                break;
-            }
-            waiter.await;
+        let (reply, done) = oneshot::channel();
+        let mark = lock(&self.shared.acc).begin_flush();
+        if self.tell(Command::Flush { mark, reply }) {
+            // An error means the engine stopped, and with it every record
+            // has its result.
+            let _ = done.await;
         }
-        lock(&self.shared.acc).end_flush();
     }
 
     /// Closes the producer: stops accepting records, sends what was
@@ -439,43 +436,19 @@ impl Producer {
     /// ```
     pub async fn close_timeout(&self, timeout: Duration) -> Result<()> {
         self.shared.closing.store(true, Ordering::SeqCst);
-        lock(&self.shared.acc).close();
-        self.shared.wake.notify_one();
-        let task = lock(&self.sender).take();
-        let Some(mut task) = task else { return Ok(()) };
-        let mut result = Ok(());
-        if tokio::time::timeout(timeout, &mut task).await.is_err() {
-            self.shared.abort.store(true, Ordering::SeqCst);
-            self.shared.wake.notify_one();
-            // The sender fails what is left and exits promptly; bound the
-            // wait anyway in case a connection attempt is in progress.
-            if tokio::time::timeout(Duration::from_secs(5), &mut task).await.is_err() {
-                task.abort();
-            }
-            result = Err(Error::Timeout { what: "records still pending at close".into(), after: timeout });
+        let _ = self.tell(Command::Close);
+        let mut stopped = self.stopped.clone();
+        if tokio::time::timeout(timeout, stopped.wait_for(|s| *s)).await.is_ok() {
+            return Ok(());
         }
-        self.shared.net.close();
-        result
-    }
-}
-
-/// Held by every clone of a [`Producer`]. When the last one goes, no record
-/// can be sent any more: the sender stops taking records and ends once
-/// what was accepted is delivered or has failed (within
-/// `delivery.timeout.ms`), and its connections close with it. (Without
-/// this the sender, which holds the shared state, would run forever.)
-struct Handles(Arc<Shared>);
-
-impl Drop for Handles {
-    fn drop(&mut self) {
-        self.0.closing.store(true, Ordering::SeqCst);
-        self.0.wake.notify_one();
-    }
-}
-
-impl Drop for Shared {
-    fn drop(&mut self) {
-        self.net.close();
+        let _ = self.tell(Command::Abort);
+        // The engine fails what is left and stops at once; bound the wait
+        // anyway, then stop it outright.
+        if tokio::time::timeout(Duration::from_secs(5), stopped.wait_for(|s| *s)).await.is_err() {
+            self.engine.abort();
+            self.shared.net.close();
+        }
+        Err(Error::Timeout { what: "records still pending at close".into(), after: timeout })
     }
 }
 

@@ -149,3 +149,23 @@ impl ProducerRecord {
         self
     }
 }
+
+/// A record `send` refused, handed back with the reason, so the caller can
+/// retry it, park it or log it without having kept a copy.
+///
+/// `?` turns it into an [`Error`] (dropping the record).
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct SendError {
+    /// Why the record was refused (shown by `Display`, so not repeated as
+    /// a `source`).
+    pub error: Error,
+    /// The record, as it would have been sent (after interceptors).
+    pub record: ProducerRecord,
+}
+
+impl From<SendError> for Error {
+    fn from(e: SendError) -> Self {
+        e.error
+    }
+}

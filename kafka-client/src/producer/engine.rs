@@ -1,5 +1,12 @@
-//! The producer's background task: turns ready batches into Produce
-//! requests and their answers into delivery results.
+//! The producer's engine: the one task that owns the producer's state
+//! beyond the accumulator — idempotence, requests in flight, retries,
+//! throttling, pending flushes, the topics it keeps fresh, closing — fed by
+//! the handles' [`Command`] channel and woken when `send` opens or fills a
+//! batch. It turns ready batches into Produce requests and their answers
+//! into delivery results. It stops when the last handle is dropped (the
+//! channel closes) or on `close`, once every accepted record has its
+//! result; its connections close with it, and the tasks it started
+//! (connects, metadata refreshes, InitProducerId) are aborted with it.
 //!
 //! Each round: make sure the idempotent producer has an id (and bump its
 //! epoch when a partition needs renumbering); ask the accumulator which
@@ -37,6 +44,8 @@ use futures::stream::FuturesUnordered;
 use kafka_protocol::messages::produce::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{InitProducerIdRequest, ProduceRequest, ProduceResponse};
 use kafka_protocol::{ApiKey, ErrorCode, Uuid};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinSet;
 
 use super::batch::ProducerBatch;
 use super::delivery::{BatchResult, RecordMetadata};
@@ -49,6 +58,25 @@ use crate::metadata::BrokerAddr;
 
 /// The first Produce version that names topics by id.
 const FIRST_PRODUCE_BY_ID: i16 = 13;
+
+/// Commands from the handles, in the order they were given.
+pub(crate) enum Command {
+    /// Answer once every batch numbered below `mark` has completed.
+    Flush { mark: u64, reply: oneshot::Sender<()> },
+    /// Keep `topic`'s metadata fresh.
+    Topic(String),
+    /// Take no more records; deliver the rest, then stop.
+    Close,
+    /// Close's timeout passed: fail everything pending and stop.
+    Abort,
+}
+
+/// What the engine's helper tasks report.
+enum Event {
+    Connected { node: i32, ok: bool },
+    MetadataRefreshed,
+    ProducerId(Result<(i64, i16), Error>),
+}
 
 /// Whether an acks=all answer with `code` may come after the leader
 /// appended the batch: Kafka answers a produce that waited for the ISR with
@@ -65,68 +93,98 @@ fn appended_before(code: ErrorCode) -> bool {
 type InFlight =
     Pin<Box<dyn std::future::Future<Output = (u64, i32, Vec<ProducerBatch>, Result<ProduceResponse, Error>)> + Send>>;
 
-struct Sender {
+/// What an abort needs of a batch in flight: its id, partition, completion
+/// and the `buffer.memory` it holds.
+type InFlightBatch = (u64, TopicPartition, Arc<super::delivery::BatchCompletion>, usize);
+
+pub(crate) struct Engine {
     shared: Arc<Shared>,
+    commands: mpsc::UnboundedReceiver<Command>,
+    /// Set once the engine has stopped.
+    done: watch::Sender<bool>,
     idem: Option<Idempotence>,
+    /// Flushes waiting for every batch numbered below their mark.
+    flushes: Vec<(u64, oneshot::Sender<()>)>,
+    /// Topics whose metadata the engine keeps fresh.
+    topics: BTreeSet<String>,
+    /// No new records; stop once everything accepted has its result.
+    closing: bool,
     in_flight: FuturesUnordered<InFlight>,
     /// The completions of the batches of each request in flight, so that an
     /// abort can fail them without waiting for the answers.
-    in_flight_batches: BTreeMap<u64, Vec<(u64, TopicPartition, Arc<super::delivery::BatchCompletion>)>>,
+    in_flight_batches: BTreeMap<u64, Vec<InFlightBatch>>,
     next_request: u64,
     /// Partitions with a batch in flight (ordering without idempotence and
     /// one request in flight: such a partition waits).
     muted: HashSet<TopicPartition>,
     throttled_until: HashMap<i32, i64>,
-    connecting: Arc<std::sync::Mutex<HashSet<i32>>>,
-    /// Set when a connection attempt failed: the broker may be gone and its
-    /// partitions led by another, which only fresh metadata tells (Java's
-    /// NetworkClient asks for a metadata update on every disconnect).
-    connect_failed: Arc<std::sync::atomic::AtomicBool>,
-    refresh_pending: Arc<std::sync::atomic::AtomicBool>,
+    /// Connects, metadata refreshes and InitProducerId, running on their
+    /// own so that none holds up the engine; aborted when it stops.
+    tasks: JoinSet<Event>,
+    connecting: BTreeSet<i32>,
+    refresh_pending: bool,
+    init_pending: bool,
     last_refresh_ms: i64,
     want_refresh: bool,
     init_backoff_until: i64,
 }
 
-/// Runs the sender until the producer is closed and everything is resolved.
-pub(crate) async fn run(shared: Arc<Shared>) {
-    let idem = shared.cfg.idempotence.then(Idempotence::new);
-    let mut s = Sender {
-        shared,
-        idem,
-        in_flight: FuturesUnordered::new(),
-        in_flight_batches: BTreeMap::new(),
-        next_request: 0,
-        muted: HashSet::new(),
-        throttled_until: HashMap::new(),
-        connecting: Arc::new(std::sync::Mutex::new(HashSet::new())),
-        connect_failed: Arc::new(std::sync::atomic::AtomicBool::new(false)),
-        refresh_pending: Arc::new(std::sync::atomic::AtomicBool::new(false)),
-        last_refresh_ms: 0,
-        want_refresh: false,
-        init_backoff_until: 0,
-    };
-    s.run().await;
-}
+impl Engine {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        commands: mpsc::UnboundedReceiver<Command>,
+        done: watch::Sender<bool>,
+    ) -> Self {
+        Engine {
+            idem: shared.cfg.idempotence.then(Idempotence::new),
+            shared,
+            commands,
+            done,
+            flushes: Vec::new(),
+            topics: BTreeSet::new(),
+            closing: false,
+            in_flight: FuturesUnordered::new(),
+            in_flight_batches: BTreeMap::new(),
+            next_request: 0,
+            muted: HashSet::new(),
+            throttled_until: HashMap::new(),
+            tasks: JoinSet::new(),
+            connecting: BTreeSet::new(),
+            refresh_pending: false,
+            init_pending: false,
+            last_refresh_ms: 0,
+            want_refresh: false,
+            init_backoff_until: 0,
+        }
+    }
 
-impl Sender {
     fn cfg(&self) -> &super::ProducerConfig {
         &self.shared.cfg
     }
 
-    async fn run(&mut self) {
+    /// Runs until closed (or every handle dropped) and everything is resolved.
+    pub(crate) async fn run(mut self) {
+        self.serve().await;
+        // Whatever is still queued (sent after close) fails: the slots'
+        // writers fail their records as they drop.
+        // Flushes still queued end now: nothing is pending any more.
+        self.commands.close();
+        while self.commands.try_recv().is_ok() {}
+        self.tasks.abort_all();
+        self.shared.net.close();
+        self.done.send_replace(true);
+    }
+
+    async fn serve(&mut self) {
         let mut md_updates = self.shared.net.metadata_updates();
+        let mut commands = Vec::with_capacity(16);
+        let mut handles_alive = true;
         loop {
-            if self.shared.abort.load(Ordering::SeqCst) {
-                self.abort_everything();
-                return;
-            }
-            let closing = self.shared.closing.load(Ordering::SeqCst);
-            if closing && self.in_flight.is_empty() && !lock(&self.shared.acc).has_batches() {
+            if self.closing && self.in_flight.is_empty() && !lock(&self.shared.acc).has_incomplete() {
                 return;
             }
             let now = self.shared.clock.now_ms();
-            let next = self.round(now).await;
+            let (next, sent) = self.round(now).await;
             let wait = next.map(|t| Duration::from_millis(u64::try_from((t - now).max(1)).unwrap_or(1)));
             tokio::select! {
                 biased;
@@ -134,8 +192,32 @@ impl Sender {
                     self.in_flight_batches.remove(&request);
                     self.handle_response(node, batches, result);
                 }
+                Some(done) = self.tasks.join_next(), if !self.tasks.is_empty() => {
+                    if let Ok(event) = done {
+                        self.on_event(event);
+                    }
+                }
+                n = self.commands.recv_many(&mut commands, 16), if handles_alive => {
+                    if n == 0 {
+                        // Every handle is gone: nothing more can be sent.
+                        handles_alive = false;
+                        self.begin_close();
+                    }
+                    let mut given = commands.drain(..);
+                    while let Some(c) = given.next() {
+                        if self.on_command(c) {
+                            given.for_each(drop);
+                            self.abort_everything();
+                            return;
+                        }
+                    }
+                }
                 () = self.shared.wake.notified() => {}
                 _ = md_updates.changed() => {}
+                // Something was sent, so more may be ready (a partition
+                // gives one batch per request; acks=0 frees slots at
+                // once): go round again once nothing else is pending.
+                () = std::future::ready(()), if sent => {}
                 () = async {
                     match wait {
                         Some(d) => tokio::time::sleep(d).await,
@@ -146,11 +228,80 @@ impl Sender {
         }
     }
 
-    /// One round of draining and sending; returns when to look again.
-    async fn round(&mut self, now: i64) -> Option<i64> {
+    /// Applies a command; true when it asks to abort.
+    fn on_command(&mut self, c: Command) -> bool {
+        match c {
+            Command::Flush { mark, reply } => {
+                self.flushes.push((mark, reply));
+                self.settle_flushes();
+            }
+            Command::Topic(t) => {
+                self.topics.insert(t);
+            }
+            Command::Close => self.begin_close(),
+            Command::Abort => return true,
+        }
+        false
+    }
+
+    fn begin_close(&mut self) {
+        self.closing = true;
+        lock(&self.shared.acc).close();
+    }
+
+    fn on_event(&mut self, e: Event) {
+        let now = self.shared.clock.now_ms();
+        match e {
+            Event::Connected { node, ok } => {
+                self.connecting.remove(&node);
+                if !ok {
+                    // The broker may be gone and its partitions led by
+                    // another, which only fresh metadata tells (Java's
+                    // NetworkClient asks for an update on every disconnect).
+                    self.want_refresh = true;
+                }
+            }
+            Event::MetadataRefreshed => self.refresh_pending = false,
+            Event::ProducerId(r) => {
+                self.init_pending = false;
+                self.on_producer_id(r, now);
+            }
+        }
+    }
+
+    /// Records that a batch with `id` completed, giving its memory back.
+    fn batch_done(&mut self, id: u64, reserved: usize) {
+        if reserved > 0 {
+            self.shared.memory.add_permits(reserved);
+        }
+        lock(&self.shared.acc).batch_done(id);
+        self.settle_flushes();
+    }
+
+    /// Answers the flushes whose batches have all completed.
+    fn settle_flushes(&mut self) {
+        if self.flushes.is_empty() {
+            return;
+        }
+        let mut acc = lock(&self.shared.acc);
+        let (done, waiting): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.flushes).into_iter().partition(|(mark, _)| acc.completed_below(*mark));
+        for _ in &done {
+            acc.end_flush();
+        }
+        drop(acc);
+        self.flushes = waiting;
+        for (_, reply) in done {
+            let _ = reply.send(());
+        }
+    }
+
+    /// One round of draining and sending; returns when to look again and
+    /// whether anything was sent.
+    async fn round(&mut self, now: i64) -> (Option<i64>, bool) {
         let mut next: Option<i64> = None;
         let mut soon = |t: i64| next = Some(next.map_or(t, |n: i64| n.min(t)));
-        if let Some(t) = self.ensure_producer_id(now).await {
+        if let Some(t) = self.ensure_producer_id(now) {
             soon(t);
         }
         self.maybe_bump_epoch();
@@ -160,9 +311,6 @@ impl Sender {
         let ready = lock(&self.shared.acc).ready(now, &leader_of, memory_short);
         if let Some(t) = ready.next_check_ms {
             soon(t);
-        }
-        if self.connect_failed.swap(false, Ordering::SeqCst) {
-            self.want_refresh = true;
         }
         if !ready.unknown_leader_topics.is_empty() || self.want_refresh || net.metadata_is_stale() {
             self.refresh_metadata(now);
@@ -188,10 +336,10 @@ impl Sender {
             Default::default()
         } else {
             let max = self.cfg().max_request_size;
-            let mut acc = lock(&self.shared.acc);
-            acc.drain(
+            let muted = &self.muted;
+            lock(&self.shared.acc).drain(
                 &sendable,
-                &|tp| if self.muted.contains(tp) { None } else { leader_of(tp) },
+                &|tp| if muted.contains(tp) { None } else { leader_of(tp) },
                 max,
                 now,
                 self.idem.as_mut(),
@@ -208,65 +356,78 @@ impl Sender {
         if let Some(t) = lock(&self.shared.acc).next_expiry_ms() {
             soon(t);
         }
+        let sent = !drained.is_empty();
         for (node, batches) in drained {
             self.send_batches(node, batches, now).await;
         }
-        next
+        (next, sent)
     }
 
-    /// Obtains a producer id for the idempotent producer; returns when to
-    /// retry if that failed.
-    async fn ensure_producer_id(&mut self, now: i64) -> Option<i64> {
+    /// Starts obtaining a producer id for the idempotent producer when one
+    /// is needed; returns when to retry if the last attempt failed.
+    fn ensure_producer_id(&mut self, now: i64) -> Option<i64> {
         let need = self.idem.as_ref().is_some_and(|i| !i.has_id() || i.needs_new_id());
-        if !need || !lock(&self.shared.acc).has_batches() {
+        if !need || self.init_pending || !lock(&self.shared.acc).has_batches() {
             return None;
         }
         if now < self.init_backoff_until {
             return Some(self.init_backoff_until);
         }
-        let result = async {
-            let conn = self.shared.net.any_connection().await?;
-            let req = InitProducerIdRequest {
-                transactional_id: None,
-                transaction_timeout_ms: i32::MAX,
-                producer_id: -1,
-                producer_epoch: -1,
-                ..Default::default()
+        self.init_pending = true;
+        let net = self.shared.net.clone();
+        let timeout = self.cfg().request_timeout;
+        self.tasks.spawn(async move {
+            let result = async {
+                let conn = net.any_connection().await?;
+                let req = InitProducerIdRequest {
+                    transactional_id: None,
+                    transaction_timeout_ms: i32::MAX,
+                    producer_id: -1,
+                    producer_epoch: -1,
+                    ..Default::default()
+                };
+                let resp = conn.request(&req).await?;
+                if resp.error_code != 0 {
+                    return Err(Error::broker(
+                        ErrorCode(resp.error_code),
+                        ApiKey::InitProducerId,
+                        conn.broker(),
+                        "idempotent producer",
+                        None,
+                    ));
+                }
+                Ok((resp.producer_id, resp.producer_epoch))
             };
-            let resp = conn.request(&req).await?;
-            if resp.error_code != 0 {
-                return Err(Error::broker(
-                    ErrorCode(resp.error_code),
-                    ApiKey::InitProducerId,
-                    conn.broker(),
-                    "idempotent producer",
-                    None,
-                ));
-            }
-            Ok((resp.producer_id, resp.producer_epoch))
-        };
-        match tokio::time::timeout(self.cfg().request_timeout, result).await {
-            Ok(Ok((pid, epoch))) => {
+            let r = match tokio::time::timeout(timeout, result).await {
+                Ok(r) => r,
+                Err(_) => Err(Error::Timeout { what: "InitProducerId".into(), after: timeout }),
+            };
+            Event::ProducerId(r)
+        });
+        None
+    }
+
+    fn on_producer_id(&mut self, r: Result<(i64, i16), Error>, now: i64) {
+        match r {
+            Ok((pid, epoch)) => {
                 tracing::debug!(producer_id = pid, epoch, "idempotent producer initialised");
                 if let Some(i) = &mut self.idem {
                     i.set_id(pid, epoch);
                 }
-                None
             }
-            Ok(Err(e)) if !e.is_retriable() => {
+            Err(e) if !e.is_retriable() && !matches!(e, Error::Timeout { .. }) => {
                 // Nothing can be sent idempotently: fail what waits, keep
                 // trying for later records.
                 tracing::warn!(error = %e, "InitProducerId failed");
-                for b in lock(&self.shared.acc).abort_all() {
+                let waiting = lock(&self.shared.acc).abort_all();
+                for b in waiting {
                     self.fail_now(b, e.clone());
                 }
                 self.init_backoff_until = now + millis(self.cfg().retry_backoff_max);
-                Some(self.init_backoff_until)
             }
-            other => {
-                tracing::debug!(result = ?other.err(), "InitProducerId will be retried");
+            Err(e) => {
+                tracing::debug!(error = %e, "InitProducerId will be retried");
                 self.init_backoff_until = now + millis(self.cfg().retry_backoff);
-                Some(self.init_backoff_until)
             }
         }
     }
@@ -295,45 +456,36 @@ impl Sender {
     }
 
     fn refresh_metadata(&mut self, now: i64) {
-        if self.refresh_pending.load(Ordering::SeqCst) || now - self.last_refresh_ms < millis(self.cfg().retry_backoff)
-        {
+        if self.refresh_pending || now - self.last_refresh_ms < millis(self.cfg().retry_backoff) {
             return;
         }
         self.last_refresh_ms = now;
         self.want_refresh = false;
-        self.refresh_pending.store(true, Ordering::SeqCst);
-        let topics: Vec<String> = lock(&self.shared.topics).iter().cloned().collect();
+        self.refresh_pending = true;
+        let topics: Vec<String> = self.topics.iter().cloned().collect();
         let net = self.shared.net.clone();
-        let pending = self.refresh_pending.clone();
-        let shared = Arc::downgrade(&self.shared);
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             if let Err(e) = net.refresh_metadata(Some(&topics), true).await {
                 tracing::debug!(error = %e, "metadata refresh failed");
             }
-            pending.store(false, Ordering::SeqCst);
-            if let Some(s) = shared.upgrade() {
-                s.wake.notify_one();
-            }
+            Event::MetadataRefreshed
         });
     }
 
-    fn connect_in_background(&self, node: i32) {
-        if !lock(&self.connecting).insert(node) {
+    fn connect_in_background(&mut self, node: i32) {
+        if !self.connecting.insert(node) {
             return;
         }
         let net = self.shared.net.clone();
-        let connecting = self.connecting.clone();
-        let failed = self.connect_failed.clone();
-        let shared = Arc::downgrade(&self.shared);
-        tokio::spawn(async move {
-            if let Err(e) = net.connection(node).await {
-                tracing::debug!(broker = node, error = %e, "cannot connect");
-                failed.store(true, Ordering::SeqCst);
-            }
-            lock(&connecting).remove(&node);
-            if let Some(s) = shared.upgrade() {
-                s.wake.notify_one();
-            }
+        self.tasks.spawn(async move {
+            let ok = match net.connection(node).await {
+                Ok(_) => true,
+                Err(e) => {
+                    tracing::debug!(broker = node, error = %e, "cannot connect");
+                    false
+                }
+            };
+            Event::Connected { node, ok }
         });
     }
 
@@ -429,8 +581,10 @@ impl Sender {
             Ok(pending) => {
                 self.next_request += 1;
                 let request = self.next_request;
-                self.in_flight_batches
-                    .insert(request, ok.iter().map(|b| (b.id, b.tp.clone(), b.completion.clone())).collect());
+                self.in_flight_batches.insert(
+                    request,
+                    ok.iter().map(|b| (b.id, b.tp.clone(), b.completion.clone(), b.reserved)).collect(),
+                );
                 let deadline =
                     ok.iter().map(|b| b.created_ms).min().unwrap_or(now) + millis(self.cfg().delivery_timeout);
                 let wait = Duration::from_millis(u64::try_from((deadline - now).max(0)).unwrap_or(0));
@@ -464,7 +618,6 @@ impl Sender {
                     b.maybe_written |= maybe_written;
                     self.retry_or_fail(b, e.clone(), now);
                 }
-                self.shared.wake.notify_one();
                 return;
             }
             Ok(r) => r,
@@ -551,7 +704,6 @@ impl Sender {
             }
             self.retry_or_fail(b, err, now);
         }
-        self.shared.wake.notify_one();
     }
 
     fn split(&mut self, b: ProducerBatch, err: Error, now: i64) {
@@ -572,8 +724,9 @@ impl Sender {
                 }
                 // The parent's completion now points to the parts; one more
                 // incomplete batch per extra part.
-                self.shared.batch_started(id, parts.len().saturating_sub(1));
-                lock(&self.shared.acc).reenqueue_split(parts);
+                let mut acc = lock(&self.shared.acc);
+                acc.batch_split(id, parts.len());
+                acc.reenqueue_split(parts);
             }
             Err(failed) => {
                 let (b, why) = *failed;
@@ -585,11 +738,7 @@ impl Sender {
 
     fn retry_or_fail(&mut self, mut b: ProducerBatch, err: Error, now: i64) {
         let expired = now - b.created_ms >= millis(self.cfg().delivery_timeout);
-        if err.is_retriable()
-            && !expired
-            && b.attempts < self.cfg().retries
-            && !self.shared.abort.load(Ordering::SeqCst)
-        {
+        if err.is_retriable() && !expired && b.attempts < self.cfg().retries {
             b.attempts += 1;
             tracing::debug!(tp = %b.tp, attempt = b.attempts, error = %err, "retrying a batch");
             lock(&self.shared.acc).reenqueue(b, now);
@@ -614,7 +763,7 @@ impl Sender {
         self.notify_interceptors(&b, Ok(r));
         let id = b.id;
         let reserved = b.complete(Ok(r));
-        self.shared.batch_done(id, reserved);
+        self.batch_done(id, reserved);
     }
 
     /// Fails a batch for good; with idempotence its sequences leave a gap.
@@ -630,7 +779,7 @@ impl Sender {
     /// answer fails that way whatever ended it (retries used up, a later
     /// definite error, the delivery timeout, close), as does a timeout after
     /// any attempt was sent.
-    fn fail_now(&self, b: ProducerBatch, e: Error) {
+    fn fail_now(&mut self, b: ProducerBatch, e: Error) {
         tracing::debug!(tp = %b.tp, error = %e, "batch failed");
         let unknown = !matches!(e, Error::OutcomeUnknown { .. })
             && (b.maybe_written || (b.ever_sent && matches!(e, Error::Timeout { .. })));
@@ -647,7 +796,7 @@ impl Sender {
         self.notify_interceptors(&b, Err(e.clone()));
         let id = b.id;
         let reserved = b.complete(Err(e));
-        self.shared.batch_done(id, reserved);
+        self.batch_done(id, reserved);
     }
 
     fn notify_interceptors(&self, b: &ProducerBatch, r: Result<BatchResult, Error>) {
@@ -678,13 +827,13 @@ impl Sender {
         // them, so their records' outcome is unknown, not failed.
         drop(std::mem::take(&mut self.in_flight));
         for (_, batches) in std::mem::take(&mut self.in_flight_batches) {
-            for (id, tp, completion) in batches {
+            for (id, tp, completion, reserved) in batches {
                 completion.complete(Err(Error::OutcomeUnknown {
                     topic: tp.topic.to_string(),
                     partition: tp.partition,
                     reason: "the producer was closed while a request carrying it was in flight".into(),
                 }));
-                self.shared.batch_done(id, 0);
+                self.batch_done(id, reserved);
             }
         }
     }
