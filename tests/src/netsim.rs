@@ -1,34 +1,87 @@
 //! A simulated network between clients and an in-process testkit: every
-//! connection is an in-memory pipe (so the whole run can use tokio's paused
-//! clock), and a test can partition one client from one broker.
+//! connection is a pair of in-memory pipes joined by a relay (so the whole
+//! run can use tokio's paused clock), and a test can degrade one client's
+//! links to one broker.
 //!
-//! A partition is silent, like lost packets rather than a reset: bytes a
-//! partitioned link carries vanish in both directions and new connections
-//! across it are refused, so the client notices only through its own
-//! timeouts. A link cut once stays dead after the partition heals (what it
-//! lost cannot be replayed); the client reconnects.
+//! - [`Network::partition`]: silent, like lost packets rather than a reset.
+//!   Bytes a partitioned link carries vanish in both directions and new
+//!   connections across it are refused, so the client notices only through
+//!   its own timeouts. A link cut once stays dead after the partition heals
+//!   (what it lost cannot be replayed); the client reconnects.
+//! - [`Network::stall`]: one direction stops delivering, the other keeps
+//!   going, like a one-way loss that TCP keeps retransmitting into. Bytes
+//!   are held, not lost: requests still reach the broker and are applied
+//!   while their answers wait (or the other way round), and everything held
+//!   arrives once the stall ends, if the connection is still open by then.
+//!   A side that closes while its direction is held closes the other side
+//!   at once (the relay gives up on what it held).
+//! - [`Network::delay`]: every byte a client's links carry, either way,
+//!   arrives a fixed time after it was sent, in order.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::task::{Context, Poll};
+use std::time::Duration;
 
 use broker_testkit::Cluster;
-use tokio::io::{AsyncRead, AsyncWrite, DuplexStream, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream};
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+/// Which way bytes travel on a link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Direction {
+    /// Requests: client to broker.
+    ToBroker,
+    /// Answers: broker to client.
+    ToClient,
+}
+
+impl Direction {
+    fn index(self) -> usize {
+        match self {
+            Direction::ToBroker => 0,
+            Direction::ToClient => 1,
+        }
+    }
+}
+
+/// What the relay of one connection obeys; changed by the [`Network`].
+#[derive(Default)]
+struct LinkControl {
+    /// Partitioned: everything vanishes, for good.
+    dead: AtomicBool,
+    /// Per direction: hold bytes until released.
+    held: [AtomicBool; 2],
+    /// Milliseconds each byte takes to cross, either way.
+    delay_ms: AtomicU64,
+    changed: Notify,
+}
+
+impl LinkControl {
+    fn update(&self, f: impl FnOnce(&LinkControl)) {
+        f(self);
+        self.changed.notify_waiters();
+    }
+}
 
 /// One client's connection to one broker.
 struct Link {
     client: String,
     addr: String,
-    dead: Weak<AtomicBool>,
+    control: Weak<LinkControl>,
 }
 
 #[derive(Default)]
 struct State {
     /// (client, broker address) pairs that cannot talk.
     cut: BTreeSet<(String, String)>,
+    /// (client, broker address, direction) held.
+    stalled: BTreeSet<(String, String, Direction)>,
+    /// Per client: how long its bytes take to cross.
+    delays: BTreeMap<String, Duration>,
     links: Vec<Link>,
 }
 
@@ -38,6 +91,9 @@ pub struct Network {
     cluster: Cluster,
     state: Arc<Mutex<State>>,
 }
+
+/// A relay's buffer for one read from a pipe.
+const CHUNK: usize = 16 * 1024;
 
 impl Network {
     /// A network to `cluster`'s brokers with nothing cut.
@@ -59,77 +115,153 @@ impl Network {
         }
     }
 
-    async fn connect(&self, client: &str, addr: &str) -> io::Result<SimStream> {
+    async fn connect(&self, client: &str, addr: &str) -> io::Result<DuplexStream> {
         if self.lock().cut.contains(&(client.to_string(), addr.to_string())) {
             return Err(io::Error::new(io::ErrorKind::ConnectionRefused, format!("{addr}: partitioned from {client}")));
         }
-        let inner = self.cluster.connect_in_memory(addr).await?;
-        let dead = Arc::new(AtomicBool::new(false));
-        let mut s = self.lock();
-        s.links.retain(|l| l.dead.strong_count() > 0);
-        s.links.push(Link { client: client.to_string(), addr: addr.to_string(), dead: Arc::downgrade(&dead) });
-        Ok(SimStream { inner, dead })
+        let broker_side = self.cluster.connect_in_memory(addr).await?;
+        let (client_side, relay_side) = tokio::io::duplex(64 * 1024);
+        let control = Arc::new(LinkControl::default());
+        {
+            let mut s = self.lock();
+            for d in [Direction::ToBroker, Direction::ToClient] {
+                let held = s.stalled.contains(&(client.to_string(), addr.to_string(), d));
+                control.held[d.index()].store(held, Ordering::SeqCst);
+            }
+            let delay = s.delays.get(client).copied().unwrap_or_default();
+            control.delay_ms.store(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX), Ordering::SeqCst);
+            s.links.retain(|l| l.control.strong_count() > 0);
+            s.links.push(Link {
+                client: client.to_string(),
+                addr: addr.to_string(),
+                control: Arc::downgrade(&control),
+            });
+        }
+        let (from_client, to_client) = tokio::io::split(relay_side);
+        let (from_broker, to_broker) = tokio::io::split(broker_side);
+        tokio::spawn(relay(from_client, to_broker, control.clone(), Direction::ToBroker));
+        tokio::spawn(relay(from_broker, to_client, control, Direction::ToClient));
+        Ok(client_side)
+    }
+
+    /// Applies `f` to the live links between `client` and the broker at
+    /// `addr` (any broker when `addr` is None).
+    fn each_link(&self, client: &str, addr: Option<&str>, f: impl Fn(&LinkControl)) {
+        let s = self.lock();
+        for l in &s.links {
+            if l.client == client
+                && addr.is_none_or(|a| l.addr == a)
+                && let Some(c) = l.control.upgrade()
+            {
+                c.update(&f);
+            }
+        }
     }
 
     /// Cuts (`true`) or heals (`false`) the links between `client` and the
     /// broker at `addr`.
     pub fn partition(&self, client: &str, addr: &str, cut: bool) {
-        let mut s = self.lock();
         let key = (client.to_string(), addr.to_string());
         if !cut {
-            s.cut.remove(&key);
+            self.lock().cut.remove(&key);
             return;
         }
-        for l in &s.links {
-            if l.client == client
-                && l.addr == addr
-                && let Some(d) = l.dead.upgrade()
-            {
-                d.store(true, Ordering::SeqCst);
-            }
-        }
-        s.cut.insert(key);
+        self.each_link(client, Some(addr), |c| c.dead.store(true, Ordering::SeqCst));
+        self.lock().cut.insert(key);
     }
 
-    /// Heals every partition.
+    /// Holds (`true`) or releases (`false`) the bytes going `direction` on
+    /// the links between `client` and the broker at `addr`, present and
+    /// future.
+    pub fn stall(&self, client: &str, addr: &str, direction: Direction, held: bool) {
+        let key = (client.to_string(), addr.to_string(), direction);
+        if held {
+            self.lock().stalled.insert(key);
+        } else {
+            self.lock().stalled.remove(&key);
+        }
+        self.each_link(client, Some(addr), |c| c.held[direction.index()].store(held, Ordering::SeqCst));
+    }
+
+    /// Makes every byte `client`'s links carry take `delay` to cross.
+    pub fn delay(&self, client: &str, delay: Duration) {
+        self.lock().delays.insert(client.to_string(), delay);
+        let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.each_link(client, None, |c| c.delay_ms.store(ms, Ordering::SeqCst));
+    }
+
+    /// Heals every partition and releases every stall (delays stay).
     pub fn heal(&self) {
-        self.lock().cut.clear();
+        let links: Vec<Arc<LinkControl>> = {
+            let mut s = self.lock();
+            s.cut.clear();
+            s.stalled.clear();
+            s.links.iter().filter_map(|l| l.control.upgrade()).collect()
+        };
+        for c in links {
+            c.update(|c| {
+                for h in &c.held {
+                    h.store(false, Ordering::SeqCst);
+                }
+            });
+        }
     }
 }
 
-/// A link that turns into a black hole once cut.
-pub struct SimStream {
-    inner: DuplexStream,
-    dead: Arc<AtomicBool>,
-}
-
-impl AsyncRead for SimStream {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        if self.dead.load(Ordering::SeqCst) {
-            // Nothing arrives any more; the reader's own timers wake it.
-            return Poll::Pending;
+/// Carries one direction of a link: reads what `src` sends, keeps it for
+/// the link's delay (or while the direction is held) and writes it to
+/// `dst` in order. Ends when `src` closes and everything is delivered, or
+/// at once when the link is held or dead then, or when `dst` is gone.
+async fn relay(
+    mut src: impl AsyncRead + Unpin,
+    mut dst: impl AsyncWrite + Unpin,
+    control: Arc<LinkControl>,
+    direction: Direction,
+) {
+    let mut queue: VecDeque<(Instant, Vec<u8>)> = VecDeque::new();
+    let mut buf = vec![0u8; CHUNK];
+    let mut open = true;
+    let mut last_due = Instant::now();
+    loop {
+        // Registered before the state is read, so no change is missed.
+        let mut changed = pin!(control.changed.notified());
+        changed.as_mut().enable();
+        let dead = control.dead.load(Ordering::SeqCst);
+        if dead {
+            queue.clear();
         }
-        Pin::new(&mut self.inner).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for SimStream {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        if self.dead.load(Ordering::SeqCst) {
-            // Sent into the void.
-            return Poll::Ready(Ok(buf.len()));
+        let held = dead || control.held[direction.index()].load(Ordering::SeqCst);
+        if !open && (queue.is_empty() || held) {
+            let _ = dst.shutdown().await;
+            return;
         }
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if self.dead.load(Ordering::SeqCst) {
-            return Poll::Ready(Ok(()));
+        let due = if held { None } else { queue.front().map(|(t, _)| *t) };
+        tokio::select! {
+            biased;
+            () = async {
+                match due {
+                    Some(t) => tokio::time::sleep_until(t).await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                if let Some((_, chunk)) = queue.pop_front()
+                    && dst.write_all(&chunk).await.is_err()
+                {
+                    return;
+                }
+            }
+            r = src.read(&mut buf), if open => match r {
+                Ok(0) | Err(_) => open = false,
+                Ok(n) => {
+                    if !control.dead.load(Ordering::SeqCst) {
+                        let delay = Duration::from_millis(control.delay_ms.load(Ordering::SeqCst));
+                        // In order: never before what was sent earlier.
+                        last_due = last_due.max(Instant::now() + delay);
+                        queue.push_back((last_due, buf[..n].to_vec()));
+                    }
+                }
+            },
+            () = changed => {}
         }
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }

@@ -1,7 +1,9 @@
 //! Randomized fault schedules against a 3-broker testkit (issue 10): an
 //! idempotent acks=all producer and a consumer group run while a schedule
 //! drawn from a seed moves leaders, stops, restarts and isolates brokers,
-//! partitions one client from one broker (silently: `tests::netsim`), has a
+//! partitions one client from one broker (silently: `tests::netsim`),
+//! holds one direction of a client's links for a while (requests applied,
+//! answers held, or the reverse), delays every link by up to 20 ms, has a
 //! member overrun `max.poll.interval.ms` before committing,
 //! stalls followers, and injects Produce (incl. responses cut in half),
 //! Fetch and group-API faults; then
@@ -45,7 +47,7 @@ use kafka_client::consumer::{Consumer, OffsetReset};
 use kafka_client::producer::Producer;
 use kafka_protocol::{ApiKey, ErrorCode};
 use tests::delivery::produce_until_stopped;
-use tests::netsim::Network;
+use tests::netsim::{Direction, Network};
 use tokio::time::Instant;
 
 /// Where every client clock starts, so timestamps repeat from run to run.
@@ -54,6 +56,10 @@ const T0: i64 = 1_700_000_000_000;
 const TOPIC: &str = "sched";
 const PARTITIONS: i32 = 6;
 const GROUP: &str = "sched-group";
+/// The producer's `buffer.memory`: about two seconds of its records, so
+/// a stuck partition fills it and `send` waits (and every batch becomes
+/// ready) in many runs.
+const BUFFER_MEMORY: usize = 160 * 1024;
 /// How long clients get to finish once the faults healed.
 const SETTLE: Duration = Duration::from_secs(60);
 
@@ -75,6 +81,16 @@ enum Step {
         producer: bool,
         nth: usize,
         broker: i32,
+        duration: Duration,
+    },
+    /// Holds one direction of one client's links to one broker for a
+    /// while: requests still arrive and are applied while their answers
+    /// wait, or the other way round (`tests::netsim` `stall`).
+    OneWay {
+        producer: bool,
+        nth: usize,
+        broker: i32,
+        direction: Direction,
         duration: Duration,
     },
     /// Stalls a follower until a later `Unstall` (or the heal).
@@ -156,7 +172,36 @@ fn schedule(seed: u64) -> Vec<Step> {
         steps.push(step);
         steps.push(Step::Pause(Duration::from_millis(rng.u64(50..400))));
     }
+    // Network faults come from a second generator, so the steps above
+    // stay what they were for the seeds named before these existed.
+    let mut net_rng = fastrand::Rng::with_seed(seed ^ 0x0e7_5eed);
+    for _ in 0..net_rng.usize(0..=2) {
+        let at = net_rng.usize(0..=steps.len());
+        let step = Step::OneWay {
+            producer: net_rng.bool(),
+            nth: net_rng.usize(0..3),
+            broker: net_rng.i32(1..=3),
+            direction: if net_rng.bool() { Direction::ToBroker } else { Direction::ToClient },
+            duration: Duration::from_millis(net_rng.u64(300..2500)),
+        };
+        steps.insert(at, step);
+    }
     steps
+}
+
+/// The one-way delay of each client's links in the run of `seed`: none in
+/// a third of the runs, else up to 20 ms (the producer's request timeout
+/// is 800 ms).
+fn link_delays(seed: u64) -> Vec<(String, Duration)> {
+    let mut rng = fastrand::Rng::with_seed(seed ^ 0xde1a7);
+    if rng.u32(0..3) == 0 {
+        return Vec::new();
+    }
+    let mut clients = vec!["producer".to_string()];
+    // Members are named member-N in the order they join; a run has at most
+    // a few.
+    clients.extend((0..20).map(|i| format!("member-{i}")));
+    clients.into_iter().map(|c| (c, Duration::from_millis(rng.u64(0..=20)))).collect()
 }
 
 struct Member {
@@ -264,6 +309,9 @@ async fn run_seed(seed: u64) -> Result<String, String> {
         .map_err(|e| e.to_string())?;
     let bootstrap = cluster.bootstrap_servers();
     let net = Network::new(&cluster);
+    for (client, delay) in link_delays(seed) {
+        net.delay(&client, delay);
+    }
 
     let producer = Producer::builder()
         .bootstrap_servers(&bootstrap)
@@ -274,6 +322,7 @@ async fn run_seed(seed: u64) -> Result<String, String> {
         .delivery_timeout(Duration::from_secs(30))
         .retry_backoff(Duration::from_millis(20), Duration::from_millis(300))
         .metadata_max_age(Duration::from_millis(500))
+        .buffer_memory(BUFFER_MEMORY)
         .build()
         .map_err(|e| e.to_string())?;
     // The producer runs for the whole schedule, at a thousand records a
@@ -288,11 +337,17 @@ async fn run_seed(seed: u64) -> Result<String, String> {
     // Committed offsets must never move backwards.
     let watching = Arc::new(AtomicBool::new(true));
     let regressions: Arc<Mutex<Vec<String>>> = Arc::default();
+    // And how often the producer's buffer was nearly full.
+    let buffer_full = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let watcher = {
         let (cluster, watching, regressions) = (cluster.clone(), watching.clone(), regressions.clone());
+        let (producer, buffer_full) = (producer.clone(), buffer_full.clone());
         tokio::spawn(async move {
             let mut high: BTreeMap<(String, i32), i64> = BTreeMap::new();
             while watching.load(Ordering::SeqCst) {
+                if producer.buffer_available_bytes() < BUFFER_MEMORY / 10 {
+                    buffer_full.fetch_add(1, Ordering::Relaxed);
+                }
                 if let Ok(now) = cluster.committed_offsets(GROUP).await {
                     for (tp, off) in now {
                         let h = high.entry(tp.clone()).or_insert(off);
@@ -362,6 +417,18 @@ async fn run_seed(seed: u64) -> Result<String, String> {
                     net.partition(&client, &addr.to_string(), true);
                     tokio::time::sleep(*duration).await;
                     net.partition(&client, &addr.to_string(), false);
+                }
+            }
+            Step::OneWay { producer, nth, broker, direction, duration } => {
+                let client = if *producer {
+                    Some("producer".to_string())
+                } else {
+                    members.get(nth % members.len().max(1)).map(|m| m.name.clone())
+                };
+                if let (Some(client), Some(addr)) = (client, cluster.broker_addr(*broker)) {
+                    net.stall(&client, &addr.to_string(), *direction, true);
+                    tokio::time::sleep(*duration).await;
+                    net.stall(&client, &addr.to_string(), *direction, false);
                 }
             }
             Step::StallFollower { partition, nth } => {
@@ -441,10 +508,18 @@ async fn run_seed(seed: u64) -> Result<String, String> {
         .await
         .map_err(|_| "flush did not return".to_string())?;
     producer.close_timeout(Duration::from_secs(5)).await.ok();
+    let mut problems = Vec::new();
+    // Every record's buffer.memory came back: none leaked with a batch
+    // that ended some unusual way (split, expired, aborted, failed).
+    if producer.buffer_available_bytes() != BUFFER_MEMORY {
+        problems.push(format!(
+            "buffer.memory not given back: {} of {BUFFER_MEMORY} bytes available after close",
+            producer.buffer_available_bytes()
+        ));
+    }
 
     // Producer invariants, against the brokers' logs.
     let mut stored: BTreeMap<usize, Vec<(i32, i64)>> = BTreeMap::new();
-    let mut problems = Vec::new();
     let mut end: BTreeMap<i32, i64> = BTreeMap::new();
     for p in 0..PARTITIONS {
         let records = cluster.records(TOPIC, p).await.map_err(|e| e.to_string())?;
@@ -528,12 +603,13 @@ async fn run_seed(seed: u64) -> Result<String, String> {
     };
     cluster.shutdown().await;
     let summary = format!(
-        "seed {seed}: {} steps, {} sent, {} acknowledged, {} unknown, {} failed; group ({}) processed with {duplicates} duplicates; {:.1} s simulated in {:.2} s; digest {digest:016x}",
+        "seed {seed}: {} steps, {} sent, {} acknowledged, {} unknown, {} failed; buffer nearly full in {} samples; group ({}) processed with {duplicates} duplicates; {:.1} s simulated in {:.2} s; digest {digest:016x}",
         steps.len(),
         sent,
         o.acked.len(),
         o.unknown.len(),
         o.failed.len(),
+        buffer_full.load(Ordering::Relaxed),
         if auto_commit { "auto-commit" } else { "manual commit" },
         started.elapsed().as_secs_f64(),
         real_start.elapsed().as_secs_f64(),

@@ -7,7 +7,7 @@ use broker_testkit::Cluster;
 use kafka_client::consumer::{Consumer, OffsetReset};
 use kafka_client::producer::{Producer, ProducerRecord};
 use kafka_client::{Clock, TopicPartition};
-use tests::netsim::Network;
+use tests::netsim::{Direction, Network};
 use tokio::time::Instant;
 
 const T0: i64 = 1_700_000_000_000;
@@ -77,5 +77,80 @@ async fn a_silent_coordinator_link_is_given_up_within_a_session() {
         assert!(Instant::now() < healed + Duration::from_secs(120), "never back in the group");
     }
     c.close().await.unwrap();
+    cluster.shutdown().await;
+}
+
+/// Answers held on the way back while requests still arrive: the broker
+/// applies every produce, the producer hears nothing until its request
+/// timeout, reconnects and retries, and the broker recognises the retries
+/// as duplicates. Each record is stored once, where its acknowledgement
+/// says, in order.
+#[tokio::test(start_paused = true)]
+async fn answers_held_on_the_way_back_are_retried_without_duplicates() {
+    let cluster = Cluster::builder().start().await.unwrap();
+    cluster.create_topic("t", 1, 1).await.unwrap();
+    let net = Network::new(&cluster);
+    let p = Producer::builder()
+        .bootstrap_servers(cluster.bootstrap_servers())
+        .clock(Clock::starting_at(T0))
+        .connector(net.connector("producer"))
+        .request_timeout(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    p.send_and_wait(ProducerRecord::new("t").value("v0")).await.unwrap();
+    let addr = cluster.broker_addr(1).unwrap().to_string();
+    net.stall("producer", &addr, Direction::ToClient, true);
+    let mut pending = Vec::new();
+    for i in 1..=20 {
+        pending.push(p.send(ProducerRecord::new("t").value(format!("v{i}"))).await.unwrap());
+    }
+    // The requests reached the broker and were applied while their answers
+    // wait.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(cluster.records("t", 0).await.unwrap().len(), 21, "held answers, applied requests");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    net.stall("producer", &addr, Direction::ToClient, false);
+    let mut offsets = Vec::new();
+    for f in pending {
+        offsets.push(f.await.unwrap().offset);
+    }
+    assert_eq!(offsets, (1..=20).collect::<Vec<i64>>());
+    let values: Vec<String> = cluster
+        .records("t", 0)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).into_owned())
+        .collect();
+    assert_eq!(values, (0..=20).map(|i| format!("v{i}")).collect::<Vec<_>>(), "each record stored once, in order");
+    p.close().await.unwrap();
+    cluster.shutdown().await;
+}
+
+/// A link's delay shows in every round trip, on the paused clock.
+#[tokio::test(start_paused = true)]
+async fn a_delayed_link_slows_each_round_trip() {
+    let cluster = Cluster::builder().start().await.unwrap();
+    cluster.create_topic("t", 1, 1).await.unwrap();
+    let net = Network::new(&cluster);
+    net.delay("producer", Duration::from_millis(50));
+    let p = Producer::builder()
+        .bootstrap_servers(cluster.bootstrap_servers())
+        .clock(Clock::starting_at(T0))
+        .connector(net.connector("producer"))
+        .linger(Duration::ZERO)
+        .build()
+        .unwrap();
+    p.send_and_wait(ProducerRecord::new("t").value("warm-up")).await.unwrap();
+    let t0 = Instant::now();
+    p.send_and_wait(ProducerRecord::new("t").value("timed")).await.unwrap();
+    let took = t0.elapsed();
+    assert!(took >= Duration::from_millis(100), "a round trip over a 50 ms link took {took:?}");
+    assert!(took < Duration::from_millis(150), "a round trip over a 50 ms link took {took:?}");
+    net.delay("producer", Duration::ZERO);
+    let t0 = Instant::now();
+    p.send_and_wait(ProducerRecord::new("t").value("fast")).await.unwrap();
+    assert!(t0.elapsed() < Duration::from_millis(10), "took {:?} with no delay", t0.elapsed());
+    p.close().await.unwrap();
     cluster.shutdown().await;
 }
