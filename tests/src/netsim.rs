@@ -17,6 +17,10 @@
 //!   at once (the relay gives up on what it held).
 //! - [`Network::delay`]: every byte a client's links carry, either way,
 //!   arrives a fixed time after it was sent, in order.
+//! - [`Network::reset`]: the client's open links to a broker break at
+//!   once, both ways, dropping what they held: the client may have read
+//!   half an answer; the broker may have a request it will answer into a
+//!   closed pipe.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io;
@@ -53,6 +57,8 @@ impl Direction {
 struct LinkControl {
     /// Partitioned: everything vanishes, for good.
     dead: AtomicBool,
+    /// Reset: the relays stop and both sides see the link close.
+    reset: AtomicBool,
     /// Per direction: hold bytes until released.
     held: [AtomicBool; 2],
     /// Milliseconds each byte takes to cross, either way.
@@ -183,6 +189,12 @@ impl Network {
         self.each_link(client, Some(addr), |c| c.held[direction.index()].store(held, Ordering::SeqCst));
     }
 
+    /// Breaks the open links between `client` and the broker at `addr`
+    /// (new connections are not affected).
+    pub fn reset(&self, client: &str, addr: &str) {
+        self.each_link(client, Some(addr), |c| c.reset.store(true, Ordering::SeqCst));
+    }
+
     /// Makes every byte `client`'s links carry take `delay` to cross.
     pub fn delay(&self, client: &str, delay: Duration) {
         self.lock().delays.insert(client.to_string(), delay);
@@ -211,7 +223,8 @@ impl Network {
 /// Carries one direction of a link: reads what `src` sends, keeps it for
 /// the link's delay (or while the direction is held) and writes it to
 /// `dst` in order. Ends when `src` closes and everything is delivered, or
-/// at once when the link is held or dead then, or when `dst` is gone.
+/// at once when the link is held or dead then, when `dst` is gone, or when
+/// the link is reset.
 async fn relay(
     mut src: impl AsyncRead + Unpin,
     mut dst: impl AsyncWrite + Unpin,
@@ -226,6 +239,10 @@ async fn relay(
         // Registered before the state is read, so no change is missed.
         let mut changed = pin!(control.changed.notified());
         changed.as_mut().enable();
+        if control.reset.load(Ordering::SeqCst) {
+            // Dropping both halves closes both pipes.
+            return;
+        }
         let dead = control.dead.load(Ordering::SeqCst);
         if dead {
             queue.clear();

@@ -3,7 +3,8 @@
 //! drawn from a seed moves leaders, stops, restarts and isolates brokers,
 //! partitions one client from one broker (silently: `tests::netsim`),
 //! holds one direction of a client's links for a while (requests applied,
-//! answers held, or the reverse), delays every link by up to 20 ms, has a
+//! answers held, or the reverse), resets a client's links mid-stream,
+//! delays every link by up to 20 ms, has a
 //! member overrun `max.poll.interval.ms` before committing,
 //! stalls followers, and injects Produce (incl. responses cut in half),
 //! Fetch and group-API faults; then
@@ -60,6 +61,9 @@ const GROUP: &str = "sched-group";
 /// a stuck partition fills it and `send` waits (and every batch becomes
 /// ready) in many runs.
 const BUFFER_MEMORY: usize = 160 * 1024;
+/// The members' `max.partition.fetch.bytes`: small, so each fetch stops
+/// at it and the prefetch bound is what limits what a member holds.
+const FETCH_BYTES: usize = 8 * 1024;
 /// How long clients get to finish once the faults healed.
 const SETTLE: Duration = Duration::from_secs(60);
 
@@ -92,6 +96,13 @@ enum Step {
         broker: i32,
         direction: Direction,
         duration: Duration,
+    },
+    /// Breaks one client's open links to one broker at once, both ways,
+    /// wherever a request or an answer is (`tests::netsim` `reset`).
+    Reset {
+        producer: bool,
+        nth: usize,
+        broker: i32,
     },
     /// Stalls a follower until a later `Unstall` (or the heal).
     StallFollower {
@@ -186,6 +197,12 @@ fn schedule(seed: u64) -> Vec<Step> {
         };
         steps.insert(at, step);
     }
+    let mut reset_rng = fastrand::Rng::with_seed(seed ^ 0x2e5e7);
+    for _ in 0..reset_rng.usize(0..=2) {
+        let at = reset_rng.usize(0..=steps.len());
+        let step = Step::Reset { producer: reset_rng.bool(), nth: reset_rng.usize(0..3), broker: reset_rng.i32(1..=3) };
+        steps.insert(at, step);
+    }
     steps
 }
 
@@ -219,6 +236,7 @@ fn start_member(
     name: String,
     seen: Arc<Mutex<BTreeMap<String, usize>>>,
     auto_commit: bool,
+    most_held: Arc<std::sync::atomic::AtomicUsize>,
 ) -> Member {
     let c = Consumer::builder()
         .bootstrap_servers(cluster.bootstrap_servers())
@@ -237,6 +255,7 @@ fn start_member(
         .max_poll_interval(Duration::from_secs(10))
         .metadata_max_age(Duration::from_millis(500))
         .retry_backoff(Duration::from_millis(20), Duration::from_millis(200))
+        .max_partition_fetch_bytes(FETCH_BYTES)
         .build()
         .expect("consumer");
     let stop = Arc::new(AtomicBool::new(false));
@@ -246,6 +265,17 @@ fn start_member(
     let task = tokio::spawn(async move {
         c.subscribe([TOPIC]).map_err(|e| e.to_string())?;
         while !flag.load(Ordering::SeqCst) {
+            // The prefetch stays bounded: two responses per partition,
+            // each at most max.partition.fetch.bytes or one batch (the
+            // producer's are at most batch.size). Looked at before each
+            // poll, when the fetcher has had the member's processing time
+            // to fill it.
+            let held = c.buffered_bytes();
+            let bound = 2 * c.assignment().len() * FETCH_BYTES.max(16 * 1024 + 1024);
+            if held > bound {
+                return Err(format!("{held} bytes of fetched data held, over the bound of {bound}"));
+            }
+            most_held.fetch_max(held, Ordering::Relaxed);
             match c.poll(Duration::from_millis(50)).await {
                 Ok(records) => {
                     if records.is_empty() {
@@ -330,9 +360,11 @@ async fn run_seed(seed: u64) -> Result<String, String> {
     let producing = produce_until_stopped(producer.clone(), TOPIC, "r", 40, (5, Duration::from_millis(5)));
 
     let seen: Arc<Mutex<BTreeMap<String, usize>>> = Arc::default();
+    let most_held = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut joined = 1usize;
-    let mut members: Vec<Member> =
-        (0..2).map(|i| start_member(&cluster, &net, format!("member-{i}"), seen.clone(), auto_commit)).collect();
+    let mut members: Vec<Member> = (0..2)
+        .map(|i| start_member(&cluster, &net, format!("member-{i}"), seen.clone(), auto_commit, most_held.clone()))
+        .collect();
 
     // Committed offsets must never move backwards.
     let watching = Arc::new(AtomicBool::new(true));
@@ -431,6 +463,16 @@ async fn run_seed(seed: u64) -> Result<String, String> {
                     net.stall(&client, &addr.to_string(), *direction, false);
                 }
             }
+            Step::Reset { producer, nth, broker } => {
+                let client = if *producer {
+                    Some("producer".to_string())
+                } else {
+                    members.get(nth % members.len().max(1)).map(|m| m.name.clone())
+                };
+                if let (Some(client), Some(addr)) = (client, cluster.broker_addr(*broker)) {
+                    net.reset(&client, &addr.to_string());
+                }
+            }
             Step::StallFollower { partition, nth } => {
                 if let Ok(s) = cluster.partition_state(TOPIC, *partition).await {
                     let followers: Vec<i32> = s.replicas.iter().copied().filter(|b| *b != s.leader).collect();
@@ -482,7 +524,14 @@ async fn run_seed(seed: u64) -> Result<String, String> {
             Step::JoinMember => {
                 if members.len() < 4 {
                     joined += 1;
-                    members.push(start_member(&cluster, &net, format!("member-{joined}"), seen.clone(), auto_commit));
+                    members.push(start_member(
+                        &cluster,
+                        &net,
+                        format!("member-{joined}"),
+                        seen.clone(),
+                        auto_commit,
+                        most_held.clone(),
+                    ));
                 }
             }
             Step::Pause(d) => tokio::time::sleep(*d).await,
@@ -603,7 +652,7 @@ async fn run_seed(seed: u64) -> Result<String, String> {
     };
     cluster.shutdown().await;
     let summary = format!(
-        "seed {seed}: {} steps, {} sent, {} acknowledged, {} unknown, {} failed; buffer nearly full in {} samples; group ({}) processed with {duplicates} duplicates; {:.1} s simulated in {:.2} s; digest {digest:016x}",
+        "seed {seed}: {} steps, {} sent, {} acknowledged, {} unknown, {} failed; buffer nearly full in {} samples; group ({}, at most {} bytes prefetched) processed with {duplicates} duplicates; {:.1} s simulated in {:.2} s; digest {digest:016x}",
         steps.len(),
         sent,
         o.acked.len(),
@@ -611,6 +660,7 @@ async fn run_seed(seed: u64) -> Result<String, String> {
         o.failed.len(),
         buffer_full.load(Ordering::Relaxed),
         if auto_commit { "auto-commit" } else { "manual commit" },
+        most_held.load(Ordering::Relaxed),
         started.elapsed().as_secs_f64(),
         real_start.elapsed().as_secs_f64(),
     );

@@ -154,3 +154,41 @@ async fn a_delayed_link_slows_each_round_trip() {
     p.close().await.unwrap();
     cluster.shutdown().await;
 }
+
+/// A reset link fails what was on it; the client reconnects, and what it
+/// sent is still delivered exactly once.
+#[tokio::test(start_paused = true)]
+async fn a_reset_link_is_reconnected_and_nothing_is_lost_or_doubled() {
+    let cluster = Cluster::builder().start().await.unwrap();
+    cluster.create_topic("t", 1, 1).await.unwrap();
+    let net = Network::new(&cluster);
+    net.delay("producer", Duration::from_millis(5));
+    let p = Producer::builder()
+        .bootstrap_servers(cluster.bootstrap_servers())
+        .clock(Clock::starting_at(T0))
+        .connector(net.connector("producer"))
+        .linger(Duration::ZERO)
+        .build()
+        .unwrap();
+    p.send_and_wait(ProducerRecord::new("t").value("v0")).await.unwrap();
+    let addr = cluster.broker_addr(1).unwrap().to_string();
+    let before = cluster.open_connections();
+    let mut pending = Vec::new();
+    for i in 1..=20 {
+        pending.push(p.send(ProducerRecord::new("t").value(format!("v{i}"))).await.unwrap());
+        if i == 10 {
+            // Requests and answers are on the wire (5 ms each way).
+            tokio::time::sleep(Duration::from_millis(3)).await;
+            net.reset("producer", &addr);
+        }
+    }
+    let mut offsets = Vec::new();
+    for f in pending {
+        offsets.push(f.await.unwrap().offset);
+    }
+    assert_eq!(offsets, (1..=20).collect::<Vec<i64>>());
+    assert!(cluster.open_connections() <= before, "the reset connections were closed");
+    assert_eq!(cluster.records("t", 0).await.unwrap().len(), 21, "each record stored once");
+    p.close().await.unwrap();
+    cluster.shutdown().await;
+}

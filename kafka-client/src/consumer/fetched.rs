@@ -228,6 +228,11 @@ impl CompletedFetch {
         }
     }
 
+    /// The bytes of record data the fetch returned for the partition.
+    pub(crate) fn size(&self) -> usize {
+        self.size
+    }
+
     /// Reads the fetch as `isolation.level=read_committed` does: `aborted`
     /// is the response's list of aborted transactions for the partition, as
     /// (producer id, first offset), in any order. Transactional batches of

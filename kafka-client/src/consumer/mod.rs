@@ -497,6 +497,21 @@ impl Consumer {
         lock(&self.inner.state).assignment.keys().cloned().collect()
     }
 
+    /// Bytes of fetched record data held for `poll`. The consumer keeps at
+    /// most two responses per assigned partition (the one being read and
+    /// the next), each at most `max.partition.fetch.bytes` unless a single
+    /// record batch is larger, as a Kafka broker answers.
+    ///
+    /// ```no_run
+    /// # fn f(consumer: &kafka_client::consumer::Consumer) {
+    /// let limit = 2 * consumer.assignment().len() * consumer.config().max_partition_fetch_bytes();
+    /// println!("{} of at most about {limit} bytes prefetched", consumer.buffered_bytes());
+    /// # }
+    /// ```
+    pub fn buffered_bytes(&self) -> usize {
+        lock(&self.inner.state).buffered_bytes()
+    }
+
     /// The topics subscribed to: the named ones, or those the pattern
     /// matches (empty before the first metadata refresh, and for `assign`).
     ///

@@ -105,6 +105,15 @@ impl State {
         self.epoch += 1;
     }
 
+    /// Bytes of record data held for `poll`: the buffered and prefetched
+    /// responses of every assigned partition.
+    pub(crate) fn buffered_bytes(&self) -> usize {
+        self.assignment
+            .values()
+            .map(|p| p.buffered.as_ref().map_or(0, |f| f.size()) + p.prefetched.as_ref().map_or(0, |f| f.size()))
+            .sum()
+    }
+
     /// Drops partitions (revoked or lost) with their buffered data.
     pub(crate) fn remove(&mut self, parts: &[TopicPartition]) {
         for tp in parts {
