@@ -1,7 +1,8 @@
-//! A simulated network between clients and an in-process testkit: every
-//! connection is a pair of in-memory pipes joined by a relay (so the whole
-//! run can use tokio's paused clock), and a test can degrade one client's
-//! links to one broker.
+//! A simulated network between clients and brokers: every connection is
+//! an in-memory pipe to a relay, which carries the bytes on to the broker
+//! (over another in-memory pipe to an in-process testkit, so the whole run
+//! can use tokio's paused clock, or over TCP to any broker, real Kafka
+//! included), and a test can degrade one client's links to one broker.
 //!
 //! - [`Network::partition`]: silent, like lost packets rather than a reset.
 //!   Bytes a partitioned link carries vanish in both directions and new
@@ -23,8 +24,9 @@
 //!   closed pipe.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::future::Future;
 use std::io;
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -91,20 +93,56 @@ struct State {
     links: Vec<Link>,
 }
 
+/// A byte stream to a broker.
+trait BrokerStream: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> BrokerStream for T {}
+
+type Dialed = Pin<Box<dyn Future<Output = io::Result<Box<dyn BrokerStream>>> + Send>>;
+
+/// Opens the broker's end of a link.
+type Dial = Arc<dyn Fn(String) -> Dialed + Send + Sync>;
+
 /// The network; cheap to clone.
 #[derive(Clone)]
 pub struct Network {
-    cluster: Cluster,
+    dial: Dial,
     state: Arc<Mutex<State>>,
 }
+
+/// Stands for every broker's address in [`Network::partition`],
+/// [`Network::stall`], [`Network::reset`] and [`Network::open_links`]
+/// (useful when the addresses a client dials come from a broker's
+/// metadata).
+pub const EVERY_BROKER: &str = "*";
 
 /// A relay's buffer for one read from a pipe.
 const CHUNK: usize = 16 * 1024;
 
 impl Network {
-    /// A network to `cluster`'s brokers with nothing cut.
+    /// A network to `cluster`'s brokers, in memory, with nothing cut.
     pub fn new(cluster: &Cluster) -> Network {
-        Network { cluster: cluster.clone(), state: Arc::default() }
+        let cluster = cluster.clone();
+        let dial: Dial = Arc::new(move |addr: String| {
+            let cluster = cluster.clone();
+            Box::pin(async move {
+                let s = cluster.connect_in_memory(&addr).await?;
+                Ok(Box::new(s) as Box<dyn BrokerStream>)
+            })
+        });
+        Network { dial, state: Arc::default() }
+    }
+
+    /// A network whose links reach brokers over TCP (any broker, real
+    /// Kafka included), with nothing cut. Waits are then real time.
+    pub fn tcp() -> Network {
+        let dial: Dial = Arc::new(|addr: String| {
+            Box::pin(async move {
+                let s = tokio::net::TcpStream::connect(&addr).await?;
+                s.set_nodelay(true)?;
+                Ok(Box::new(s) as Box<dyn BrokerStream>)
+            })
+        });
+        Network { dial, state: Arc::default() }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -122,16 +160,21 @@ impl Network {
     }
 
     async fn connect(&self, client: &str, addr: &str) -> io::Result<DuplexStream> {
-        if self.lock().cut.contains(&(client.to_string(), addr.to_string())) {
+        let cut = {
+            let s = self.lock();
+            [addr, EVERY_BROKER].iter().any(|a| s.cut.contains(&(client.to_string(), a.to_string())))
+        };
+        if cut {
             return Err(io::Error::new(io::ErrorKind::ConnectionRefused, format!("{addr}: partitioned from {client}")));
         }
-        let broker_side = self.cluster.connect_in_memory(addr).await?;
+        let broker_side = (self.dial)(addr.to_string()).await?;
         let (client_side, relay_side) = tokio::io::duplex(64 * 1024);
         let control = Arc::new(LinkControl::default());
         {
             let mut s = self.lock();
             for d in [Direction::ToBroker, Direction::ToClient] {
-                let held = s.stalled.contains(&(client.to_string(), addr.to_string(), d));
+                let held =
+                    [addr, EVERY_BROKER].iter().any(|a| s.stalled.contains(&(client.to_string(), a.to_string(), d)));
                 control.held[d.index()].store(held, Ordering::SeqCst);
             }
             let delay = s.delays.get(client).copied().unwrap_or_default();
@@ -151,8 +194,9 @@ impl Network {
     }
 
     /// Applies `f` to the live links between `client` and the broker at
-    /// `addr` (any broker when `addr` is None).
+    /// `addr` (any broker when `addr` is None or [`EVERY_BROKER`]).
     fn each_link(&self, client: &str, addr: Option<&str>, f: impl Fn(&LinkControl)) {
+        let addr = addr.filter(|a| *a != EVERY_BROKER);
         let s = self.lock();
         for l in &s.links {
             if l.client == client
@@ -200,6 +244,16 @@ impl Network {
         self.lock().delays.insert(client.to_string(), delay);
         let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
         self.each_link(client, None, |c| c.delay_ms.store(ms, Ordering::SeqCst));
+    }
+
+    /// How many links between `client` and the broker at `addr` are open:
+    /// a link counts until both its directions have closed.
+    pub fn open_links(&self, client: &str, addr: &str) -> usize {
+        self.lock()
+            .links
+            .iter()
+            .filter(|l| l.client == client && (addr == EVERY_BROKER || l.addr == addr) && l.control.strong_count() > 0)
+            .count()
     }
 
     /// Heals every partition and releases every stall (delays stay).

@@ -24,6 +24,7 @@ use kafka_client::consumer::{Consumer, ConsumerRecord, OffsetReset};
 use kafka_client::producer::partitioner::partition_for_key;
 use kafka_client::producer::{Acks, Producer, ProducerRecord};
 use kafka_protocol::Compression;
+use tests::netsim::{Direction, EVERY_BROKER, Network};
 use tests::real_kafka::{KafkaCluster, NEWEST, OLDEST, Signal};
 
 /// Bound of every wait in these tests.
@@ -727,6 +728,155 @@ async fn max_block_on_kafka_newest() {
         || kafka.lock().unwrap().signal(1, Signal::Cont).unwrap(),
     )
     .await;
+}
+
+// ---- Network faults through tests::netsim's relay over TCP: one body, the testkit or Kafka ----
+
+/// Answers held on the way back while requests still arrive: the broker
+/// appends every produce, the idempotent producer hears nothing until its
+/// request timeout, reconnects and resends, and the broker recognises the
+/// resends as duplicates. Each record is stored once, in order, at the
+/// offset its acknowledgement gives.
+async fn held_answers_are_retried_without_duplicates(bootstrap: &str) {
+    create_topic(bootstrap, NewTopic::new("held", 1, 1)).await;
+    let net = Network::tcp();
+    let p = Producer::builder()
+        .bootstrap_servers(bootstrap)
+        .connector(net.connector("producer"))
+        .request_timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    p.send_and_wait(ProducerRecord::new("held").value("v0")).await.unwrap();
+    net.stall("producer", EVERY_BROKER, Direction::ToClient, true);
+    let mut pending = Vec::new();
+    for i in 1..=20 {
+        pending.push(p.send(ProducerRecord::new("held").value(format!("v{i}"))).await.unwrap());
+    }
+    // The requests arrive and are appended while their answers wait.
+    let deadline = Instant::now() + WAIT;
+    while read_all(bootstrap, "held", 1).await.len() < 21 {
+        assert!(Instant::now() < deadline, "the held producer's records were never appended");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Past the request timeout: the producer gives those connections up.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    net.stall("producer", EVERY_BROKER, Direction::ToClient, false);
+    let mut offsets = Vec::new();
+    for f in pending {
+        offsets.push(f.await.unwrap().offset);
+    }
+    assert_eq!(offsets, (1..=20).collect::<Vec<i64>>(), "acknowledged at their first offsets");
+    p.close().await.unwrap();
+    let values: Vec<String> = read_all(bootstrap, "held", 1).await.iter().map(|r| text(&r.value)).collect();
+    assert_eq!(values, (0..=20).map(|i| format!("v{i}")).collect::<Vec<_>>(), "each record stored once, in order");
+}
+
+/// Links reset while requests and answers are on them: what was sent is
+/// delivered exactly once, in order.
+async fn reset_links_lose_and_double_nothing(bootstrap: &str) {
+    create_topic(bootstrap, NewTopic::new("reset", 1, 1)).await;
+    let net = Network::tcp();
+    net.delay("producer", Duration::from_millis(5));
+    let p = Producer::builder()
+        .bootstrap_servers(bootstrap)
+        .connector(net.connector("producer"))
+        .linger(Duration::ZERO)
+        .build()
+        .unwrap();
+    let mut pending = Vec::new();
+    for i in 0..200 {
+        pending.push(p.send(ProducerRecord::new("reset").value(format!("v{i}"))).await.unwrap());
+        if i % 50 == 25 {
+            tokio::time::sleep(Duration::from_millis(3)).await;
+            net.reset("producer", EVERY_BROKER);
+        }
+    }
+    let mut offsets = Vec::new();
+    for f in pending {
+        offsets.push(f.await.unwrap().offset);
+    }
+    assert_eq!(offsets, (0..200).collect::<Vec<i64>>());
+    p.close().await.unwrap();
+    let values: Vec<String> = read_all(bootstrap, "reset", 1).await.iter().map(|r| text(&r.value)).collect();
+    assert_eq!(values, (0..200).map(|i| format!("v{i}")).collect::<Vec<_>>(), "each record stored once, in order");
+}
+
+/// A member cut off silently gives its coordinator link up within its
+/// session timeout (6 s, Kafka's smallest by default), not its request
+/// timeout (10 s here), as Java's heartbeat thread does; once the network
+/// heals it is back in the group and commits. (The partitioned links stay
+/// dead, as behind a firewall that drops them: requests already on them,
+/// like a long-polling fetch, end only at the request timeout.)
+async fn a_silent_member_gives_up_within_a_session(bootstrap: &str) {
+    create_topic(bootstrap, NewTopic::new("silent", 1, 1)).await;
+    let p = Producer::builder().bootstrap_servers(bootstrap).build().unwrap();
+    for i in 0..10 {
+        p.send_and_wait(ProducerRecord::new("silent").value(format!("v{i}"))).await.unwrap();
+    }
+    p.close().await.unwrap();
+    let net = Network::tcp();
+    let c = Consumer::builder()
+        .bootstrap_servers(bootstrap)
+        .group_id("silent-group")
+        .auto_offset_reset(OffsetReset::Earliest)
+        .enable_auto_commit(false)
+        .session_timeout(Duration::from_secs(6))
+        .heartbeat_interval(Duration::from_millis(500))
+        .request_timeout(Duration::from_secs(10))
+        .connector(net.connector("member"))
+        .build()
+        .unwrap();
+    c.subscribe(["silent"]).unwrap();
+    let mut n = 0;
+    let deadline = Instant::now() + WAIT;
+    while n < 10 {
+        assert!(Instant::now() < deadline, "read {n} of 10");
+        n += c.poll(Duration::from_millis(100)).await.unwrap().len();
+    }
+    c.commit().await.unwrap();
+    let before = net.open_links("member", EVERY_BROKER);
+    net.partition("member", EVERY_BROKER, true);
+    let cut = Instant::now();
+    // The group task goes on heartbeating without poll; the heartbeat left
+    // unanswered for a session ends the coordinator's link.
+    while net.open_links("member", EVERY_BROKER) >= before {
+        assert!(
+            cut.elapsed() < Duration::from_secs(9),
+            "the silent coordinator link was kept {:?}, past the 6 s session",
+            cut.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    net.partition("member", EVERY_BROKER, false);
+    let healed = Instant::now();
+    let tp = TopicPartition::new("silent", 0);
+    loop {
+        c.poll(Duration::from_millis(100)).await.unwrap();
+        if c.assignment().contains(&tp) && c.commit().await.is_ok() {
+            break;
+        }
+        assert!(healed.elapsed() < WAIT, "never back in the group");
+    }
+    c.close().await.unwrap();
+}
+
+async fn network_faults(bootstrap: &str) {
+    held_answers_are_retried_without_duplicates(bootstrap).await;
+    reset_links_lose_and_double_nothing(bootstrap).await;
+    a_silent_member_gives_up_within_a_session(bootstrap).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn network_faults_on_the_testkit() {
+    let cluster = broker_testkit::Cluster::builder().start().await.unwrap();
+    network_faults(&cluster.bootstrap_servers()).await;
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn network_faults_on_kafka_newest() {
+    let kafka = KafkaCluster::launch(NEWEST, 1).await.expect("kafka");
+    network_faults(&kafka.bootstrap_servers()).await;
 }
 
 // ---- Failover on a real 3-node cluster (issue 10) ----
