@@ -676,8 +676,13 @@ async fn run_seed(seed: u64) -> Result<String, String> {
 /// ISR had it (issue 10); 1036 spun the producer's sender forever on the
 /// paused clock (a busy loop in real time) when a partition's leader was a
 /// broker metadata no longer listed: the failed connect returned at once,
-/// without the reconnect backoff (issue 12).
-const REGRESSION_SEEDS: [u64; 3] = [2013, 2018, 1036];
+/// without the reconnect backoff (issue 12); 100978 wrote a record twice:
+/// with its answer held on the old leader's link, the producer went on
+/// through the new leader, the broker's five-batch memory moved past the
+/// record, its retry was answered OUT_OF_ORDER_SEQUENCE_NUMBER and the
+/// producer renumbered it under a new epoch (issue 12; a partition's
+/// requests now all go to one broker at a time).
+const REGRESSION_SEEDS: [u64; 4] = [2013, 2018, 1036, 100978];
 
 /// Real time a seed may take. On the paused clock a busy loop never lets
 /// time advance, so no timeout inside the run can fire: a thread outside it

@@ -256,7 +256,7 @@ impl Accumulator {
                     continue;
                 }
                 if let Some(idem) = idem.as_deref()
-                    && !idem.may_send(tp, first.identity.map(|i| i.base_sequence))
+                    && !idem.may_send(tp, first.identity.map(|i| i.base_sequence), node)
                 {
                     continue;
                 }

@@ -564,13 +564,25 @@ impl Engine {
         for b in &mut ok {
             b.ever_sent = true;
             if let Some(i) = &mut self.idem {
-                i.sent(&b.tp);
+                i.sent(&b.tp, node);
             }
             if self.cfg().max_in_flight == 1 && self.idem.is_none() {
                 self.muted.insert(b.tp.clone());
             }
         }
         tracing::trace!(broker = node, batches = ok.len(), "produce request");
+        for b in &ok {
+            tracing::trace!(
+                broker = node,
+                tp = %b.tp,
+                id = b.id,
+                sequence = b.identity.map_or(-1, |i| i.base_sequence),
+                epoch = b.identity.map_or(-1, |i| i.epoch),
+                records = b.record_count,
+                attempt = b.attempts,
+                "batch sent"
+            );
+        }
         if acks == Acks::None {
             let r = conn.send_no_response(&req, version).await;
             let result = r.map(|()| ProduceResponse::default());
@@ -657,6 +669,15 @@ impl Engine {
                 continue;
             };
             let code = ErrorCode(pr.error_code);
+            tracing::trace!(
+                broker = node,
+                tp = %b.tp,
+                id = b.id,
+                sequence = b.identity.map_or(-1, |i| i.base_sequence),
+                ?code,
+                base_offset = pr.base_offset,
+                "batch answered"
+            );
             if code == ErrorCode::NONE || code == ErrorCode::DUPLICATE_SEQUENCE_NUMBER {
                 self.succeed(b, BatchResult { base_offset: pr.base_offset, log_append_time: pr.log_append_time_ms });
                 continue;

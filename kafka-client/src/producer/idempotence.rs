@@ -10,6 +10,14 @@
 //!   retries, so the broker can drop duplicates;
 //! - a partition sends a retried batch only when it is the first unresolved
 //!   one, so batches reach the broker in sequence order;
+//! - a partition's requests on the wire all go to one broker: after its
+//!   leader moves, nothing goes to the new leader until the old one has
+//!   answered (or the requests have failed). Otherwise a batch whose
+//!   answer is lost on the old leader's connection may be retried only
+//!   after more than five later batches were written through the new one;
+//!   the broker, which remembers five, then answers its retry
+//!   OUT_OF_ORDER_SEQUENCE_NUMBER although it wrote it, and nothing the
+//!   producer can do next is right (renumbering it writes it twice);
 //! - OUT_OF_ORDER_SEQUENCE_NUMBER or UNKNOWN_PRODUCER_ID for a batch that is
 //!   not next in line is retried as is (an earlier batch is still missing);
 //!   for the batch that is next in line, the broker has lost or never had our
@@ -35,6 +43,8 @@ struct PartitionSeq {
     unresolved: BTreeMap<i32, i32>,
     /// Requests for this partition on the wire.
     on_wire: usize,
+    /// The broker they went to, while any are.
+    on_wire_to: i32,
 }
 
 /// What to do with a batch the broker rejected for its sequence.
@@ -85,12 +95,17 @@ impl Idempotence {
     }
 
     /// Whether `tp` may send its first queued batch (`retry_seq` is its
-    /// sequence when it is a retry).
-    pub(crate) fn may_send(&self, tp: &TopicPartition, retry_seq: Option<i32>) -> bool {
+    /// sequence when it is a retry) to broker `node`.
+    pub(crate) fn may_send(&self, tp: &TopicPartition, retry_seq: Option<i32>, node: i32) -> bool {
         if !self.has_id() || self.to_rewrite.contains(tp) {
             return false;
         }
         let Some(p) = self.partitions.get(tp) else { return true };
+        if p.on_wire > 0 && p.on_wire_to != node {
+            // The leader moved while requests were on the wire to the old
+            // one: wait for them (see the module docs).
+            return false;
+        }
         if p.epoch != self.epoch && !p.unresolved.is_empty() && retry_seq.is_none() {
             // New batches wait until the old epoch's batches are resolved.
             return false;
@@ -146,10 +161,11 @@ impl Idempotence {
         out
     }
 
-    /// A request for `tp` was written / answered.
-    pub(crate) fn sent(&mut self, tp: &TopicPartition) {
+    /// A request for `tp` was written to broker `node` / answered.
+    pub(crate) fn sent(&mut self, tp: &TopicPartition, node: i32) {
         if let Some(p) = self.partitions.get_mut(tp) {
             p.on_wire += 1;
+            p.on_wire_to = node;
         }
     }
 
@@ -238,7 +254,7 @@ impl Idempotence {
         self.epoch += 1;
         let tps: Vec<TopicPartition> = std::mem::take(&mut self.to_rewrite).into_iter().collect();
         for tp in &tps {
-            let on_wire = self.partitions.get(tp).map_or(0, |p| p.on_wire);
+            let (on_wire, on_wire_to) = self.partitions.get(tp).map_or((0, 0), |p| (p.on_wire, p.on_wire_to));
             self.partitions.insert(
                 tp.clone(),
                 PartitionSeq {
@@ -247,6 +263,7 @@ impl Idempotence {
                     last_acked: -1,
                     unresolved: BTreeMap::new(),
                     on_wire,
+                    on_wire_to,
                 },
             );
         }
@@ -265,19 +282,19 @@ mod tests {
     #[test]
     fn sequences_are_assigned_once_and_in_order() {
         let mut s = Idempotence::new();
-        assert!(!s.may_send(&tp(0), None));
+        assert!(!s.may_send(&tp(0), None, 1));
         s.set_id(7, 0);
         let a = s.assign(&tp(0), 3);
         // The first batch of an epoch goes alone.
-        assert!(!s.may_send(&tp(0), None));
+        assert!(!s.may_send(&tp(0), None, 1));
         let b = s.assign(&tp(0), 2);
         assert_eq!((a.base_sequence, b.base_sequence), (0, 3));
         assert_eq!(s.assign(&tp(1), 1).base_sequence, 0);
         // A retry of `b` must wait for `a`.
-        assert!(!s.may_send(&tp(0), Some(3)));
-        assert!(s.may_send(&tp(0), Some(0)));
+        assert!(!s.may_send(&tp(0), Some(3), 1));
+        assert!(s.may_send(&tp(0), Some(0), 1));
         s.acked(&tp(0), a, 3);
-        assert!(s.may_send(&tp(0), Some(3)));
+        assert!(s.may_send(&tp(0), Some(3), 1));
         assert!(s.is_next_in_line(&tp(0), b));
     }
 
@@ -297,9 +314,9 @@ mod tests {
         s.set_id(7, 0);
         let a = s.assign(&tp(0), 2);
         let other = s.assign(&tp(1), 1);
-        s.sent(&tp(0));
+        s.sent(&tp(0), 1);
         assert_eq!(s.on_sequence_error(&tp(0), a), SequenceDecision::BumpThenRetry);
-        assert!(!s.may_send(&tp(0), Some(0)));
+        assert!(!s.may_send(&tp(0), Some(0), 1));
         assert!(!s.bump_ready(), "a request is still on the wire");
         s.answered(&tp(0));
         assert!(s.bump_ready());
@@ -308,7 +325,7 @@ mod tests {
         let renumbered = s.assign(&tp(0), 2);
         assert_eq!((renumbered.epoch, renumbered.base_sequence), (1, 0));
         // Partition 1 keeps epoch 0 until its batch resolves.
-        assert!(!s.may_send(&tp(1), None));
+        assert!(!s.may_send(&tp(1), None, 1));
         s.acked(&tp(1), other, 1);
         let next = s.assign(&tp(1), 1);
         assert_eq!((next.epoch, next.base_sequence), (1, 0));
@@ -326,6 +343,25 @@ mod tests {
     }
 
     #[test]
+    fn after_a_leader_move_nothing_goes_to_the_new_leader_while_the_old_one_owes_answers() {
+        let mut s = Idempotence::new();
+        s.set_id(7, 0);
+        let first = s.assign(&tp(0), 1);
+        s.sent(&tp(0), 3);
+        s.acked(&tp(0), first, 1);
+        s.answered(&tp(0));
+        let in_doubt = s.assign(&tp(0), 1);
+        s.sent(&tp(0), 3);
+        s.assign(&tp(0), 1);
+        // The leader moved from 3 to 2 while `in_doubt` waits for broker 3.
+        assert!(!s.may_send(&tp(0), None, 2));
+        assert!(s.may_send(&tp(0), None, 3));
+        // Its connection failed: it is retried first, now to broker 2.
+        s.answered(&tp(0));
+        assert!(s.may_send(&tp(0), Some(in_doubt.base_sequence), 2));
+    }
+
+    #[test]
     fn splits_keep_the_original_sequences() {
         let mut s = Idempotence::new();
         s.set_id(1, 0);
@@ -334,8 +370,8 @@ mod tests {
         let parts = s.assign_split(&tp(0), big, &[4, 6]);
         assert_eq!(parts.iter().map(|p| p.base_sequence).collect::<Vec<_>>(), vec![0, 4]);
         assert_eq!(after.base_sequence, 10);
-        assert!(s.may_send(&tp(0), Some(0)));
-        assert!(!s.may_send(&tp(0), Some(4)));
+        assert!(s.may_send(&tp(0), Some(0), 1));
+        assert!(!s.may_send(&tp(0), Some(4), 1));
     }
 
     #[test]
