@@ -528,3 +528,50 @@ async fn not_leader_after_the_append_then_retries_used_up_is_outcome_unknown() {
     p.close_timeout(Duration::from_secs(5)).await.ok();
     cluster.shutdown().await;
 }
+
+/// A `send` waiting for buffer memory while the producer closes never
+/// leaves a record behind that nobody will send: it is refused with
+/// `Closed` (and its record handed back), and everything accepted before
+/// is delivered.
+#[tokio::test(start_paused = true)]
+async fn a_send_waiting_for_memory_during_close_is_refused_not_stranded() {
+    let cluster = Cluster::builder().start().await.unwrap();
+    cluster.create_topic("closing", 1, 1).await.unwrap();
+    let p = builder(&cluster)
+        .buffer_memory(64 * 1024)
+        .batch_size(16 * 1024)
+        .max_block(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    p.send_and_wait(ProducerRecord::new("closing").value("warm-up")).await.unwrap();
+    cluster.isolate_broker(1, true).unwrap();
+    let value = "c".repeat(1000);
+    let mut accepted = Vec::new();
+    let waiting = loop {
+        let sender = p.clone();
+        let record = ProducerRecord::new("closing").value(value.clone());
+        let mut send = tokio::spawn(async move { sender.send(record).await });
+        match tokio::time::timeout(Duration::from_millis(100), &mut send).await {
+            Ok(f) => accepted.push(f.unwrap().unwrap()),
+            // Out of memory: this send waits. Let it go on waiting.
+            Err(_) => break send,
+        }
+        assert!(accepted.len() < 200, "buffer.memory never ran out");
+    };
+    cluster.isolate_broker(1, false).unwrap();
+    p.close().await.unwrap();
+    let refused = tokio::time::timeout(Duration::from_secs(60), waiting)
+        .await
+        .expect("the waiting send returned")
+        .unwrap()
+        .expect_err("no record is taken once closing");
+    assert!(matches!(refused.error, Error::Closed), "{:?}", refused.error);
+    assert_eq!(refused.record.value.as_deref(), Some(value.as_bytes()));
+    let n = accepted.len();
+    for r in await_all(accepted).await {
+        r.unwrap();
+    }
+    assert_eq!(p.buffer_available_bytes(), 64 * 1024, "every byte of buffer.memory came back");
+    assert_eq!(cluster.records("closing", 0).await.unwrap().len(), n + 1);
+    cluster.shutdown().await;
+}

@@ -5,10 +5,12 @@
 //! included), and a test can degrade one client's links to one broker.
 //!
 //! - [`Network::partition`]: silent, like lost packets rather than a reset.
-//!   Bytes a partitioned link carries vanish in both directions and new
-//!   connections across it are refused, so the client notices only through
-//!   its own timeouts. A link cut once stays dead after the partition heals
-//!   (what it lost cannot be replayed); the client reconnects.
+//!   Bytes a partitioned link carries vanish in both directions, new
+//!   connections across it are refused, and a broker closing its side is
+//!   not seen either, so the client notices only through its own timeouts
+//!   (its own close still reaches the broker, so the broker's connection
+//!   count stays honest). A link cut once stays dead after the partition
+//!   heals (what it lost cannot be replayed); the client reconnects.
 //! - [`Network::stall`]: one direction stops delivering, the other keeps
 //!   going, like a one-way loss that TCP keeps retransmitting into. Bytes
 //!   are held, not lost: requests still reach the broker and are applied
@@ -61,6 +63,8 @@ struct LinkControl {
     dead: AtomicBool,
     /// Reset: the relays stop and both sides see the link close.
     reset: AtomicBool,
+    /// The client closed its side.
+    client_gone: AtomicBool,
     /// Per direction: hold bytes until released.
     held: [AtomicBool; 2],
     /// Milliseconds each byte takes to cross, either way.
@@ -172,6 +176,10 @@ impl Network {
         let control = Arc::new(LinkControl::default());
         {
             let mut s = self.lock();
+            // A partition made while dialing covers this link too.
+            if [addr, EVERY_BROKER].iter().any(|a| s.cut.contains(&(client.to_string(), a.to_string()))) {
+                control.dead.store(true, Ordering::SeqCst);
+            }
             for d in [Direction::ToBroker, Direction::ToClient] {
                 let held =
                     [addr, EVERY_BROKER].iter().any(|a| s.stalled.contains(&(client.to_string(), a.to_string(), d)));
@@ -216,8 +224,10 @@ impl Network {
             self.lock().cut.remove(&key);
             return;
         }
-        self.each_link(client, Some(addr), |c| c.dead.store(true, Ordering::SeqCst));
+        // Recorded before the links are cut, under the lock `connect`
+        // registers links under: no link escapes.
         self.lock().cut.insert(key);
+        self.each_link(client, Some(addr), |c| c.dead.store(true, Ordering::SeqCst));
     }
 
     /// Holds (`true`) or releases (`false`) the bytes going `direction` on
@@ -274,6 +284,11 @@ impl Network {
     }
 }
 
+/// A time no test reaches (an absurd delay saturates to it).
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86_400 * 365)
+}
+
 /// Carries one direction of a link: reads what `src` sends, keeps it for
 /// the link's delay (or while the direction is held) and writes it to
 /// `dst` in order. Ends when `src` closes and everything is delivered, or
@@ -303,6 +318,12 @@ async fn relay(
         }
         let held = dead || control.held[direction.index()].load(Ordering::SeqCst);
         if !open && (queue.is_empty() || held) {
+            if dead && direction == Direction::ToClient && !control.client_gone.load(Ordering::SeqCst) {
+                // A partition hides the broker's close too: the client finds
+                // out by its own timeouts, then closes, which ends this.
+                changed.await;
+                continue;
+            }
             let _ = dst.shutdown().await;
             return;
         }
@@ -315,19 +336,31 @@ async fn relay(
                     None => std::future::pending().await,
                 }
             } => {
-                if let Some((_, chunk)) = queue.pop_front()
+                // Looked at again: a stall, partition or reset made since the
+                // top of the loop holds this chunk back.
+                let blocked = control.reset.load(Ordering::SeqCst)
+                    || control.dead.load(Ordering::SeqCst)
+                    || control.held[direction.index()].load(Ordering::SeqCst);
+                if !blocked
+                    && let Some((_, chunk)) = queue.pop_front()
                     && dst.write_all(&chunk).await.is_err()
                 {
                     return;
                 }
             }
             r = src.read(&mut buf), if open => match r {
-                Ok(0) | Err(_) => open = false,
+                Ok(0) | Err(_) => {
+                    open = false;
+                    if direction == Direction::ToBroker {
+                        control.update(|c| c.client_gone.store(true, Ordering::SeqCst));
+                    }
+                }
                 Ok(n) => {
                     if !control.dead.load(Ordering::SeqCst) {
                         let delay = Duration::from_millis(control.delay_ms.load(Ordering::SeqCst));
                         // In order: never before what was sent earlier.
-                        last_due = last_due.max(Instant::now() + delay);
+                        let due = Instant::now().checked_add(delay).unwrap_or_else(far_future);
+                        last_due = last_due.max(due);
                         queue.push_back((last_due, buf[..n].to_vec()));
                     }
                 }

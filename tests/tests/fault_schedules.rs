@@ -556,8 +556,10 @@ async fn run_seed(seed: u64) -> Result<String, String> {
     tokio::time::timeout(Duration::from_secs(10), producer.flush())
         .await
         .map_err(|_| "flush did not return".to_string())?;
-    producer.close_timeout(Duration::from_secs(5)).await.ok();
     let mut problems = Vec::new();
+    if let Err(e) = producer.close_timeout(Duration::from_secs(5)).await {
+        problems.push(format!("the producer did not close within 5 s: {e}"));
+    }
     // Every record's buffer.memory came back: none leaked with a batch
     // that ended some unusual way (split, expired, aborted, failed).
     if producer.buffer_available_bytes() != BUFFER_MEMORY {

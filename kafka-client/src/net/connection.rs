@@ -381,16 +381,30 @@ impl Connection {
     /// Queues `req` at `version` and returns once it is queued (a slot among
     /// the `max_in_flight` was free); the returned future yields the
     /// response. For pipelining: queue several, then await them.
+    #[cfg(test)]
     pub async fn start_request<R: Request>(&self, req: &R, version: i16) -> Result<PendingResponse<R::Response>> {
         let rx = self.enqueue(req, version, true, None).await?;
         Ok(PendingResponse { rx, version, broker: self.broker(), api: R::API_KEY, _t: std::marker::PhantomData })
     }
 
-    /// Sends a request that gets no response (a Produce with acks=0); returns
-    /// once it has been written.
-    pub async fn send_no_response<R: Request>(&self, req: &R, version: i16) -> Result<()> {
-        let rx = self.enqueue(req, version, false, None).await?;
-        rx.await.map_err(|_| self.disconnected(R::API_KEY, true))?.map(|_| ())
+    /// Like [`Self::start_request`], but never waits for a slot: `None` when
+    /// all `max_in_flight` are taken. For a task that must not block on one
+    /// connection while others have answers for it.
+    pub fn try_start_request<R: Request>(&self, req: &R, version: i16) -> Result<Option<PendingResponse<R::Response>>> {
+        Ok(self.try_enqueue(req, version, true)?.map(|rx| PendingResponse {
+            rx,
+            version,
+            broker: self.broker(),
+            api: R::API_KEY,
+            _t: std::marker::PhantomData,
+        }))
+    }
+
+    /// Queues a request that gets no response (a Produce with acks=0)
+    /// without waiting for a slot (`None` when none is free); the returned
+    /// [`Written`] resolves once it has been written.
+    pub fn try_send_no_response<R: Request>(&self, req: &R, version: i16) -> Result<Option<Written>> {
+        Ok(self.try_enqueue(req, version, false)?.map(|rx| Written { rx, error: self.disconnected(R::API_KEY, true) }))
     }
 
     async fn send_raw<R: Request>(&self, req: &R, version: i16, expect_response: bool) -> Result<Bytes> {
@@ -400,6 +414,22 @@ impl Connection {
 
     fn disconnected(&self, api: ApiKey, sent: bool) -> Error {
         Error::Disconnected { broker: self.broker(), addr: self.shared.addr.clone(), api, sent }
+    }
+
+    fn try_enqueue<R: Request>(
+        &self,
+        req: &R,
+        version: i16,
+        expect_response: bool,
+    ) -> Result<Option<oneshot::Receiver<Result<Bytes>>>> {
+        if self.is_closed() {
+            return Err(self.disconnected(R::API_KEY, false));
+        }
+        match self.permits.clone().try_acquire_owned() {
+            Ok(permit) => self.enqueue_with(permit, req, version, expect_response, None).map(Some),
+            Err(tokio::sync::TryAcquireError::NoPermits) => Ok(None),
+            Err(tokio::sync::TryAcquireError::Closed) => Err(self.disconnected(R::API_KEY, false)),
+        }
     }
 
     async fn enqueue<R: Request>(
@@ -417,6 +447,18 @@ impl Connection {
             p = self.permits.clone().acquire_owned() => p.map_err(|_| self.disconnected(R::API_KEY, false))?,
             () = self.closed() => return Err(self.disconnected(R::API_KEY, false)),
         };
+        self.enqueue_with(permit, req, version, expect_response, timeout)
+    }
+
+    /// Queues `req` in the slot `permit` holds.
+    fn enqueue_with<R: Request>(
+        &self,
+        permit: OwnedSemaphorePermit,
+        req: &R,
+        version: i16,
+        expect_response: bool,
+        timeout: Option<Duration>,
+    ) -> Result<oneshot::Receiver<Result<Bytes>>> {
         let correlation_id = self.next_correlation.fetch_add(1, Ordering::Relaxed) & i32::MAX;
         let header = RequestHeader {
             api_key: R::API_KEY as i16,
@@ -441,6 +483,20 @@ impl Connection {
         };
         self.tx.send(out).map_err(|_| self.disconnected(R::API_KEY, false))?;
         Ok(rx)
+    }
+}
+
+/// A request without a response, not yet written; see
+/// [`Connection::try_send_no_response`].
+pub struct Written {
+    rx: oneshot::Receiver<Result<Bytes>>,
+    error: Error,
+}
+
+impl Written {
+    /// Waits until the request has been written.
+    pub async fn written(self) -> Result<()> {
+        self.rx.await.map_err(|_| self.error)?.map(|_| ())
     }
 }
 

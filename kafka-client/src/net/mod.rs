@@ -6,4 +6,4 @@ pub mod connection;
 pub mod connector;
 
 pub use client::{NetConfig, NetworkClient};
-pub use connection::{Connection, ConnectionConfig};
+pub use connection::{Connection, ConnectionConfig, PendingResponse, Written};

@@ -111,8 +111,12 @@ impl Accumulator {
         }
     }
 
-    /// Appends to the partition's open batch if the record fits.
+    /// Appends to the partition's open batch if the record fits (never
+    /// once closed).
     pub(crate) fn try_append(&mut self, tp: &TopicPartition, record: RecordRef<'_>) -> Option<Appended> {
+        if self.closed {
+            return None;
+        }
         let RecordRef { timestamp: ts, key, value, headers } = record;
         let batch_size = self.cfg.batch_size;
         let last = self.queues.get_mut(tp)?.back_mut()?;
@@ -137,16 +141,21 @@ impl Accumulator {
 
     /// Appends to a new batch holding `reserved` bytes of memory. Another
     /// sender may have opened a batch meanwhile; then the record goes there
-    /// and the returned bytes must be given back to the pool.
+    /// and the returned bytes must be given back to the pool. Once closed
+    /// (the engine may have stopped: no batch opened now would be sent),
+    /// refuses, handing back all of `reserved`.
     pub(crate) fn append_new(
         &mut self,
         tp: &TopicPartition,
         record: RecordRef<'_>,
         reserved: usize,
         now_ms: i64,
-    ) -> (Appended, usize) {
+    ) -> Result<(Appended, usize), usize> {
+        if self.closed {
+            return Err(reserved);
+        }
         if let Some(a) = self.try_append(tp, record) {
-            return (a, reserved);
+            return Ok((a, reserved));
         }
         let id = self.next_batch_id;
         self.next_batch_id += 1;
@@ -169,7 +178,7 @@ impl Accumulator {
             new_batch: true,
         };
         self.queues.entry(tp.clone()).or_default().push_back(batch);
-        (a, 0)
+        Ok((a, 0))
     }
 
     /// Batches waiting per partition of `topic` (for adaptive partitioning).
@@ -385,9 +394,19 @@ impl Accumulator {
         self.flushing = self.flushing.saturating_sub(1);
     }
 
-    /// Closing: every batch is ready at once.
+    /// Closing: every batch is ready at once, and no record is taken any
+    /// more.
     pub(crate) fn close(&mut self) {
         self.closed = true;
+    }
+
+    /// Puts batches drained but not sent (their connection had no free
+    /// slot after all) back at the front of their partitions, as they were.
+    pub(crate) fn put_back(&mut self, batches: Vec<ProducerBatch>) {
+        // At most one batch per partition is drained at a time.
+        for b in batches.into_iter().rev() {
+            self.queues.entry(b.tp.clone()).or_default().push_front(b);
+        }
     }
 }
 
@@ -416,7 +435,7 @@ mod tests {
         let record = RecordRef { timestamp: now, key: None, value: Some(value), headers: &[] };
         match acc.try_append(&tp(p), record) {
             Some(a) => a,
-            None => acc.append_new(&tp(p), record, acc.new_batch_size(value.len() + 10), now).0,
+            None => acc.append_new(&tp(p), record, acc.new_batch_size(value.len() + 10), now).unwrap().0,
         }
     }
 
@@ -521,6 +540,17 @@ mod tests {
         assert!(acc.has_incomplete());
         acc.batch_done(2);
         assert!(!acc.has_incomplete());
+    }
+
+    #[test]
+    fn a_closed_accumulator_takes_no_record() {
+        let mut acc = Accumulator::new(cfg());
+        append(&mut acc, 0, b"a", 0);
+        acc.close();
+        let record = RecordRef { timestamp: 0, key: None, value: Some(b"b"), headers: &[] };
+        assert!(acc.try_append(&tp(0), record).is_none());
+        assert_eq!(acc.append_new(&tp(0), record, 1000, 0).err(), Some(1000), "the reserved bytes come back");
+        assert!(acc.has_batches(), "what was taken before still goes");
     }
 
     #[test]

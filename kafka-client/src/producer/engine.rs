@@ -90,6 +90,12 @@ fn appended_before(code: ErrorCode) -> bool {
         || code == ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND
 }
 
+/// A Produce request on its way.
+enum Started {
+    Answered(crate::net::PendingResponse<ProduceResponse>),
+    Unanswered(crate::net::Written),
+}
+
 type InFlight =
     Pin<Box<dyn std::future::Future<Output = (u64, i32, Vec<ProducerBatch>, Result<ProduceResponse, Error>)> + Send>>;
 
@@ -167,7 +173,8 @@ impl Engine {
         self.serve().await;
         // Whatever is still queued (sent after close) fails: the slots'
         // writers fail their records as they drop.
-        // Flushes still queued end now: nothing is pending any more.
+        // Flushes still queued end now (their senders drop): nothing is
+        // pending any more.
         self.commands.close();
         while self.commands.try_recv().is_ok() {}
         self.tasks.abort_all();
@@ -184,7 +191,7 @@ impl Engine {
                 return;
             }
             let now = self.shared.clock.now_ms();
-            let (next, sent) = self.round(now).await;
+            let (next, sent) = self.round(now);
             let wait = next.map(|t| Duration::from_millis(u64::try_from((t - now).max(1)).unwrap_or(1)));
             tokio::select! {
                 biased;
@@ -298,7 +305,7 @@ impl Engine {
 
     /// One round of draining and sending; returns when to look again and
     /// whether anything was sent.
-    async fn round(&mut self, now: i64) -> (Option<i64>, bool) {
+    fn round(&mut self, now: i64) -> (Option<i64>, bool) {
         let mut next: Option<i64> = None;
         let mut soon = |t: i64| next = Some(next.map_or(t, |n: i64| n.min(t)));
         if let Some(t) = self.ensure_producer_id(now) {
@@ -328,7 +335,10 @@ impl Engine {
                 Some(c) if c.has_capacity() => {
                     sendable.insert(node);
                 }
-                Some(_) => {}
+                // Full. Our own requests' answers wake the engine, but a
+                // slot taken by another request (a metadata refresh) frees
+                // up unnoticed: look again soon.
+                Some(_) => soon(now + millis(self.cfg().retry_backoff).max(1)),
                 None => self.connect_in_background(node),
             }
         }
@@ -358,7 +368,7 @@ impl Engine {
         }
         let sent = !drained.is_empty();
         for (node, batches) in drained {
-            self.send_batches(node, batches, now).await;
+            self.send_batches(node, batches, now);
         }
         (next, sent)
     }
@@ -489,7 +499,7 @@ impl Engine {
         });
     }
 
-    async fn send_batches(&mut self, node: i32, mut batches: Vec<ProducerBatch>, now: i64) {
+    fn send_batches(&mut self, node: i32, mut batches: Vec<ProducerBatch>, now: i64) {
         let Some(conn) = self.shared.net.open_connection(node) else {
             for b in batches {
                 self.retry_or_fail(
@@ -561,6 +571,24 @@ impl Engine {
             topic_data,
             ..Default::default()
         };
+        // Never waits for a slot (has_capacity said there was one, but a
+        // metadata refresh or InitProducerId may have taken it since):
+        // waiting here would stop the engine from reading answers, flushes
+        // and close's abort until that slot frees up.
+        let started = if acks == Acks::None {
+            conn.try_send_no_response(&req, version).map(|w| w.map(Started::Unanswered))
+        } else {
+            conn.try_start_request(&req, version).map(|p| p.map(Started::Answered))
+        };
+        let started = match started {
+            Ok(None) => {
+                tracing::trace!(broker = node, "no free slot after all; the batches wait");
+                lock(&self.shared.acc).put_back(ok);
+                return;
+            }
+            Ok(Some(s)) => Ok(s),
+            Err(e) => Err(e),
+        };
         for b in &mut ok {
             b.ever_sent = true;
             if let Some(i) = &mut self.idem {
@@ -583,33 +611,27 @@ impl Engine {
                 "batch sent"
             );
         }
-        if acks == Acks::None {
-            let r = conn.send_no_response(&req, version).await;
-            let result = r.map(|()| ProduceResponse::default());
-            self.handle_response(node, ok, result);
-            return;
-        }
-        match conn.start_request(&req, version).await {
-            Ok(pending) => {
-                self.next_request += 1;
-                let request = self.next_request;
-                self.in_flight_batches.insert(
-                    request,
-                    ok.iter().map(|b| (b.id, b.tp.clone(), b.completion.clone(), b.reserved)).collect(),
-                );
-                let deadline =
-                    ok.iter().map(|b| b.created_ms).min().unwrap_or(now) + millis(self.cfg().delivery_timeout);
-                let wait = Duration::from_millis(u64::try_from((deadline - now).max(0)).unwrap_or(0));
-                self.in_flight.push(Box::pin(async move {
-                    let result = match tokio::time::timeout(wait, pending.response()).await {
-                        Ok(r) => r,
-                        Err(_) => Err(Error::RequestTimeout { broker: node, api: ApiKey::Produce, timeout: wait }),
-                    };
-                    (request, node, ok, result)
-                }));
-            }
-            Err(e) => self.handle_response(node, ok, Err(e)),
-        }
+        let started = match started {
+            Ok(s) => s,
+            Err(e) => return self.handle_response(node, ok, Err(e)),
+        };
+        self.next_request += 1;
+        let request = self.next_request;
+        self.in_flight_batches
+            .insert(request, ok.iter().map(|b| (b.id, b.tp.clone(), b.completion.clone(), b.reserved)).collect());
+        let deadline = ok.iter().map(|b| b.created_ms).min().unwrap_or(now) + millis(self.cfg().delivery_timeout);
+        let wait = Duration::from_millis(u64::try_from((deadline - now).max(0)).unwrap_or(0));
+        self.in_flight.push(Box::pin(async move {
+            let result = match started {
+                // acks=0: done once written; the broker says nothing.
+                Started::Unanswered(written) => written.written().await.map(|()| ProduceResponse::default()),
+                Started::Answered(pending) => match tokio::time::timeout(wait, pending.response()).await {
+                    Ok(r) => r,
+                    Err(_) => Err(Error::RequestTimeout { broker: node, api: ApiKey::Produce, timeout: wait }),
+                },
+            };
+            (request, node, ok, result)
+        }));
     }
 
     fn handle_response(&mut self, node: i32, batches: Vec<ProducerBatch>, result: Result<ProduceResponse, Error>) {

@@ -254,9 +254,21 @@ impl Producer {
         let appended = match appended {
             Some(a) => a,
             None => {
+                if self.shared.closing.load(Ordering::Relaxed) {
+                    return Err(Error::Closed);
+                }
                 let need = lock(&self.shared.acc).new_batch_size(size);
                 self.reserve_memory(need, &mut deadline).await?;
-                let (a, unused) = lock(&self.shared.acc).append_new(&tp, rec, need, self.shared.clock.now_ms());
+                // Refused once closed, so nothing lands in a batch that the
+                // engine, which may have stopped meanwhile, would never send.
+                let appended = lock(&self.shared.acc).append_new(&tp, rec, need, self.shared.clock.now_ms());
+                let (a, unused) = match appended {
+                    Ok(a) => a,
+                    Err(reserved) => {
+                        self.shared.memory.add_permits(reserved);
+                        return Err(Error::Closed);
+                    }
+                };
                 if unused > 0 {
                     self.shared.memory.add_permits(unused);
                 }
@@ -335,11 +347,12 @@ impl Producer {
             return Ok(());
         }
         let deadline = deadline.get();
-        // Senders waiting for memory make every batch ready, so memory frees up.
-        self.shared.memory_waiters.fetch_add(1, Ordering::SeqCst);
+        // Senders waiting for memory make every batch ready, so memory frees
+        // up. Counted by a guard: a send dropped while it waits must not
+        // leave the count raised (linger.ms would be ignored for good).
+        let _waiting = MemoryWaiter::new(&self.shared);
         self.shared.wake.notify_one();
         let r = tokio::time::timeout_at(deadline, self.shared.memory.acquire_many(n)).await;
-        self.shared.memory_waiters.fetch_sub(1, Ordering::SeqCst);
         match r {
             Ok(Ok(p)) => {
                 p.forget();
@@ -426,8 +439,10 @@ impl Producer {
     }
 
     /// Like [`Self::close`], but gives up after `timeout`: the records still
-    /// pending then fail with [`Error::Closed`] and the call returns
-    /// [`Error::Timeout`]. Never hangs longer.
+    /// pending then fail — with [`Error::Closed`] if they were never sent,
+    /// with [`Error::OutcomeUnknown`] if a request carrying them may have
+    /// been written — and the call returns [`Error::Timeout`]. Never hangs
+    /// longer.
     ///
     /// ```no_run
     /// # async fn demo(producer: kafka_client::producer::Producer) -> kafka_client::Result<()> {
@@ -438,17 +453,65 @@ impl Producer {
         self.shared.closing.store(true, Ordering::SeqCst);
         let _ = self.tell(Command::Close);
         let mut stopped = self.stopped.clone();
-        if tokio::time::timeout(timeout, stopped.wait_for(|s| *s)).await.is_ok() {
-            return Ok(());
+        match tokio::time::timeout(timeout, stopped.wait_for(|s| *s)).await {
+            Ok(Ok(_)) => return Ok(()),
+            // The engine ended without finishing (it panicked).
+            Ok(Err(_)) => {
+                self.fail_what_is_left();
+                return Err(Error::Closed);
+            }
+            Err(_) => {}
         }
         let _ = self.tell(Command::Abort);
         // The engine fails what is left and stops at once; bound the wait
-        // anyway, then stop it outright.
-        if tokio::time::timeout(Duration::from_secs(5), stopped.wait_for(|s| *s)).await.is_err() {
+        // anyway, then stop it outright and fail what it left.
+        if !matches!(tokio::time::timeout(Duration::from_secs(5), stopped.wait_for(|s| *s)).await, Ok(Ok(_))) {
             self.engine.abort();
+            self.fail_what_is_left();
             self.shared.net.close();
         }
         Err(Error::Timeout { what: "records still pending at close".into(), after: timeout })
+    }
+
+    /// With the engine gone, fails the batches it left in the accumulator
+    /// (and takes no more), so no delivery future waits forever.
+    fn fail_what_is_left(&self) {
+        let left = {
+            let mut acc = lock(&self.shared.acc);
+            acc.close();
+            acc.abort_all()
+        };
+        for b in left {
+            // Only "outcome unknown" may describe records an earlier attempt
+            // may have written.
+            let e = if b.maybe_written {
+                Error::OutcomeUnknown {
+                    topic: b.tp.topic.to_string(),
+                    partition: b.tp.partition,
+                    reason: "the producer was closed after an attempt that may have written it".into(),
+                }
+            } else {
+                Error::Closed
+            };
+            let reserved = b.complete(Err(e));
+            self.shared.memory.add_permits(reserved);
+        }
+    }
+}
+
+/// Counts a `send` waiting for memory for as long as it lives.
+struct MemoryWaiter<'a>(&'a Shared);
+
+impl<'a> MemoryWaiter<'a> {
+    fn new(shared: &'a Shared) -> Self {
+        shared.memory_waiters.fetch_add(1, Ordering::SeqCst);
+        MemoryWaiter(shared)
+    }
+}
+
+impl Drop for MemoryWaiter<'_> {
+    fn drop(&mut self) {
+        self.0.memory_waiters.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

@@ -150,6 +150,8 @@ async fn requests_beyond_the_in_flight_limit_wait_for_a_slot() {
     let b = conn.start_request(&MetadataRequest::default(), 12).await.unwrap();
     let third = tokio::time::timeout(Duration::from_secs(5), conn.start_request(&MetadataRequest::default(), 12)).await;
     assert!(third.is_err(), "no slot while two requests are unanswered");
+    // The non-waiting form says so at once.
+    assert!(conn.try_start_request(&MetadataRequest::default(), 12).unwrap().is_none());
     tokio::task::yield_now().await;
     assert_eq!(seen.load(Ordering::SeqCst), 2, "the broker saw only two");
     assert!(!conn.has_capacity());
