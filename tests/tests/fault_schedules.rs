@@ -36,6 +36,8 @@
 //! `FAULT_SEEDS=N` runs seeds 0..N (the default is 30; CI's simulation step
 //! runs 1000 in the `sim` profile, opt-level 1) after the
 //! named regression seeds; `FAULT_SEED_BASE` shifts the range.
+//! `tests/sim-long.sh BASE COUNT` is the long mode: COUNT seeds split over
+//! the machine's cores.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
