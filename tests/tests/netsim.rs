@@ -12,6 +12,28 @@ use tokio::time::Instant;
 
 const T0: i64 = 1_700_000_000_000;
 
+/// A one-broker cluster with topic `t` (one partition) and a network to it.
+async fn one_partition() -> (Cluster, Network) {
+    let cluster = Cluster::builder().start().await.unwrap();
+    cluster.create_topic("t", 1, 1).await.unwrap();
+    let net = Network::new(&cluster);
+    (cluster, net)
+}
+
+/// A producer named "producer" on `net`.
+fn producer_on(cluster: &Cluster, net: &Network) -> kafka_client::producer::ProducerBuilder {
+    Producer::builder()
+        .bootstrap_servers(cluster.bootstrap_servers())
+        .clock(Clock::starting_at(T0))
+        .connector(net.connector("producer"))
+}
+
+/// The values stored in partition 0 of `t`, in offset order.
+async fn stored(cluster: &Cluster) -> Vec<String> {
+    let records = cluster.records("t", 0).await.unwrap();
+    records.iter().map(|r| String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).into_owned()).collect()
+}
+
 /// A member whose link to the coordinator goes silent gives that link up
 /// within its session timeout (3 s), not its request timeout (30 s), as
 /// Java's heartbeat thread does; once the partition heals it is back in the
@@ -22,15 +44,8 @@ async fn a_silent_coordinator_link_is_given_up_within_a_session() {
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_test_writer()
         .try_init();
-    let cluster = Cluster::builder().start().await.unwrap();
-    cluster.create_topic("t", 1, 1).await.unwrap();
-    let net = Network::new(&cluster);
-    let p = Producer::builder()
-        .bootstrap_servers(cluster.bootstrap_servers())
-        .clock(Clock::starting_at(T0))
-        .connector(net.connector("producer"))
-        .build()
-        .unwrap();
+    let (cluster, net) = one_partition().await;
+    let p = producer_on(&cluster, &net).build().unwrap();
     for i in 0..10 {
         p.send_and_wait(ProducerRecord::new("t").value(format!("v{i}"))).await.unwrap();
     }
@@ -87,16 +102,8 @@ async fn a_silent_coordinator_link_is_given_up_within_a_session() {
 /// says, in order.
 #[tokio::test(start_paused = true)]
 async fn answers_held_on_the_way_back_are_retried_without_duplicates() {
-    let cluster = Cluster::builder().start().await.unwrap();
-    cluster.create_topic("t", 1, 1).await.unwrap();
-    let net = Network::new(&cluster);
-    let p = Producer::builder()
-        .bootstrap_servers(cluster.bootstrap_servers())
-        .clock(Clock::starting_at(T0))
-        .connector(net.connector("producer"))
-        .request_timeout(Duration::from_secs(1))
-        .build()
-        .unwrap();
+    let (cluster, net) = one_partition().await;
+    let p = producer_on(&cluster, &net).request_timeout(Duration::from_secs(1)).build().unwrap();
     p.send_and_wait(ProducerRecord::new("t").value("v0")).await.unwrap();
     let addr = cluster.broker_addr(1).unwrap().to_string();
     net.stall("producer", &addr, Direction::ToClient, true);
@@ -115,14 +122,11 @@ async fn answers_held_on_the_way_back_are_retried_without_duplicates() {
         offsets.push(f.await.unwrap().offset);
     }
     assert_eq!(offsets, (1..=20).collect::<Vec<i64>>());
-    let values: Vec<String> = cluster
-        .records("t", 0)
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).into_owned())
-        .collect();
-    assert_eq!(values, (0..=20).map(|i| format!("v{i}")).collect::<Vec<_>>(), "each record stored once, in order");
+    assert_eq!(
+        stored(&cluster).await,
+        (0..=20).map(|i| format!("v{i}")).collect::<Vec<_>>(),
+        "each record stored once, in order"
+    );
     p.close().await.unwrap();
     cluster.shutdown().await;
 }
@@ -130,17 +134,9 @@ async fn answers_held_on_the_way_back_are_retried_without_duplicates() {
 /// A link's delay shows in every round trip, on the paused clock.
 #[tokio::test(start_paused = true)]
 async fn a_delayed_link_slows_each_round_trip() {
-    let cluster = Cluster::builder().start().await.unwrap();
-    cluster.create_topic("t", 1, 1).await.unwrap();
-    let net = Network::new(&cluster);
+    let (cluster, net) = one_partition().await;
     net.delay("producer", Duration::from_millis(50));
-    let p = Producer::builder()
-        .bootstrap_servers(cluster.bootstrap_servers())
-        .clock(Clock::starting_at(T0))
-        .connector(net.connector("producer"))
-        .linger(Duration::ZERO)
-        .build()
-        .unwrap();
+    let p = producer_on(&cluster, &net).linger(Duration::ZERO).build().unwrap();
     p.send_and_wait(ProducerRecord::new("t").value("warm-up")).await.unwrap();
     let t0 = Instant::now();
     p.send_and_wait(ProducerRecord::new("t").value("timed")).await.unwrap();
@@ -159,17 +155,9 @@ async fn a_delayed_link_slows_each_round_trip() {
 /// sent is still delivered exactly once.
 #[tokio::test(start_paused = true)]
 async fn a_reset_link_is_reconnected_and_nothing_is_lost_or_doubled() {
-    let cluster = Cluster::builder().start().await.unwrap();
-    cluster.create_topic("t", 1, 1).await.unwrap();
-    let net = Network::new(&cluster);
+    let (cluster, net) = one_partition().await;
     net.delay("producer", Duration::from_millis(5));
-    let p = Producer::builder()
-        .bootstrap_servers(cluster.bootstrap_servers())
-        .clock(Clock::starting_at(T0))
-        .connector(net.connector("producer"))
-        .linger(Duration::ZERO)
-        .build()
-        .unwrap();
+    let p = producer_on(&cluster, &net).linger(Duration::ZERO).build().unwrap();
     p.send_and_wait(ProducerRecord::new("t").value("v0")).await.unwrap();
     let addr = cluster.broker_addr(1).unwrap().to_string();
     let before = cluster.open_connections();
@@ -188,7 +176,11 @@ async fn a_reset_link_is_reconnected_and_nothing_is_lost_or_doubled() {
     }
     assert_eq!(offsets, (1..=20).collect::<Vec<i64>>());
     assert!(cluster.open_connections() <= before, "the reset connections were closed");
-    assert_eq!(cluster.records("t", 0).await.unwrap().len(), 21, "each record stored once");
+    assert_eq!(
+        stored(&cluster).await,
+        (0..=20).map(|i| format!("v{i}")).collect::<Vec<_>>(),
+        "each record stored once, in order"
+    );
     p.close().await.unwrap();
     cluster.shutdown().await;
 }
