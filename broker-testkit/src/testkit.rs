@@ -90,6 +90,7 @@ pub struct ClusterBuilder {
     settings: BrokerSettings,
     topics: Vec<TopicSpec>,
     cluster_id: Option<String>,
+    tcp: bool,
 }
 
 impl Default for ClusterBuilder {
@@ -102,11 +103,31 @@ impl Default for ClusterBuilder {
             settings: BrokerSettings::default(),
             topics: Vec::new(),
             cluster_id: None,
+            tcp: true,
         }
     }
 }
 
 impl ClusterBuilder {
+    /// Brokers listen on no TCP port: clients reach them only through
+    /// [`Cluster::connect_in_memory`], at addresses in TEST-NET-1
+    /// (`192.0.2.1:9092` for broker 1, `:9093` for broker 2, …), which no
+    /// socket can reach. For simulations that run many clusters (and stop
+    /// and restart brokers) at once: no port is taken, so none can be
+    /// taken from under a restarting broker.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let cluster = broker_testkit::Cluster::builder().brokers(2).in_memory_only().start().await.unwrap();
+    /// assert_eq!(cluster.bootstrap_servers(), "192.0.2.1:9092,192.0.2.1:9093");
+    /// assert!(cluster.connect_in_memory("192.0.2.1:9093").await.is_ok());
+    /// # }
+    /// ```
+    pub fn in_memory_only(mut self) -> Self {
+        self.tcp = false;
+        self
+    }
+
     /// Number of brokers (default 1), with ids 1..=n.
     pub fn brokers(mut self, n: usize) -> Self {
         self.brokers = n.max(1);
@@ -203,8 +224,13 @@ struct BrokerRuntime {
     id: i32,
     addr: SocketAddr,
     state: watch::Sender<RunState>,
+    /// Whether it listens on TCP (see `ClusterBuilder::in_memory_only`).
+    tcp: bool,
     listener: Mutex<Option<JoinHandle<()>>>,
 }
+
+/// The port of broker 1 in a cluster that listens on no TCP port.
+const IN_MEMORY_FIRST_PORT: u16 = 9092;
 
 struct Inner {
     commands: mpsc::Sender<Command>,
@@ -220,7 +246,7 @@ impl Drop for Inner {
         // Closing every listener and connection releases the last command
         // senders, which ends the core task.
         for b in &self.brokers {
-            let _ = b.state.send(RunState::Stopped);
+            b.state.send_replace(RunState::Stopped);
         }
     }
 }
@@ -248,20 +274,27 @@ impl Cluster {
     }
 
     async fn start(b: ClusterBuilder) -> Result<Cluster, TestkitError> {
-        let mut listeners = Vec::new();
+        // Per broker: its address, and its listener unless in memory only.
+        let mut bound: Vec<(SocketAddr, Option<TcpListener>)> = Vec::new();
         for i in 0..b.brokers {
+            if !b.tcp {
+                let port = IN_MEMORY_FIRST_PORT.saturating_add(u16::try_from(i).unwrap_or(u16::MAX));
+                bound.push((SocketAddr::from(([192, 0, 2, 1], port)), None));
+                continue;
+            }
             let port = if b.first_port == 0 { 0 } else { b.first_port + i as u16 };
             let addr = format!("{}:{}", b.host, port);
             let l =
                 TcpListener::bind(&addr).await.map_err(|source| TestkitError::Bind { addr: addr.clone(), source })?;
-            listeners.push(l);
+            let local = l.local_addr().map_err(|source| TestkitError::Bind { addr: addr.clone(), source })?;
+            bound.push((local, Some(l)));
         }
-        let infos: Vec<BrokerInfo> = listeners
+        let infos: Vec<BrokerInfo> = bound
             .iter()
             .enumerate()
-            .map(|(i, l)| {
-                let port = l.local_addr().map_or(0, |a| a.port());
-                BrokerInfo { id: i as i32 + 1, host: b.host.clone(), port, rack: None, online: true }
+            .map(|(i, (addr, l))| {
+                let host = if l.is_some() { b.host.clone() } else { addr.ip().to_string() };
+                BrokerInfo { id: i as i32 + 1, host, port: addr.port(), rack: None, online: true }
             })
             .collect();
         let clock = Clock::new();
@@ -293,13 +326,10 @@ impl Cluster {
             open_connections: AtomicU64::new(0),
         });
         let mut brokers = Vec::new();
-        for (l, info) in listeners.into_iter().zip(&infos) {
-            let addr = l
-                .local_addr()
-                .map_err(|source| TestkitError::Bind { addr: format!("{}:{}", info.host, info.port), source })?;
+        for ((addr, l), info) in bound.into_iter().zip(&infos) {
             let (state, state_rx) = watch::channel(RunState::Running);
-            let task = tokio::spawn(server::run_listener(info.id, l, shared.clone(), state_rx));
-            brokers.push(BrokerRuntime { id: info.id, addr, state, listener: Mutex::new(Some(task)) });
+            let task = l.map(|l| tokio::spawn(server::run_listener(info.id, l, shared.clone(), state_rx)));
+            brokers.push(BrokerRuntime { id: info.id, addr, state, tcp: b.tcp, listener: Mutex::new(task) });
         }
         Ok(Cluster {
             inner: Arc::new(Inner {
@@ -409,7 +439,7 @@ impl Cluster {
     /// connections, and leadership and group coordination move elsewhere.
     pub async fn stop_broker(&self, id: i32) -> Result<(), TestkitError> {
         let b = self.broker(id)?;
-        let _ = b.state.send(RunState::Stopped);
+        b.state.send_replace(RunState::Stopped);
         let task = lock(&b.listener).take();
         if let Some(task) = task {
             let _ = task.await;
@@ -421,20 +451,27 @@ impl Cluster {
     /// they diverge, catch up and rejoin the ISR.
     pub async fn start_broker(&self, id: i32) -> Result<(), TestkitError> {
         let b = self.broker(id)?;
-        if lock(&b.listener).is_some() {
+        if *b.state.borrow() != RunState::Stopped {
             return Ok(());
         }
-        let l = TcpListener::bind(b.addr)
-            .await
-            .map_err(|source| TestkitError::Bind { addr: b.addr.to_string(), source })?;
+        let l = if b.tcp {
+            let l = TcpListener::bind(b.addr)
+                .await
+                .map_err(|source| TestkitError::Bind { addr: b.addr.to_string(), source })?;
+            Some(l)
+        } else {
+            None
+        };
         self.with_core(move |core, now| core.start_broker(id, now)).await?;
         // `send_replace`, not `send`: the stopped broker's listener and
         // connections dropped every receiver, and `send` on a channel
         // without receivers leaves the value at Stopped, which would end the
         // new listener at once.
         b.state.send_replace(RunState::Running);
-        let task = tokio::spawn(server::run_listener(id, l, self.inner.shared.clone(), b.state.subscribe()));
-        *lock(&b.listener) = Some(task);
+        if let Some(l) = l {
+            let task = tokio::spawn(server::run_listener(id, l, self.inner.shared.clone(), b.state.subscribe()));
+            *lock(&b.listener) = Some(task);
+        }
         Ok(())
     }
 
@@ -452,7 +489,9 @@ impl Cluster {
         if *b.state.borrow() == RunState::Stopped {
             return Err(TestkitError::Refused(format!("broker {id} is stopped")));
         }
-        let _ = b.state.send(if isolated { RunState::Isolated } else { RunState::Running });
+        // `send_replace`: with no listener (in memory only) and no
+        // connection there is no receiver, and `send` would change nothing.
+        b.state.send_replace(if isolated { RunState::Isolated } else { RunState::Running });
         Ok(())
     }
 
@@ -602,7 +641,7 @@ impl Cluster {
     /// Stops every broker, flushes the data directory, and ends the cluster.
     pub async fn shutdown(self) {
         for b in &self.inner.brokers {
-            let _ = b.state.send(RunState::Stopped);
+            b.state.send_replace(RunState::Stopped);
             let task = lock(&b.listener).take();
             if let Some(task) = task {
                 let _ = task.await;

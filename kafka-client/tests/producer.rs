@@ -133,7 +133,7 @@ async fn keys_land_where_java_puts_them() {
 
 #[tokio::test(start_paused = true)]
 async fn leader_moves_and_broker_stops_mid_stream_lose_and_duplicate_nothing() {
-    let cluster = Cluster::builder().brokers(3).start().await.unwrap();
+    let cluster = Cluster::builder().brokers(3).in_memory_only().start().await.unwrap();
     cluster.create_topic("moving", 2, 3).await.unwrap();
     let p = builder(&cluster).build().unwrap();
     let n = 6000;

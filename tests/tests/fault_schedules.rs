@@ -325,7 +325,10 @@ async fn run_seed(seed: u64) -> Result<String, String> {
     let real_start = std::time::Instant::now();
     let steps = schedule(seed);
     let auto_commit = seed.is_multiple_of(2);
+    // No TCP port: thousands of clusters come and go (two seeds at a time
+    // under cargo test), and a restarted broker must get its port back.
     let cluster = Cluster::builder()
+        .in_memory_only()
         .brokers(3)
         // Longer than the producer's request timeout: a stalled follower
         // stays in the ISR while requests time out and are retried, the

@@ -14,7 +14,7 @@ const T0: i64 = 1_700_000_000_000;
 
 /// A one-broker cluster with topic `t` (one partition) and a network to it.
 async fn one_partition() -> (Cluster, Network) {
-    let cluster = Cluster::builder().start().await.unwrap();
+    let cluster = Cluster::builder().in_memory_only().start().await.unwrap();
     cluster.create_topic("t", 1, 1).await.unwrap();
     let net = Network::new(&cluster);
     (cluster, net)
