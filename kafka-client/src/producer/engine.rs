@@ -171,10 +171,8 @@ impl Engine {
     /// Runs until closed (or every handle dropped) and everything is resolved.
     pub(crate) async fn run(mut self) {
         self.serve().await;
-        // Whatever is still queued (sent after close) fails: the slots'
-        // writers fail their records as they drop.
-        // Flushes still queued end now (their senders drop): nothing is
-        // pending any more.
+        // Flushes still queued end now (their reply senders drop): nothing
+        // is pending any more.
         self.commands.close();
         while self.commands.try_recv().is_ok() {}
         self.tasks.abort_all();
