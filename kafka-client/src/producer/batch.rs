@@ -157,6 +157,24 @@ impl ProducerBatch {
         self.payload.as_ref().map_or(self.size, Bytes::len)
     }
 
+    /// What the batch's records fail with when `e` ends it: only "outcome
+    /// unknown" may describe records that might be in the log, so a batch
+    /// one of whose attempts ended without a definite answer fails that
+    /// way whatever ended it, as does a timeout after any attempt was sent.
+    pub(crate) fn failure(&self, e: Error) -> Error {
+        let unknown = !matches!(e, Error::OutcomeUnknown { .. })
+            && (self.maybe_written || (self.ever_sent && matches!(e, Error::Timeout { .. })));
+        if !unknown {
+            return e;
+        }
+        let reason = if self.maybe_written {
+            format!("an earlier attempt may have written it; it then failed with: {e}")
+        } else {
+            e.to_string()
+        };
+        Error::OutcomeUnknown { topic: self.tp.topic.to_string(), partition: self.tp.partition, reason }
+    }
+
     pub(crate) fn complete(self, result: Result<BatchResult, Error>) -> usize {
         self.completion.complete(result);
         self.reserved

@@ -815,25 +815,11 @@ impl Engine {
         self.fail_now(b, e);
     }
 
-    /// Fails a batch. Only "outcome unknown" may describe records that might
-    /// be in the log: a batch one of whose attempts ended without a definite
-    /// answer fails that way whatever ended it (retries used up, a later
-    /// definite error, the delivery timeout, close), as does a timeout after
-    /// any attempt was sent.
+    /// Fails a batch, as "outcome unknown" where it may be in the log (see
+    /// [`ProducerBatch::failure`]).
     fn fail_now(&mut self, b: ProducerBatch, e: Error) {
         tracing::debug!(tp = %b.tp, error = %e, "batch failed");
-        let unknown = !matches!(e, Error::OutcomeUnknown { .. })
-            && (b.maybe_written || (b.ever_sent && matches!(e, Error::Timeout { .. })));
-        let e = if unknown {
-            let reason = if b.maybe_written {
-                format!("an earlier attempt may have written it; it then failed with: {e}")
-            } else {
-                e.to_string()
-            };
-            Error::OutcomeUnknown { topic: b.tp.topic.to_string(), partition: b.tp.partition, reason }
-        } else {
-            e
-        };
+        let e = b.failure(e);
         self.notify_interceptors(&b, Err(e.clone()));
         let id = b.id;
         let reserved = b.complete(Err(e));

@@ -482,17 +482,7 @@ impl Producer {
             acc.abort_all()
         };
         for b in left {
-            // Only "outcome unknown" may describe records an earlier attempt
-            // may have written.
-            let e = if b.maybe_written {
-                Error::OutcomeUnknown {
-                    topic: b.tp.topic.to_string(),
-                    partition: b.tp.partition,
-                    reason: "the producer was closed after an attempt that may have written it".into(),
-                }
-            } else {
-                Error::Closed
-            };
+            let e = b.failure(Error::Closed);
             let reserved = b.complete(Err(e));
             self.shared.memory.add_permits(reserved);
         }
