@@ -418,6 +418,40 @@ async fn a_consumer_that_stops_polling_is_removed_and_rejoins() {
     assert_eq!(events[lost - 1], "assigned 2", "{events:?}");
 }
 
+/// A member that is not polling keeps heartbeating on its own timer, also
+/// after the coordinator was once unavailable (which leaves a retry backoff
+/// behind in the group state machine). Found on real Kafka, whose first
+/// FindCoordinator answers COORDINATOR_NOT_AVAILABLE while `__consumer_offsets`
+/// is created: the expired backoff stood in for the next heartbeat, so the
+/// engine slept until something else woke it.
+#[tokio::test(start_paused = true)]
+async fn a_member_between_polls_heartbeats_after_a_coordinator_backoff() {
+    let cluster = Cluster::builder().start().await.unwrap();
+    cluster.create_topic("t", 1, 1).await.unwrap();
+    let unavailable = cluster.add_fault(
+        Fault::on(ApiKey::FindCoordinator)
+            .action(FaultAction::Error(kafka_protocol::ErrorCode::COORDINATOR_NOT_AVAILABLE))
+            .times(1),
+    );
+    let c = builder(&cluster, "g").build().unwrap();
+    c.subscribe(["t"]).unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while c.assignment().is_empty() {
+        c.poll(Duration::from_millis(50)).await.unwrap();
+        assert!(tokio::time::Instant::now() < deadline, "never assigned");
+    }
+    assert_eq!(unavailable.fired(), 1);
+    let member = c.group_member();
+    let before = cluster.request_stats().count(None, ApiKey::Heartbeat);
+    // Five session timeouts (1.5 s) without a poll, within max.poll.interval.ms (10 s).
+    tokio::time::sleep(Duration::from_millis(7_500)).await;
+    let sent = cluster.request_stats().count(None, ApiKey::Heartbeat) - before;
+    assert!(sent >= 60, "{sent} heartbeats in 7.5 s at a 100 ms interval");
+    c.poll(Duration::from_millis(50)).await.unwrap();
+    assert_eq!(c.group_member(), member, "still the same member in the same generation");
+    assert_eq!(c.assignment(), tps("t", 1));
+}
+
 /// Java's `Utils.abs(groupId.hashCode()) % partitions` (`Utils.abs` maps
 /// `i32::MIN` to 0).
 fn offsets_partition(group: &str, partitions: i32) -> i32 {

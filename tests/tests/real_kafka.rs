@@ -863,6 +863,11 @@ async fn a_silent_member_gives_up_within_a_session(bootstrap: &str) {
 }
 
 async fn network_faults(bootstrap: &str) {
+    // RUST_LOG=kafka_client=debug shows what the clients did.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     held_answers_are_retried_without_duplicates(bootstrap).await;
     reset_links_lose_and_double_nothing(bootstrap).await;
     a_silent_member_gives_up_within_a_session(bootstrap).await;

@@ -1,8 +1,9 @@
-//! The consumer's background fetcher: keeps one Fetch in flight per leader
-//! for the assigned, positioned, unpaused partitions it leads, and buffers
-//! each partition's answer for `poll` — so the next records are usually
-//! already there when the application asks (prefetching, bounded to one
-//! response per partition).
+//! Fetching, for the engine: it keeps one Fetch in flight per leader for
+//! the assigned, positioned, unpaused partitions it leads, and buffers each
+//! partition's answer for `poll` — so the next records are usually already
+//! there when the application asks (prefetching, bounded to one response
+//! per partition beyond the one being read). This file plans the requests,
+//! sends one, and applies an answer to the state.
 //!
 //! Requests carry each partition's current leader epoch (v9+; a stale or
 //! future epoch gets FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH, which
@@ -13,32 +14,22 @@
 //! epoch -1 ask for full, sessionless fetches.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::pin::Pin;
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::sync::Arc;
 
-use futures::StreamExt;
-use futures::stream::FuturesUnordered;
 use kafka_protocol::messages::fetch::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::{FetchRequest, FetchResponse};
 use kafka_protocol::{ApiKey, ErrorCode, Uuid};
 
-use super::Inner;
+use super::Io;
 use super::config::{IsolationLevel, OffsetReset};
 use super::fetched::{CompletedFetch, FetchOptions};
+use super::state::State;
 use crate::TopicPartition;
 use crate::error::Error;
-
-type Pending = Pin<
-    Box<
-        dyn std::future::Future<Output = (i32, u64, Vec<(TopicPartition, i64)>, Result<(i16, FetchResponse), Error>)>
-            + Send,
-    >,
->;
+use crate::metadata::Metadata;
 
 /// One partition to fetch, with what the request says about it.
-struct ToFetch {
+pub(crate) struct ToFetch {
     tp: TopicPartition,
     position: i64,
     /// Epoch of the last record consumed (KIP-320's last fetched epoch).
@@ -48,133 +39,58 @@ struct ToFetch {
     topic_id: Uuid,
 }
 
-/// Runs the fetcher until the consumer closes.
-pub(crate) async fn run(weak: Weak<Inner>) {
-    let mut in_flight: FuturesUnordered<Pending> = FuturesUnordered::new();
-    let mut busy: HashSet<i32> = HashSet::new();
-    let mut backoff_until: HashMap<i32, i64> = HashMap::new();
-    // A partition whose leader is unknown waits for the next metadata.
-    let mut metadata_updates = match weak.upgrade() {
-        Some(inner) => inner.net.metadata_updates(),
-        None => return,
-    };
-    loop {
-        let Some(inner) = weak.upgrade() else { return };
-        if inner.closed.load(Ordering::SeqCst) {
-            return;
-        }
-        let now = inner.clock.now_ms();
-        let mut next_ms: Option<i64> = None;
-        // Partitions to fetch, by leader.
-        let (fetchable, held_back, epoch) = {
-            let st = super::lock(&inner.state);
-            (st.fetchable(), st.held_back(), st.epoch)
-        };
-        let mut by_leader: BTreeMap<i32, Vec<ToFetch>> = BTreeMap::new();
-        let mut missing_leader = false;
-        {
-            let md = inner.net.metadata();
-            for (tp, pos, last_epoch) in fetchable {
-                match md.leader(&tp.topic, tp.partition) {
-                    Some((leader, leader_epoch)) => {
-                        let id = md.topic(&tp.topic).map_or(Uuid::ZERO, |t| t.id);
-                        by_leader.entry(leader).or_default().push(ToFetch {
-                            tp,
-                            position: pos,
-                            last_epoch,
-                            leader_epoch,
-                            topic_id: id,
-                        });
-                    }
-                    None => missing_leader = true,
-                }
+impl ToFetch {
+    /// The partition and the offset it is fetched at.
+    pub(crate) fn asked(&self) -> (TopicPartition, i64) {
+        (self.tp.clone(), self.position)
+    }
+}
+
+/// The fetches the state calls for, by leader.
+pub(crate) struct FetchPlan {
+    pub by_leader: BTreeMap<i32, Vec<ToFetch>>,
+    /// Some partition's leader is unknown: metadata should be refreshed.
+    pub missing_leader: bool,
+    /// Leaders of partitions whose buffers are full: a fetch to them must
+    /// not long-poll, or those partitions wait the whole fetch.max.wait.ms
+    /// once their data is read.
+    pub hurried: HashSet<i32>,
+}
+
+/// Groups the partitions ready to fetch by their leaders.
+pub(crate) fn plan(st: &State, md: &Metadata) -> FetchPlan {
+    let mut by_leader: BTreeMap<i32, Vec<ToFetch>> = BTreeMap::new();
+    let mut missing_leader = false;
+    for (tp, position, last_epoch) in st.fetchable() {
+        match md.leader(&tp.topic, tp.partition) {
+            Some((leader, leader_epoch)) => {
+                let topic_id = md.topic(&tp.topic).map_or(Uuid::ZERO, |t| t.id);
+                by_leader.entry(leader).or_default().push(ToFetch { tp, position, last_epoch, leader_epoch, topic_id });
             }
-        }
-        if missing_leader {
-            inner.request_metadata_refresh();
-        }
-        // Leaders of partitions whose buffers are full: a fetch to them must
-        // not long-poll, or those partitions wait the whole fetch.max.wait.ms
-        // once their data is read.
-        let hurried: HashSet<i32> = {
-            let md = inner.net.metadata();
-            held_back.iter().filter_map(|tp| md.leader(&tp.topic, tp.partition).map(|(l, _)| l)).collect()
-        };
-        for (leader, parts) in by_leader {
-            if busy.contains(&leader) {
-                continue;
-            }
-            if let Some(&until) = backoff_until.get(&leader)
-                && until > now
-            {
-                next_ms = Some(next_ms.map_or(until, |t| t.min(until)));
-                continue;
-            }
-            busy.insert(leader);
-            {
-                let mut st = super::lock(&inner.state);
-                for f in &parts {
-                    if let Some(p) = st.assignment.get_mut(&f.tp) {
-                        p.in_flight = true;
-                    }
-                }
-            }
-            let inner2 = inner.clone();
-            let hurry = hurried.contains(&leader);
-            in_flight.push(Box::pin(async move {
-                let asked: Vec<(TopicPartition, i64)> = parts.iter().map(|f| (f.tp.clone(), f.position)).collect();
-                let result = fetch(&inner2, leader, parts, hurry).await;
-                (leader, epoch, asked, result)
-            }));
-        }
-        let wake = inner.wake_fetcher.notified();
-        let sleep_for = next_ms.map(|t| Duration::from_millis(u64::try_from((t - now).max(1)).unwrap_or(1)));
-        tokio::select! {
-            biased;
-            Some((leader, epoch, asked, result)) = in_flight.next(), if !in_flight.is_empty() => {
-                busy.remove(&leader);
-                let Some(inner) = weak.upgrade() else { return };
-                if let Err(e) = &result {
-                    tracing::debug!(broker = leader, error = %e, "fetch failed");
-                    backoff_until.insert(leader, inner.clock.now_ms() + crate::config::millis(inner.cfg.retry_backoff));
-                    if e.needs_metadata_refresh() {
-                        inner.request_metadata_refresh();
-                    }
-                }
-                let refresh = process(&inner, epoch, asked, result);
-                if refresh {
-                    inner.request_metadata_refresh();
-                    backoff_until.insert(leader, inner.clock.now_ms() + crate::config::millis(inner.cfg.retry_backoff));
-                }
-                inner.data_ready.notify_waiters();
-            }
-            () = wake => {}
-            r = metadata_updates.changed() => {
-                if r.is_err() {
-                    return;
-                }
-            }
-            () = async {
-                match sleep_for {
-                    Some(d) => tokio::time::sleep(d).await,
-                    None => std::future::pending().await,
-                }
-            } => {}
+            None => missing_leader = true,
         }
     }
+    let hurried = st.held_back().iter().filter_map(|tp| md.leader(&tp.topic, tp.partition).map(|(l, _)| l)).collect();
+    FetchPlan { by_leader, missing_leader, hurried }
 }
 
 /// How long a fetch may wait at the broker when partitions of that broker
 /// wait to be fetched once the application reads their buffered data.
 const HURRIED_MAX_WAIT_MS: i32 = 10;
 
-async fn fetch(inner: &Inner, leader: i32, parts: Vec<ToFetch>, hurry: bool) -> Result<(i16, FetchResponse), Error> {
-    let conn = inner.net.connection(leader).await?;
+/// One Fetch to `leader`.
+pub(crate) async fn fetch(
+    io: &Io,
+    leader: i32,
+    parts: Vec<ToFetch>,
+    hurry: bool,
+) -> Result<(i16, FetchResponse), Error> {
+    let conn = io.net.connection(leader).await?;
     let mut version = conn.version_for(ApiKey::Fetch)?;
     if version >= 13 && parts.iter().any(|f| f.topic_id.is_zero()) {
         version = 12;
     }
-    let cfg = &inner.cfg;
+    let cfg = &io.cfg;
     let mut topics: Vec<FetchTopic> = Vec::new();
     for ToFetch { tp, position: pos, last_epoch, leader_epoch, topic_id: id } in parts {
         let fp = FetchPartition {
@@ -212,14 +128,15 @@ async fn fetch(inner: &Inner, leader: i32, parts: Vec<ToFetch>, hurry: bool) -> 
     Ok((version, resp))
 }
 
-/// Buffers a fetch response; returns whether metadata should be refreshed.
-fn process(
-    inner: &Inner,
+/// Buffers a fetch response in `st`; returns whether metadata should be
+/// refreshed.
+pub(crate) fn process(
+    io: &Io,
+    st: &mut State,
     epoch: u64,
     asked: Vec<(TopicPartition, i64)>,
     result: Result<(i16, FetchResponse), Error>,
 ) -> bool {
-    let mut st = super::lock(&inner.state);
     let current = st.epoch == epoch;
     let (version, resp) = match result {
         Ok(r) => r,
@@ -234,7 +151,7 @@ fn process(
     };
     let mut refresh = false;
     let id_to_name: HashMap<Uuid, String> = if version >= 13 {
-        let md = inner.net.metadata();
+        let md = io.net.metadata();
         asked.iter().filter_map(|(tp, _)| md.topic(&tp.topic).map(|t| (t.id, tp.topic.to_string()))).collect()
     } else {
         HashMap::new()
@@ -281,9 +198,9 @@ fn process(
                         continue;
                     }
                     if let Some(records) = pd.records.filter(|r| !r.is_empty()) {
-                        let options = FetchOptions { check_crcs: inner.cfg.check_crcs, ..FetchOptions::default() };
+                        let options = FetchOptions { check_crcs: io.cfg.check_crcs, ..FetchOptions::default() };
                         let mut fetch = CompletedFetch::new(tp.clone(), fetched_at, records, options);
-                        if inner.cfg.isolation_level == IsolationLevel::ReadCommitted {
+                        if io.cfg.isolation_level == IsolationLevel::ReadCommitted {
                             let aborted = pd.aborted_transactions.iter().flatten();
                             fetch = fetch.read_committed(aborted.map(|a| (a.producer_id, a.first_offset)));
                         }
@@ -294,7 +211,7 @@ fn process(
                 // position's own fetch, once its data is read, meets the
                 // error where it applies.
                 ErrorCode::OFFSET_OUT_OF_RANGE if ahead => {}
-                ErrorCode::OFFSET_OUT_OF_RANGE => match inner.cfg.auto_offset_reset {
+                ErrorCode::OFFSET_OUT_OF_RANGE => match io.cfg.auto_offset_reset {
                     OffsetReset::None => {
                         p.error = Some(Error::broker(
                             code,
@@ -327,6 +244,5 @@ fn process(
             p.in_flight = false;
         }
     }
-    drop(st);
     refresh
 }

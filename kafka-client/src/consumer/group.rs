@@ -1,43 +1,46 @@
-//! The I/O around [`super::membership::Membership`]: a background task
-//! that finds the coordinator and sends what the state machine asks for —
-//! JoinGroup, SyncGroup, heartbeats, LeaveGroup — on a connection of its
-//! own, so heartbeats never wait behind a long-polling Fetch. As leader it
-//! fetches metadata for every topic any member subscribes to and runs the
-//! assignor.
+//! The group's requests, for the engine: finding the coordinator and
+//! sending what [`super::membership::Membership`] asks for — JoinGroup,
+//! SyncGroup, heartbeats, LeaveGroup — on a connection of its own, so
+//! heartbeats never wait behind a long-polling Fetch. As leader, fetching
+//! metadata for every topic any member subscribes to and running the
+//! assignor. Each function is one request's future: it reads no consumer
+//! state and returns what it learned, which the engine applies.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
-use kafka_protocol::messages::FindCoordinatorRequest;
 use kafka_protocol::messages::find_coordinator::Coordinator;
 use kafka_protocol::messages::join_group::JoinGroupResponseMember;
+use kafka_protocol::messages::{FindCoordinatorRequest, JoinGroupResponse, SyncGroupResponse};
 use kafka_protocol::{ApiKey, ErrorCode};
 
 use super::assignor::{Assignment, Subscription};
 use super::membership::{Membership, Send};
-use super::{Inner, protocol};
+use super::{Io, LeaderSnapshot, protocol};
 use crate::TopicPartition;
 use crate::error::{Error, Result};
 use crate::metadata::BrokerAddr;
 use crate::net::Connection;
 
-/// Finds the group's coordinator; returns a connection to it.
-pub(crate) async fn coordinator(inner: &Inner) -> Result<Connection> {
-    let known = *super::lock(&inner.coordinator);
+/// What a request learned about the coordinator: which broker it used, and
+/// whether that one was newly found or turned out gone.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct CoordinatorNews {
+    pub used: Option<i32>,
+    pub found: bool,
+    pub lost: bool,
+}
+
+/// A connection to the group's coordinator: `known`, else found with
+/// FindCoordinator.
+pub(crate) async fn coordinator(io: &Io, known: Option<i32>, news: &mut CoordinatorNews) -> Result<Connection> {
     if let Some(id) = known {
-        match inner.group_net.connection(id).await {
-            Ok(c) => return Ok(c),
-            Err(e) => {
-                *super::lock(&inner.coordinator) = None;
-                return Err(e);
-            }
-        }
+        news.used = Some(id);
+        return io.group_net.connection(id).await.inspect_err(|_| news.lost = true);
     }
-    let group = inner.group_id()?;
-    let conn = inner.net.any_connection().await?;
+    let group = io.group_id()?;
+    let conn = io.net.any_connection().await?;
     let version = conn.version_for(ApiKey::FindCoordinator)?;
     let req = if version >= 4 {
         FindCoordinatorRequest { key_type: 0, coordinator_keys: vec![group.to_string()], ..Default::default() }
@@ -59,6 +62,7 @@ pub(crate) async fn coordinator(inner: &Inner) -> Result<Connection> {
         }
     };
     if c.error_code != 0 {
+        news.lost = true;
         return Err(Error::broker(
             ErrorCode(c.error_code),
             ApiKey::FindCoordinator,
@@ -67,181 +71,94 @@ pub(crate) async fn coordinator(inner: &Inner) -> Result<Connection> {
             c.error_message,
         ));
     }
-    inner.group_net.metadata().add_broker(BrokerAddr { id: c.node_id, host: c.host, port: c.port, rack: None });
-    *super::lock(&inner.coordinator) = Some(c.node_id);
-    inner.group_net.connection(c.node_id).await
+    io.group_net.metadata().add_broker(BrokerAddr { id: c.node_id, host: c.host, port: c.port, rack: None });
+    news.used = Some(c.node_id);
+    news.found = true;
+    io.group_net.connection(c.node_id).await.inspect_err(|_| news.lost = true)
 }
 
-/// Forgets the coordinator after an error that says it moved.
-pub(crate) fn coordinator_lost(inner: &Inner) {
-    if let Some(id) = super::lock(&inner.coordinator).take() {
-        inner.group_net.disconnect(id);
-    }
-    let now = inner.clock.now_ms();
-    if let Some(m) = super::lock(&inner.membership).as_mut() {
-        m.on_coordinator_lost(now);
-    }
+/// The answer to one group request (`None`: it failed in transport or the
+/// coordinator was unreachable, which the state machine retries).
+#[derive(Debug)]
+pub(crate) enum GroupAnswer {
+    Join(Option<JoinGroupResponse>),
+    Sync(Option<(SyncGroupResponse, Vec<TopicPartition>)>),
+    Heartbeat(Option<i16>),
+    Left,
 }
 
-/// Whether the group task runs (checked and set under the membership lock).
-pub(crate) fn running(inner: &Inner) -> bool {
-    inner.group_task.load(Ordering::SeqCst)
-}
-
-/// Starts the group task; the caller holds the membership lock and saw
-/// [`running`] false.
-pub(crate) fn spawn(inner: &Arc<Inner>) {
-    inner.group_task.store(true, Ordering::SeqCst);
-    tokio::spawn(run(Arc::downgrade(inner)));
-}
-
-/// Runs the group's network side until the membership is dropped
-/// (unsubscribe, close) or the consumer goes away.
-pub(crate) async fn run(weak: Weak<Inner>) {
-    loop {
-        let Some(inner) = weak.upgrade() else { return };
-        let now = inner.clock.now_ms();
-        let (send, to_assign, wake_at) = {
-            let mut guard = super::lock(&inner.membership);
-            let Some(m) = guard.as_mut().filter(|_| !inner.is_closed()) else {
-                inner.group_task.store(false, Ordering::SeqCst);
-                return;
-            };
-            let send = m.check_poll_interval(now).or_else(|| m.next_send(now));
-            let to_assign = m.take_to_assign();
-            (send, to_assign, m.next_wakeup_ms())
-        };
-        if let Some((protocol, members)) = to_assign {
-            match assign(&inner, &protocol, &members).await {
-                Ok(a) => {
-                    if let Some(m) = super::lock(&inner.membership).as_mut() {
-                        m.on_assignment_computed(a);
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot compute the group assignment");
-                    if let Some(m) = super::lock(&inner.membership).as_mut() {
-                        m.on_assignment_failed(inner.clock.now_ms());
-                    }
-                }
-            }
-            continue;
-        }
-        match send {
-            Some(s) => {
-                perform(&inner, s).await;
-                inner.group_event.notify_waiters();
-            }
-            None => {
-                let wake = inner.wake_group.notified();
-                let sleep = match wake_at {
-                    Some(t) => Duration::from_millis(u64::try_from((t - now).max(1)).unwrap_or(1)),
-                    None => Duration::from_secs(1),
-                };
-                tokio::select! {
-                    biased;
-                    () = wake => {}
-                    () = tokio::time::sleep(sleep) => {}
-                }
-            }
-        }
-    }
-}
-
-async fn perform(inner: &Arc<Inner>, send: Send) {
-    let conn = match coordinator(inner).await {
+/// Sends one request the state machine asked for.
+pub(crate) async fn perform(io: &Io, send: Send, known: Option<i32>) -> (GroupAnswer, CoordinatorNews) {
+    let mut news = CoordinatorNews::default();
+    let conn = match coordinator(io, known, &mut news).await {
         Ok(c) => c,
         Err(e) => {
             tracing::debug!(error = %e, "group coordinator unavailable");
-            coordinator_lost(inner);
-            let now = inner.clock.now_ms();
-            {
-                let mut guard = super::lock(&inner.membership);
-                if let Some(m) = guard.as_mut() {
-                    match send {
-                        Send::Join(_) => m.on_join(None, now),
-                        Send::Sync(_) => m.on_sync(None, now),
-                        Send::Heartbeat(_) => m.on_heartbeat(None, now),
-                        Send::Leave(_) => {}
-                    }
-                }
-            }
-            tokio::time::sleep(inner.cfg.retry_backoff).await;
-            return;
+            news.lost = true;
+            // Not again at once: the group's next request waits for this.
+            tokio::time::sleep(io.cfg.retry_backoff).await;
+            let answer = match send {
+                Send::Join(_) => GroupAnswer::Join(None),
+                Send::Sync(_) => GroupAnswer::Sync(None),
+                Send::Heartbeat(_) => GroupAnswer::Heartbeat(None),
+                Send::Leave(_) => GroupAnswer::Left,
+            };
+            return (answer, news);
         }
     };
-    match send {
+    let answer = match send {
         Send::Join(req) => {
             // The coordinator holds JoinGroup until the rebalance completes,
             // up to the rebalance timeout (Java allows it 5 s more).
             let limit = Duration::from_millis(u64::try_from(req.rebalance_timeout_ms.max(0)).unwrap_or(0))
                 + Duration::from_secs(5);
             let r = match conn.version_for(ApiKey::JoinGroup) {
-                Ok(v) => conn.request_with_timeout(&req, v, limit.max(inner.cfg.request_timeout)).await,
+                Ok(v) => conn.request_with_timeout(&req, v, limit.max(io.cfg.request_timeout)).await,
                 Err(e) => Err(e),
             };
-            let resp = match r {
+            match r {
                 Ok(resp) => {
-                    if ErrorCode(resp.error_code).needs_coordinator_lookup() {
-                        coordinator_lost(inner);
-                    }
-                    Some(resp)
-                }
-                _ => {
-                    coordinator_lost(inner);
-                    None
-                }
-            };
-            if let Some(m) = super::lock(&inner.membership).as_mut() {
-                m.on_join(resp, inner.clock.now_ms());
-            }
-        }
-        Send::Sync(req) => {
-            let r = conn.request(&req).await;
-            let resp = match r {
-                Ok(resp) => {
-                    if ErrorCode(resp.error_code).needs_coordinator_lookup() {
-                        coordinator_lost(inner);
-                    }
-                    let parts = if resp.error_code == 0 { decode_assignment(&resp.assignment) } else { Vec::new() };
-                    Some((resp, parts))
+                    news.lost |= ErrorCode(resp.error_code).needs_coordinator_lookup();
+                    GroupAnswer::Join(Some(resp))
                 }
                 Err(_) => {
-                    coordinator_lost(inner);
-                    None
+                    news.lost = true;
+                    GroupAnswer::Join(None)
                 }
-            };
-            if let Some(m) = super::lock(&inner.membership).as_mut() {
-                m.on_sync(resp, inner.clock.now_ms());
             }
         }
+        Send::Sync(req) => match conn.request(&req).await {
+            Ok(resp) => {
+                news.lost |= ErrorCode(resp.error_code).needs_coordinator_lookup();
+                let parts = if resp.error_code == 0 { decode_assignment(&resp.assignment) } else { Vec::new() };
+                GroupAnswer::Sync(Some((resp, parts)))
+            }
+            Err(_) => {
+                news.lost = true;
+                GroupAnswer::Sync(None)
+            }
+        },
         Send::Heartbeat(req) => {
             // A heartbeat unanswered for a session timeout means the
             // coordinator has already dropped this member, or the link to it
             // is dead without a reset: give up on the connection then, not
             // only after request.timeout.ms (Java's heartbeat thread marks
             // the coordinator unknown when its session timer expires).
-            let limit = inner.cfg.request_timeout.min(inner.cfg.session_timeout);
+            let limit = io.cfg.request_timeout.min(io.cfg.session_timeout);
             let r = match conn.version_for(ApiKey::Heartbeat) {
                 Ok(v) => conn.request_with_timeout(&req, v, limit).await,
                 Err(e) => Err(e),
             };
-            let code = match &r {
-                Ok(resp) => {
-                    if ErrorCode(resp.error_code).needs_coordinator_lookup() {
-                        coordinator_lost(inner);
-                        None
-                    } else {
-                        Some(resp.error_code)
-                    }
+            match r {
+                Ok(resp) if ErrorCode(resp.error_code).needs_coordinator_lookup() => {
+                    news.lost = true;
+                    GroupAnswer::Heartbeat(None)
                 }
+                Ok(resp) => GroupAnswer::Heartbeat(Some(resp.error_code)),
                 Err(_) => {
-                    coordinator_lost(inner);
-                    None
+                    news.lost = true;
+                    GroupAnswer::Heartbeat(None)
                 }
-            };
-            if let Some(m) = super::lock(&inner.membership).as_mut() {
-                m.on_heartbeat(code, inner.clock.now_ms());
             }
         }
         Send::Leave(req) => {
@@ -250,12 +167,14 @@ async fn perform(inner: &Arc<Inner>, send: Send) {
                 Err(e) => Err(e),
             };
             match sent {
-                Ok(0) => tracing::info!("left the group: poll was not called within max.poll.interval.ms"),
+                Ok(0) => tracing::info!("left the group"),
                 Ok(code) => tracing::info!(code, "LeaveGroup refused"),
                 Err(e) => tracing::info!(error = %e, "LeaveGroup failed"),
             }
+            GroupAnswer::Left
         }
-    }
+    };
+    (answer, news)
 }
 
 fn decode_assignment(bytes: &Bytes) -> Vec<TopicPartition> {
@@ -271,14 +190,15 @@ fn decode_assignment(bytes: &Bytes) -> Vec<TopicPartition> {
     }
 }
 
-/// The leader's job: metadata for every subscribed topic, then the assignor.
-async fn assign(
-    inner: &Arc<Inner>,
+/// The leader's job: metadata for every subscribed topic, then the
+/// assignor. Returns each member's assignment and what it was based on.
+pub(crate) async fn assign(
+    io: &Io,
     protocol_name: &str,
     members: &[JoinGroupResponseMember],
-) -> Result<Vec<(String, Bytes)>> {
-    let assignor = inner.assignors.iter().find(|a| a.name() == protocol_name).cloned().ok_or_else(|| Error::Group {
-        group: inner.group_id().unwrap_or("").into(),
+) -> Result<(Vec<(String, Bytes)>, LeaderSnapshot)> {
+    let assignor = io.assignors.iter().find(|a| a.name() == protocol_name).cloned().ok_or_else(|| Error::Group {
+        group: io.group_id().unwrap_or("").into(),
         reason: format!("the group chose unknown assignor {protocol_name}"),
     })?;
     let mut subs: BTreeMap<String, Subscription> = BTreeMap::new();
@@ -295,34 +215,31 @@ async fn assign(
     }
     let topics: BTreeSet<String> = subs.values().flat_map(|s| s.topics.iter().cloned()).collect();
     let topic_list: Vec<String> = topics.iter().cloned().collect();
-    inner.net.refresh_metadata(Some(&topic_list), inner.cfg.allow_auto_create_topics).await?;
-    let cluster: BTreeMap<String, i32> = {
-        let md = inner.net.metadata();
-        topics.iter().filter_map(|t| md.partition_count(t).map(|n| (t.clone(), n as i32))).collect()
-    };
-    *super::lock(&inner.assignment_snapshot) = Some(super::subscription::snapshot_of(inner, &topics));
+    io.net.refresh_metadata(Some(&topic_list), io.cfg.allow_auto_create_topics).await?;
+    let snapshot = super::subscription::snapshot_of(io, &topics);
+    let cluster = snapshot.partitions.clone();
     let result: BTreeMap<String, Assignment> = assignor.assign(&cluster, &subs);
     tracing::debug!(members = subs.len(), topics = cluster.len(), "computed the group assignment");
-    Ok(members
+    let assignments = members
         .iter()
         .map(|m| {
             let a = result.get(&m.member_id).cloned().unwrap_or(Assignment { partitions: Vec::new(), user_data: None });
             let bytes = protocol::encode_assignment(&a).unwrap_or_default();
             (m.member_id.clone(), bytes)
         })
-        .collect())
+        .collect();
+    Ok((assignments, snapshot))
 }
 
 /// Encodes this member's subscription for each assignor, in preference order.
-pub(crate) fn protocols(inner: &Inner, topics: &[String]) -> Vec<(String, Bytes)> {
-    inner
-        .assignors
+pub(crate) fn protocols(io: &Io, topics: &[String]) -> Vec<(String, Bytes)> {
+    io.assignors
         .iter()
         .map(|a| {
             let mut s = Subscription::new(topics.to_vec());
             s.user_data = a.subscription_user_data(topics);
-            s.rack_id = inner.cfg.client_rack.clone();
-            s.group_instance_id = inner.cfg.group_instance_id.clone();
+            s.rack_id = io.cfg.client_rack.clone();
+            s.group_instance_id = io.cfg.group_instance_id.clone();
             (a.name().to_string(), protocol::encode_subscription(&s).unwrap_or_default())
         })
         .collect()

@@ -312,8 +312,9 @@ impl Membership {
         self.in_generation() && !self.heartbeat_in_flight && now_ms >= self.next_heartbeat_ms
     }
 
-    /// When the background task should look again.
-    pub(crate) fn next_wakeup_ms(&self) -> Option<i64> {
+    /// When the engine should look again: the earliest timer after
+    /// `now_ms` (one already past is due now, not a time to wait for).
+    pub(crate) fn next_wakeup_ms(&self, now_ms: i64) -> Option<i64> {
         let mut t = None;
         if self.in_generation()
             && matches!(self.phase, Phase::Syncing | Phase::AssignmentReceived | Phase::Stable)
@@ -325,7 +326,7 @@ impl Membership {
             let poll_deadline = self.last_poll_ms + self.cfg.rebalance_timeout_ms;
             t = Some(t.map_or(poll_deadline, |x: i64| x.min(poll_deadline)));
         }
-        if self.backoff_until_ms > 0 {
+        if self.backoff_until_ms > now_ms {
             t = Some(t.map_or(self.backoff_until_ms, |x: i64| x.min(self.backoff_until_ms)));
         }
         t
@@ -701,7 +702,20 @@ mod tests {
         assert!(matches!(m.next_send(1000), Some(Send::Heartbeat(h)) if h.generation_id == 1));
         assert_eq!(m.next_send(1100), None, "one heartbeat in flight");
         m.on_heartbeat(Some(HeartbeatResponse::default().error_code), 1100);
-        assert_eq!(m.next_wakeup_ms(), Some(2100));
+        assert_eq!(m.next_wakeup_ms(0), Some(2100));
+    }
+
+    /// A backoff long past must not stand in for the next heartbeat: an
+    /// engine waiting for the earliest timer would then never wake for it.
+    #[test]
+    fn a_past_backoff_does_not_hide_the_next_heartbeat() {
+        let mut m = member(None);
+        m.poll(0);
+        assert!(matches!(m.next_send(0), Some(Send::Join(_))));
+        m.on_coordinator_lost(0);
+        assert_eq!(m.next_wakeup_ms(0), Some(100), "the join waits out the backoff");
+        join(&mut m, 200, 1, false, vec![tp(0)]);
+        assert_eq!(m.next_wakeup_ms(200), Some(1200), "the first heartbeat");
     }
 
     #[test]

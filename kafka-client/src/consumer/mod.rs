@@ -3,23 +3,30 @@
 //! and commits the positions it has processed.
 //!
 //! ```text
-//!  application ── poll()/stream ──► Consumer (handle)
-//!                                     │ rebalance steps, positions, commits run here,
-//!                                     │ so listeners and commits happen between records
-//!        ┌────────────────────────────┼─────────────────────────┬───────────────────┐
-//!        ▼                            ▼                         ▼                   ▼
-//!   group task (group.rs)      fetcher task (fetcher.rs)  commit task        subscription task
-//!   Membership state machine   one Fetch per leader,     (offsets.rs)        (subscription.rs)
-//!   on its own coordinator     buffers one response per  OffsetCommits in    metadata refresh,
-//!   connection: join, sync,    partition in `State`      order               pattern matching,
-//!   heartbeat, leave                                                          rejoin on changes
+//!  application ── poll()/stream/commit/seek … ──► Consumer (handle)
+//!     │  the application's view: assignment, paused set, the stream's
+//!     │  buffer, the listener; runs rebalance listeners inside poll
+//!     │ Command (mpsc, in order)                  ▲ replies (oneshot)
+//!     ▼                                           │
+//!   engine task (engine.rs): owns the positions and fetch buffers (State),
+//!   the group membership, the coordinator, commits, metadata refreshes;
+//!   starts every request as a future in its JoinSet and applies answers
+//!     │            │                 │                     │
+//!     ▼            ▼                 ▼                     ▼
+//!   Fetch per    JoinGroup/Sync/   OffsetCommit,        Metadata
+//!   leader       Heartbeat/Leave   OffsetFetch,         (pattern matching,
+//!   (fetcher.rs) (group.rs)        ListOffsets          leader's rejoin checks;
+//!                                  (offsets.rs)         subscription.rs)
 //! ```
 //!
 //! Records are handed out only by `poll` (and the stream built on it), and a
-//! rebalance's revocation and assignment also run inside `poll`: the
-//! background tasks only talk to brokers and move the state machines, so no
-//! record of a revoked partition is handed out after its revocation and no
-//! listener runs concurrently with the application's processing.
+//! rebalance's revocation and assignment also run inside `poll`: the engine
+//! answers a poll with either records or the rebalance step due, and the
+//! handle runs the listener and reports the step done. So no record of a
+//! revoked partition is handed out after its revocation and no listener
+//! runs concurrently with the application's processing. Dropping the
+//! consumer closes the command channel, which stops the engine, aborts its
+//! requests and closes its connections.
 //!
 //! Semantics follow the Java client (classic group protocol, eager
 //! rebalancing): a committed offset is the next offset to read; a partition
@@ -45,6 +52,7 @@
 
 pub mod assignor;
 pub mod config;
+mod engine;
 pub(crate) mod fetched;
 mod fetcher;
 mod group;
@@ -63,7 +71,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{mpsc, oneshot, watch};
 
 pub use config::{AssignorChoice, ConsumerBuilder, ConsumerConfig, IsolationLevel, OffsetReset};
 pub use listener::{NoopListener, RebalanceListener};
@@ -72,9 +80,9 @@ pub use record::{ConsumerRecord, ConsumerRecords};
 pub use stream::RecordStream;
 
 use self::assignor::Assignor;
-use self::membership::{Membership, MembershipConfig, Send};
-use self::offsets::CommitJob;
-use self::state::{State, SubscriptionKind};
+use self::engine::{Command, Engine, PollAnswer, Published};
+use self::membership::MembershipConfig;
+use self::state::SubscriptionKind;
 use crate::TopicPartition;
 use crate::config::millis;
 use crate::error::{Error, Result};
@@ -104,8 +112,10 @@ pub(crate) struct Yielded {
     pub epoch: Option<i32>,
 }
 
-/// What the consumer handle and its background tasks share.
-pub(crate) struct Inner {
+/// What every request the engine starts needs, and nothing that changes:
+/// the settings, the clock and the connection pools. Shared by the handle
+/// and the engine's request futures.
+pub(crate) struct Io {
     pub cfg: ConsumerConfig,
     /// What every timer reads.
     pub clock: crate::Clock,
@@ -114,48 +124,14 @@ pub(crate) struct Inner {
     /// The coordinator's connection, apart so heartbeats never queue behind
     /// a long-polling Fetch.
     pub group_net: Arc<NetworkClient>,
-    pub state: Mutex<State>,
-    pub membership: Mutex<Option<Membership>>,
-    pub coordinator: Mutex<Option<i32>>,
     pub assignors: Vec<Arc<dyn Assignor>>,
-    pub assignment_snapshot: Mutex<Option<LeaderSnapshot>>,
-    pub listener: Mutex<Arc<dyn RebalanceListener>>,
-    pub closed: AtomicBool,
-    /// Whether the group task runs.
-    pub group_task: AtomicBool,
-    /// Serializes `poll` (and everything that hands out records).
-    pub poll_lock: tokio::sync::Mutex<()>,
-    /// Records taken for the stream and not yet handed out.
-    pub stream_buffer: Mutex<VecDeque<record::ConsumerRecord>>,
-    pub last_yielded: Mutex<Option<Yielded>>,
-    pub commits: mpsc::UnboundedSender<CommitJob>,
-    /// When the next auto-commit is due (ms since the epoch).
-    pub next_auto_commit_ms: Mutex<i64>,
-    /// No position lookups before this time (after a failed one).
-    pub positions_retry_ms: Mutex<i64>,
-    /// The fetcher buffered data (or an error) for `poll`.
-    pub data_ready: Notify,
-    /// The group task moved the state machine.
-    pub group_event: Notify,
-    pub wake_group: Notify,
-    pub wake_fetcher: Notify,
-    pub wake_subscription: Notify,
 }
 
-impl Inner {
+impl Io {
     pub(crate) fn group_id(&self) -> Result<&str> {
         self.cfg.group_id.as_deref().ok_or_else(|| {
             Error::Config(crate::ConfigError::new("group.id", "this operation needs a group; set group.id"))
         })
-    }
-
-    /// Asks the subscription task for fresh metadata (a leader moved).
-    pub(crate) fn request_metadata_refresh(&self) {
-        self.wake_subscription.notify_one();
-    }
-
-    pub(crate) fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::SeqCst)
     }
 
     fn membership_config(&self, group_id: &str) -> MembershipConfig {
@@ -170,28 +146,64 @@ impl Inner {
     }
 }
 
+/// How the application uses the consumer, as the handle knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Usage {
+    #[default]
+    None,
+    /// `subscribe`/`subscribe_pattern`: partitions come from the group.
+    Group,
+    /// `assign`.
+    Manual,
+}
+
+/// The application's side of the consumer: what it asked for and what it
+/// holds. Only the handle's methods touch it, so it changes exactly when
+/// the application's calls (and the rebalance steps run inside `poll`)
+/// change it; the engine keeps its own copy of the assignment, fed by the
+/// same calls in the same order.
+struct View {
+    usage: Usage,
+    assignment: BTreeSet<TopicPartition>,
+    paused: BTreeSet<TopicPartition>,
+    listener: Arc<dyn RebalanceListener>,
+    /// Records taken for the stream and not yet handed out.
+    stream_buffer: VecDeque<ConsumerRecord>,
+    last_yielded: Option<Yielded>,
+}
+
 /// A Kafka consumer; see the module docs.
 ///
 /// Methods take `&self`; `poll` calls are serialized, and the rebalance
 /// listener receives the consumer so it can commit or seek.
 pub struct Consumer {
-    inner: Arc<Inner>,
+    io: Arc<Io>,
+    commands: mpsc::UnboundedSender<Command>,
+    view: Mutex<View>,
+    /// What the engine publishes for the synchronous getters.
+    published: Arc<watch::Sender<Published>>,
+    closed: AtomicBool,
+    /// Serializes `poll` (and everything that hands out records).
+    poll_lock: tokio::sync::Mutex<()>,
+    /// A poll request the engine has not answered yet, kept here rather
+    /// than in the `poll` future so that a cancelled `poll` loses no answer:
+    /// the next one picks it up.
+    parked: Mutex<Option<oneshot::Receiver<Result<PollAnswer>>>>,
 }
 
 impl std::fmt::Debug for Consumer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Consumer")
-            .field("client_id", &self.inner.cfg.client_id)
-            .field("group_id", &self.inner.cfg.group_id)
+            .field("client_id", &self.io.cfg.client_id)
+            .field("group_id", &self.io.cfg.group_id)
             .finish()
     }
 }
 
 impl ConsumerBuilder {
-    /// Validates the settings and starts the consumer's background tasks
-    /// (nothing connects until the consumer subscribes, is assigned
-    /// partitions or is asked something). Must be called inside a tokio
-    /// runtime.
+    /// Validates the settings and starts the consumer's engine (nothing
+    /// connects until the consumer subscribes, is assigned partitions or is
+    /// asked something). Must be called inside a tokio runtime.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -265,39 +277,26 @@ impl Consumer {
         let net = NetworkClient::new(net_config(5));
         let group_net = NetworkClient::new(net_config(5));
         let assignors = cfg.assignors.iter().map(AssignorChoice::assignor).collect();
-        let (commits, commit_rx) = mpsc::unbounded_channel();
-        let clock = env.clock();
-        let next_auto_commit = clock.now_ms() + millis(cfg.auto_commit_interval);
-        let inner = Arc::new(Inner {
-            cfg,
-            clock,
-            net,
-            group_net,
-            state: Mutex::new(State::default()),
-            membership: Mutex::new(None),
-            coordinator: Mutex::new(None),
-            assignors,
-            assignment_snapshot: Mutex::new(None),
-            listener: Mutex::new(Arc::new(NoopListener)),
+        let io = Arc::new(Io { cfg, clock: env.clock(), net, group_net, assignors });
+        let (commands, rx) = mpsc::unbounded_channel();
+        let published = Arc::new(watch::Sender::new(Published::default()));
+        tokio::spawn(Engine::new(io.clone(), rx, published.clone()).run());
+        Ok(Consumer {
+            io,
+            commands,
+            view: Mutex::new(View {
+                usage: Usage::None,
+                assignment: BTreeSet::new(),
+                paused: BTreeSet::new(),
+                listener: Arc::new(NoopListener),
+                stream_buffer: VecDeque::new(),
+                last_yielded: None,
+            }),
+            published,
             closed: AtomicBool::new(false),
-            group_task: AtomicBool::new(false),
             poll_lock: tokio::sync::Mutex::new(()),
-            stream_buffer: Mutex::new(VecDeque::new()),
-            last_yielded: Mutex::new(None),
-            commits,
-            next_auto_commit_ms: Mutex::new(next_auto_commit),
-            positions_retry_ms: Mutex::new(0),
-            data_ready: Notify::new(),
-            group_event: Notify::new(),
-            wake_group: Notify::new(),
-            wake_fetcher: Notify::new(),
-            wake_subscription: Notify::new(),
-        });
-        let weak = Arc::downgrade(&inner);
-        tokio::spawn(fetcher::run(weak.clone()));
-        tokio::spawn(offsets::commit_worker(weak.clone(), commit_rx));
-        tokio::spawn(subscription::run(weak));
-        Ok(Consumer { inner })
+            parked: Mutex::new(None),
+        })
     }
 
     /// The settings in effect.
@@ -309,7 +308,26 @@ impl Consumer {
     /// # }
     /// ```
     pub fn config(&self) -> &ConsumerConfig {
-        &self.inner.cfg
+        &self.io.cfg
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+
+    /// Hands a command to the engine; false once the engine is gone.
+    fn send(&self, c: Command) -> bool {
+        self.commands.send(c).is_ok()
+    }
+
+    /// Sends a command that answers, and waits for the answer (or the
+    /// engine's end).
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T> {
+        let (tx, rx) = oneshot::channel();
+        if !self.send(make(tx)) {
+            return Err(Error::Closed);
+        }
+        rx.await.map_err(|_| Error::Closed)
     }
 
     /// Subscribes to `topics` through the group (`group.id` is required),
@@ -388,40 +406,29 @@ impl Consumer {
         topics: Option<BTreeSet<String>>,
         listener: Arc<dyn RebalanceListener>,
     ) -> Result<()> {
-        let inner = &self.inner;
-        if inner.is_closed() {
+        if self.is_closed() {
             return Err(Error::Closed);
         }
-        let group_id = inner.group_id()?.to_string();
-        {
-            let mut st = lock(&inner.state);
-            if matches!(st.subscription, SubscriptionKind::Manual) {
-                return Err(Error::IllegalState(
-                    "subscribe is not allowed while partitions are assigned with assign(); call unsubscribe first"
-                        .into(),
-                ));
-            }
-            st.subscription = kind;
-            st.subscribed = topics.clone();
+        self.io.group_id()?;
+        let mut view = lock(&self.view);
+        if view.usage == Usage::Manual {
+            return Err(Error::IllegalState(
+                "subscribe is not allowed while partitions are assigned with assign(); call unsubscribe first".into(),
+            ));
         }
-        *lock(&inner.listener) = listener;
-        let mut guard = lock(&inner.membership);
-        let m = guard.get_or_insert_with(|| Membership::new(inner.membership_config(&group_id)));
-        let fresh = m.generation < 0 && m.member_id.is_empty() && m.owned.is_empty();
-        if let Some(topics) = topics {
-            let list: Vec<String> = topics.into_iter().collect();
-            m.set_protocols(group::protocols(inner, &list));
+        view.usage = Usage::Group;
+        view.listener = listener;
+        // Published here, in the caller's order; the engine fills in what
+        // a pattern matches for this subscription only.
+        let mut generation = 0;
+        self.published.send_modify(|p| {
+            p.subscription_generation += 1;
+            generation = p.subscription_generation;
+            p.subscribed = topics.clone();
+        });
+        if !self.send(Command::Subscribe { kind, topics, generation }) {
+            return Err(Error::Closed);
         }
-        if !fresh {
-            m.request_rejoin("the subscription changed");
-        }
-        let spawn = !group::running(inner);
-        drop(guard);
-        if spawn {
-            group::spawn(inner);
-        }
-        inner.wake_subscription.notify_one();
-        inner.wake_group.notify_one();
         Ok(())
     }
 
@@ -436,26 +443,27 @@ impl Consumer {
     /// # Ok(()) }
     /// ```
     pub fn assign(&self, partitions: impl IntoIterator<Item = TopicPartition>) -> Result<()> {
-        let inner = &self.inner;
-        if inner.is_closed() {
+        if self.is_closed() {
             return Err(Error::Closed);
         }
         let parts: Vec<TopicPartition> = partitions.into_iter().collect();
         if let Some(bad) = parts.iter().find(|tp| tp.topic.trim().is_empty() || tp.partition < 0) {
             return Err(Error::InvalidArgument(format!("cannot assign {bad}")));
         }
-        self.drop_stream_buffer(|tp| !parts.contains(tp));
-        let mut st = lock(&inner.state);
-        if st.subscription.uses_group() {
+        if lock(&self.view).usage == Usage::Group {
             return Err(Error::IllegalState(
                 "assign is not allowed while subscribed to topics; call unsubscribe first".into(),
             ));
         }
-        st.subscription = if parts.is_empty() { SubscriptionKind::None } else { SubscriptionKind::Manual };
-        st.set_assignment(&parts);
-        drop(st);
-        inner.wake_fetcher.notify_one();
-        inner.wake_subscription.notify_one();
+        self.drop_stream_buffer(|tp| !parts.contains(tp));
+        let mut view = lock(&self.view);
+        view.usage = if parts.is_empty() { Usage::None } else { Usage::Manual };
+        view.assignment = parts.iter().cloned().collect();
+        let View { assignment, paused, .. } = &mut *view;
+        paused.retain(|tp| assignment.contains(tp));
+        if !self.send(Command::Assign(parts)) {
+            return Err(Error::Closed);
+        }
         Ok(())
     }
 
@@ -470,17 +478,21 @@ impl Consumer {
     /// # Ok(()) }
     /// ```
     pub async fn unsubscribe(&self) -> Result<()> {
-        let inner = &self.inner;
-        let _poll = inner.poll_lock.lock().await;
+        let _poll = self.poll_lock.lock().await;
         self.drop_stream_buffer(|_| true);
-        let deadline = tokio::time::Instant::now() + inner.cfg.default_api_timeout;
-        self.leave_group(deadline, false).await;
-        let mut st = lock(&inner.state);
-        st.subscription = SubscriptionKind::None;
-        st.subscribed = None;
-        st.set_assignment(&[]);
-        drop(st);
-        *lock(&inner.listener) = Arc::new(NoopListener);
+        let deadline = tokio::time::Instant::now() + self.io.cfg.default_api_timeout;
+        self.leave_group(deadline).await;
+        let mut view = lock(&self.view);
+        view.usage = Usage::None;
+        view.assignment.clear();
+        view.paused.clear();
+        view.listener = Arc::new(NoopListener);
+        drop(view);
+        self.published.send_modify(|p| {
+            p.subscription_generation += 1;
+            p.subscribed = None;
+        });
+        self.send(Command::Unsubscribe);
         Ok(())
     }
 
@@ -494,13 +506,14 @@ impl Consumer {
     /// # }
     /// ```
     pub fn assignment(&self) -> BTreeSet<TopicPartition> {
-        lock(&self.inner.state).assignment.keys().cloned().collect()
+        lock(&self.view).assignment.clone()
     }
 
-    /// Bytes of fetched record data held for `poll`. The consumer keeps at
-    /// most two responses per assigned partition (the one being read and
-    /// the next), each at most `max.partition.fetch.bytes` unless a single
-    /// record batch is larger, as a Kafka broker answers.
+    /// Bytes of fetched record data held for `poll`, as of the engine's
+    /// last step. The consumer keeps at most two responses per assigned
+    /// partition (the one being read and the next), each at most
+    /// `max.partition.fetch.bytes` unless a single record batch is larger,
+    /// as a Kafka broker answers.
     ///
     /// ```no_run
     /// # fn f(consumer: &kafka_client::consumer::Consumer) {
@@ -509,7 +522,7 @@ impl Consumer {
     /// # }
     /// ```
     pub fn buffered_bytes(&self) -> usize {
-        lock(&self.inner.state).buffered_bytes()
+        self.published.borrow().buffered_bytes
     }
 
     /// The topics subscribed to: the named ones, or those the pattern
@@ -521,7 +534,7 @@ impl Consumer {
     /// # }
     /// ```
     pub fn subscription(&self) -> BTreeSet<String> {
-        lock(&self.inner.state).subscribed.clone().unwrap_or_default()
+        self.published.borrow().subscribed.clone().unwrap_or_default()
     }
 
     /// The member's id and generation in its group, once it has joined.
@@ -534,7 +547,7 @@ impl Consumer {
     /// # }
     /// ```
     pub fn group_member(&self) -> Option<(String, i32)> {
-        lock(&self.inner.membership).as_ref().filter(|m| m.in_generation()).map(|m| (m.member_id.clone(), m.generation))
+        self.published.borrow().member.clone()
     }
 
     /// Moves the position of an assigned partition: the next `poll` returns
@@ -550,11 +563,9 @@ impl Consumer {
         if offset < 0 {
             return Err(Error::InvalidArgument(format!("cannot seek {tp} to negative offset {offset}")));
         }
+        self.check_assigned(std::slice::from_ref(tp))?;
         self.drop_stream_buffer(|t| t == tp);
-        if !lock(&self.inner.state).seek(tp, offset, None) {
-            return Err(not_assigned(tp));
-        }
-        self.inner.wake_fetcher.notify_one();
+        self.send(Command::Seek { tp: tp.clone(), offset });
         Ok(())
     }
 
@@ -586,14 +597,9 @@ impl Consumer {
     fn seek_to(&self, partitions: &[TopicPartition], policy: OffsetReset) -> Result<()> {
         let parts: Vec<TopicPartition> =
             if partitions.is_empty() { self.assignment().into_iter().collect() } else { partitions.to_vec() };
+        self.check_assigned(&parts)?;
         self.drop_stream_buffer(|t| parts.contains(t));
-        let mut st = lock(&self.inner.state);
-        if let Some(tp) = parts.iter().find(|tp| !st.assignment.contains_key(*tp)) {
-            return Err(not_assigned(tp));
-        }
-        for tp in &parts {
-            st.request_reset(tp, policy);
-        }
+        self.send(Command::Reset { parts, policy });
         Ok(())
     }
 
@@ -608,16 +614,10 @@ impl Consumer {
     /// # Ok(()) }
     /// ```
     pub fn pause(&self, partitions: &[TopicPartition]) -> Result<()> {
+        self.check_assigned(partitions)?;
         self.drop_stream_buffer(|t| partitions.contains(t));
-        let mut st = lock(&self.inner.state);
-        if let Some(tp) = partitions.iter().find(|tp| !st.assignment.contains_key(*tp)) {
-            return Err(not_assigned(tp));
-        }
-        for tp in partitions {
-            if let Some(p) = st.assignment.get_mut(tp) {
-                p.paused = true;
-            }
-        }
+        lock(&self.view).paused.extend(partitions.iter().cloned());
+        self.send(Command::Pause { parts: partitions.to_vec(), paused: true });
         Ok(())
     }
 
@@ -629,17 +629,9 @@ impl Consumer {
     /// # Ok(()) }
     /// ```
     pub fn resume(&self, partitions: &[TopicPartition]) -> Result<()> {
-        let mut st = lock(&self.inner.state);
-        if let Some(tp) = partitions.iter().find(|tp| !st.assignment.contains_key(*tp)) {
-            return Err(not_assigned(tp));
-        }
-        for tp in partitions {
-            if let Some(p) = st.assignment.get_mut(tp) {
-                p.paused = false;
-            }
-        }
-        drop(st);
-        self.inner.wake_fetcher.notify_one();
+        self.check_assigned(partitions)?;
+        lock(&self.view).paused.retain(|tp| !partitions.contains(tp));
+        self.send(Command::Pause { parts: partitions.to_vec(), paused: false });
         Ok(())
     }
 
@@ -651,7 +643,15 @@ impl Consumer {
     /// # }
     /// ```
     pub fn paused(&self) -> BTreeSet<TopicPartition> {
-        lock(&self.inner.state).assignment.iter().filter(|(_, p)| p.paused).map(|(tp, _)| tp.clone()).collect()
+        lock(&self.view).paused.clone()
+    }
+
+    fn check_assigned(&self, parts: &[TopicPartition]) -> Result<()> {
+        let view = lock(&self.view);
+        match parts.iter().find(|tp| !view.assignment.contains(*tp)) {
+            Some(tp) => Err(not_assigned(tp)),
+            None => Ok(()),
+        }
     }
 
     /// Closes the consumer within 30 seconds; see [`Self::close_timeout`].
@@ -669,7 +669,8 @@ impl Consumer {
     /// commits the processed positions; a group member calls
     /// `on_partitions_revoked` and leaves the group (a static member does
     /// not send LeaveGroup: its partitions wait for it until its session
-    /// times out). Later calls fail with [`Error::Closed`].
+    /// times out). Then the engine stops and its connections close. Later
+    /// calls fail with [`Error::Closed`].
     ///
     /// ```no_run
     /// # async fn f(consumer: kafka_client::consumer::Consumer) -> kafka_client::Result<()> {
@@ -677,109 +678,75 @@ impl Consumer {
     /// # Ok(()) }
     /// ```
     pub async fn close_timeout(&self, timeout: Duration) -> Result<()> {
-        let inner = &self.inner;
-        if inner.is_closed() {
+        if self.is_closed() {
             return Ok(());
         }
         let deadline = tokio::time::Instant::now() + timeout;
-        let guard = tokio::time::timeout_at(deadline, inner.poll_lock.lock()).await.ok();
+        let guard = tokio::time::timeout_at(deadline, self.poll_lock.lock()).await.ok();
         // The record a stream handed out last counts as processed once the
         // application closes, as the records of the last `poll` do.
-        if let Some(y) = lock(&inner.last_yielded).take() {
-            lock(&inner.state).mark_consumed(&y.tp, y.next_offset, y.epoch);
+        self.mark_last_yielded();
+        if self.io.cfg.enable_auto_commit
+            && let Err(e) = self.commit_until(offsets::CommitWhat::Consumed(None), deadline).await
+        {
+            tracing::warn!(error = %e, "the auto-commit on close failed");
         }
-        if inner.cfg.enable_auto_commit {
-            let offsets = self.consumed_offsets(None);
-            if let Err(e) = self.commit_until(offsets, deadline).await {
-                tracing::warn!(error = %e, "the auto-commit on close failed");
-            }
-        }
-        self.leave_group(deadline, true).await;
-        inner.closed.store(true, Ordering::SeqCst);
+        self.leave_group(deadline).await;
+        self.closed.store(true, Ordering::SeqCst);
         drop(guard);
-        self.shutdown();
+        let (tx, rx) = oneshot::channel();
+        if self.send(Command::Close(tx)) && tokio::time::timeout_at(deadline, rx).await.is_err() {
+            tracing::warn!("the consumer's engine did not stop before the close timeout");
+        }
         Ok(())
     }
 
     /// Revokes the owned partitions (listener) and leaves the group, within
     /// `deadline`.
-    async fn leave_group(&self, deadline: tokio::time::Instant, closing: bool) {
-        let inner = &self.inner;
-        let owned = lock(&inner.membership).as_ref().filter(|m| m.in_generation()).map(|m| m.owned.clone());
-        if let Some(owned) = owned.filter(|o| !o.is_empty()) {
-            let listener = lock(&inner.listener).clone();
+    async fn leave_group(&self, deadline: tokio::time::Instant) {
+        let owned = tokio::time::timeout_at(deadline, self.ask(Command::Owned)).await;
+        if let Ok(Ok(owned)) = owned
+            && !owned.is_empty()
+        {
+            let listener = lock(&self.view).listener.clone();
             if tokio::time::timeout_at(deadline, listener.on_partitions_revoked(self, &owned)).await.is_err() {
                 tracing::warn!("on_partitions_revoked did not finish before the close timeout");
             }
         }
-        let leave = {
-            let mut guard = lock(&inner.membership);
-            let leave = guard.as_mut().and_then(Membership::leave);
-            *guard = None;
-            leave
-        };
-        if let Some(Send::Leave(req)) = leave {
-            let sent = tokio::time::timeout_at(deadline, async {
-                let conn = group::coordinator(inner).await?;
-                let version = conn.version_for(kafka_protocol::ApiKey::LeaveGroup)?;
-                conn.request_at(&Membership::leave_for_version(req, version), version).await
-            })
-            .await;
-            match sent {
-                Ok(Ok(r)) if r.error_code == 0 => tracing::debug!(closing, "left the group"),
-                Ok(Ok(r)) => tracing::info!(code = r.error_code, "LeaveGroup refused"),
-                Ok(Err(e)) => tracing::info!(error = %e, "LeaveGroup failed"),
-                Err(_) => tracing::info!("LeaveGroup timed out"),
-            }
+        if tokio::time::timeout_at(deadline, self.ask(Command::Leave)).await.is_err() {
+            tracing::info!("LeaveGroup did not finish before the timeout");
         }
-        *lock(&inner.assignment_snapshot) = None;
-        inner.wake_group.notify_one();
     }
 
-    fn shutdown(&self) {
-        let inner = &self.inner;
-        inner.closed.store(true, Ordering::SeqCst);
-        *lock(&inner.membership) = None;
-        inner.net.close();
-        inner.group_net.close();
-        inner.wake_group.notify_one();
-        inner.wake_fetcher.notify_one();
-        inner.wake_subscription.notify_one();
-        inner.data_ready.notify_waiters();
-        inner.group_event.notify_waiters();
+    /// Marks the record the stream handed out last as processed.
+    fn mark_last_yielded(&self) {
+        if let Some(y) = lock(&self.view).last_yielded.take() {
+            self.send(Command::MarkConsumed { tp: y.tp, offset: y.next_offset, epoch: y.epoch });
+        }
     }
 
     /// Drops records the stream took but did not hand out, for partitions
     /// matching `which`, and moves those partitions back to the first of
     /// them, so nothing is skipped.
     fn drop_stream_buffer(&self, which: impl Fn(&TopicPartition) -> bool) {
-        let mut buf = lock(&self.inner.stream_buffer);
-        if buf.is_empty() {
+        let mut view = lock(&self.view);
+        if view.stream_buffer.is_empty() {
             return;
         }
-        let mut first: BTreeMap<TopicPartition, i64> = BTreeMap::new();
-        buf.retain(|r| {
+        let mut first: BTreeMap<TopicPartition, (i64, Option<i32>)> = BTreeMap::new();
+        view.stream_buffer.retain(|r| {
             let tp = r.topic_partition();
             if which(&tp) {
-                first.entry(tp).or_insert(r.offset);
+                first.entry(tp).or_insert((r.offset, None));
                 false
             } else {
                 true
             }
         });
-        drop(buf);
-        let mut st = lock(&self.inner.state);
-        for (tp, offset) in first {
-            st.rewind(&tp, offset, None);
+        drop(view);
+        if !first.is_empty() {
+            self.send(Command::Rewind(first));
         }
-    }
-}
-
-impl Drop for Consumer {
-    fn drop(&mut self) {
-        // Without close(): no commit and no LeaveGroup; the group notices
-        // when the session times out.
-        self.shutdown();
     }
 }
 

@@ -2,27 +2,30 @@
 //! offsets by time or position (ListOffsets), with the position lookups
 //! `poll` makes for newly assigned or reset partitions.
 //!
-//! Commits go through one task, in the order they were asked for, so an
-//! older asynchronous commit never lands after a newer one. A commit
-//! carries the member's generation when the consumer is in a group, and
-//! generation -1 for `assign`ed partitions.
+//! Commits go through the engine, one at a time in the order they were
+//! asked for, so an older asynchronous commit never lands after a newer
+//! one. A commit carries the member's generation when the consumer is in a
+//! group, and generation -1 for `assign`ed partitions. The request
+//! functions here read no consumer state: they return what they learned,
+//! which the engine applies.
 
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Weak;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use kafka_protocol::messages::list_offsets::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::{ListOffsetsRequest, OffsetCommitRequest};
 use kafka_protocol::{ApiKey, ErrorCode};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::config::OffsetReset;
-use super::{Consumer, Inner, group, lock};
+use super::engine::Command;
+use super::group::{self, CoordinatorNews};
+use super::{Consumer, Io, lock};
 use crate::TopicPartition;
+use crate::config::millis;
 use crate::error::{Error, Result};
 use crate::group_offsets::{fetched_offsets, offset_commit_topics, offset_fetch_request};
 
@@ -122,129 +125,71 @@ impl Future for CommitHandle {
     }
 }
 
-/// A commit waiting for the commit task.
+/// What a commit commits.
+#[derive(Debug)]
+pub(crate) enum CommitWhat {
+    /// These offsets.
+    Offsets(BTreeMap<TopicPartition, OffsetAndMetadata>),
+    /// The processed positions of these partitions (every assigned one when
+    /// None), read by the engine when it takes the commit.
+    Consumed(Option<Vec<TopicPartition>>),
+}
+
+/// A commit waiting its turn in the engine.
 pub(crate) struct CommitJob {
-    offsets: BTreeMap<TopicPartition, OffsetAndMetadata>,
+    pub offsets: BTreeMap<TopicPartition, OffsetAndMetadata>,
     /// Who commits: fixed when the commit is made, never re-read at a retry.
     /// The offsets belong to the partitions the member held in that
     /// generation; sent under a later generation they could overwrite what
     /// the partitions' new owner committed, moving the group backwards.
-    identity: Result<CommitIdentity>,
-    deadline: Instant,
-    reply: Option<oneshot::Sender<Result<()>>>,
+    pub identity: Result<CommitIdentity>,
+    pub deadline_ms: i64,
+    /// Not sent again before this (after a retriable failure).
+    pub not_before_ms: i64,
+    pub reply: Option<oneshot::Sender<Result<()>>>,
 }
 
 /// The generation, member id and instance id a commit carries (generation
 /// -1 and no member for `assign`ed partitions).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct CommitIdentity {
-    generation: i32,
-    member_id: String,
-    instance_id: Option<String>,
+    pub generation: i32,
+    pub member_id: String,
+    pub instance_id: Option<String>,
 }
 
-/// Sends the queued commits, one at a time, in order.
-pub(crate) async fn commit_worker(weak: Weak<Inner>, mut jobs: mpsc::UnboundedReceiver<CommitJob>) {
-    while let Some(job) = jobs.recv().await {
-        let result = match (weak.upgrade(), job.identity) {
-            (Some(inner), Ok(identity)) => commit_with_retries(&inner, &job.offsets, &identity, job.deadline).await,
-            (Some(_), Err(e)) => Err(e),
-            (None, _) => Err(Error::Closed),
-        };
-        match job.reply {
-            Some(reply) => {
-                let _ = reply.send(result);
-            }
-            None => {
-                if let Err(e) = result {
-                    tracing::warn!(error = %e, "auto-commit failed");
-                }
-            }
-        }
-    }
+/// What one OffsetCommit attempt came to: its result, and the error a
+/// partition carried, which may say the member is out of its generation.
+pub(crate) struct CommitAttempt {
+    pub result: Result<()>,
+    pub group_error: Option<ErrorCode>,
+    pub news: CoordinatorNews,
 }
 
-async fn commit_with_retries(
-    inner: &Inner,
+/// One OffsetCommit attempt.
+pub(crate) async fn commit_once(
+    io: &Io,
     offsets: &BTreeMap<TopicPartition, OffsetAndMetadata>,
     identity: &CommitIdentity,
-    deadline: Instant,
-) -> Result<()> {
-    loop {
-        match commit_once(inner, offsets, identity).await {
-            Ok(()) => return Ok(()),
-            Err(e) if e.is_retriable() && Instant::now() + inner.cfg.retry_backoff < deadline && !inner.is_closed() => {
-                tracing::debug!(error = %e, "commit failed; retrying");
-                tokio::time::sleep(inner.cfg.retry_backoff).await;
-            }
-            Err(e) => return Err(e),
-        }
-    }
+    known: Option<i32>,
+) -> CommitAttempt {
+    let mut news = CoordinatorNews::default();
+    let mut group_error = None;
+    let result = commit_request(io, offsets, identity, known, &mut news, &mut group_error).await;
+    CommitAttempt { result, group_error, news }
 }
 
-/// The identity a commit made now carries.
-pub(crate) fn commit_identity(inner: &Inner) -> Result<CommitIdentity> {
-    let uses_group = lock(&inner.state).subscription.uses_group();
-    let guard = lock(&inner.membership);
-    match guard.as_ref() {
-        Some(m) if uses_group => {
-            if m.in_generation() {
-                Ok(CommitIdentity {
-                    generation: m.generation,
-                    member_id: m.member_id.clone(),
-                    instance_id: m.config().instance_id.clone(),
-                })
-            } else {
-                // Java's RebalanceInProgressException: the next poll rejoins.
-                Err(Error::broker(
-                    ErrorCode::REBALANCE_IN_PROGRESS,
-                    ApiKey::OffsetCommit,
-                    -1,
-                    format!("group {}", m.config().group_id),
-                    Some("the member is not in a generation; poll to rejoin, then commit".into()),
-                ))
-            }
-        }
-        _ => Ok(CommitIdentity { generation: -1, member_id: String::new(), instance_id: None }),
-    }
-}
-
-/// Whether the member still is who made the commit: same member, same
-/// generation (always true for `assign`ed partitions).
-fn still_current(inner: &Inner, identity: &CommitIdentity) -> bool {
-    if identity.generation < 0 {
-        return true;
-    }
-    lock(&inner.membership)
-        .as_ref()
-        .is_some_and(|m| m.in_generation() && m.generation == identity.generation && m.member_id == identity.member_id)
-}
-
-async fn commit_once(
-    inner: &Inner,
+async fn commit_request(
+    io: &Io,
     offsets: &BTreeMap<TopicPartition, OffsetAndMetadata>,
     identity: &CommitIdentity,
+    known: Option<i32>,
+    news: &mut CoordinatorNews,
+    group_error: &mut Option<ErrorCode>,
 ) -> Result<()> {
-    if offsets.is_empty() {
-        return Ok(());
-    }
-    let group_id = inner.group_id()?.to_string();
-    if !still_current(inner, identity) {
-        // Java's CommitFailedException: the group rebalanced since the
-        // commit was made, and its partitions may be another member's now.
-        return Err(Error::broker(
-            ErrorCode::ILLEGAL_GENERATION,
-            ApiKey::OffsetCommit,
-            -1,
-            format!("group {group_id}"),
-            Some(format!(
-                "the group rebalanced after this commit was made in generation {}; not sent",
-                identity.generation
-            )),
-        ));
-    }
+    let group_id = io.group_id()?.to_string();
     let CommitIdentity { generation, member_id, instance_id } = identity.clone();
-    let conn = group::coordinator(inner).await?;
+    let conn = group::coordinator(io, known, news).await?;
     let version = conn.version_for(ApiKey::OffsetCommit)?;
     let req = OffsetCommitRequest {
         group_id: group_id.clone(),
@@ -255,30 +200,15 @@ async fn commit_once(
         topics: offset_commit_topics(offsets),
         ..Default::default()
     };
-    let resp = match conn.request_at(&req, version).await {
-        Ok(r) => r,
-        Err(e) => {
-            group::coordinator_lost(inner);
-            return Err(e);
-        }
-    };
+    let resp = conn.request_at(&req, version).await.inspect_err(|_| news.lost = true)?;
     for t in resp.topics {
         for p in t.partitions {
             let code = ErrorCode(p.error_code);
             if code == ErrorCode::NONE {
                 continue;
             }
-            if code.needs_coordinator_lookup() {
-                group::coordinator_lost(inner);
-            }
-            // A stale commit's ILLEGAL_GENERATION says nothing of the
-            // member's current generation.
-            if let Some(m) = lock(&inner.membership).as_mut()
-                && (identity.generation < 0 || m.generation == identity.generation)
-            {
-                m.on_group_error(code);
-            }
-            inner.group_event.notify_waiters();
+            news.lost |= code.needs_coordinator_lookup();
+            *group_error = Some(code);
             return Err(Error::broker(
                 code,
                 ApiKey::OffsetCommit,
@@ -293,30 +223,34 @@ async fn commit_once(
 }
 
 /// Asks the coordinator for committed offsets.
-async fn fetch_committed_once(
-    inner: &Inner,
+pub(crate) async fn fetch_committed_once(
+    io: &Io,
     parts: &[TopicPartition],
+    known: Option<i32>,
+) -> (Result<BTreeMap<TopicPartition, Option<OffsetAndMetadata>>>, CoordinatorNews) {
+    let mut news = CoordinatorNews::default();
+    let result = fetch_committed_request(io, parts, known, &mut news).await;
+    (result, news)
+}
+
+async fn fetch_committed_request(
+    io: &Io,
+    parts: &[TopicPartition],
+    known: Option<i32>,
+    news: &mut CoordinatorNews,
 ) -> Result<BTreeMap<TopicPartition, Option<OffsetAndMetadata>>> {
-    let group_id = inner.group_id()?.to_string();
-    let conn = group::coordinator(inner).await?;
+    let group_id = io.group_id()?.to_string();
+    let conn = group::coordinator(io, known, news).await?;
     let version = conn.version_for(ApiKey::OffsetFetch)?;
     let req = offset_fetch_request(&group_id, version, Some(parts), true);
-    let resp = match conn.request_at(&req, version).await {
-        Ok(r) => r,
-        Err(e) => {
-            group::coordinator_lost(inner);
-            return Err(e);
-        }
-    };
+    let resp = conn.request_at(&req, version).await.inspect_err(|_| news.lost = true)?;
     // A v8+ answer without the group says nothing is committed.
     let (group_error, rows) = fetched_offsets(resp, version, &group_id).unwrap_or((ErrorCode::NONE, Vec::new()));
-    let check = |code: ErrorCode, context: String| -> Result<()> {
+    let mut check = |code: ErrorCode, context: String| -> Result<()> {
         if code == ErrorCode::NONE {
             return Ok(());
         }
-        if code.needs_coordinator_lookup() {
-            group::coordinator_lost(inner);
-        }
+        news.lost |= code.needs_coordinator_lookup();
         Err(Error::broker(code, ApiKey::OffsetFetch, conn.broker(), context, None))
     };
     check(group_error, format!("group {group_id}"))?;
@@ -333,24 +267,30 @@ async fn fetch_committed_once(
 
 /// What a ListOffsets lookup found for one partition.
 #[derive(Debug, Clone, Copy)]
-struct Found {
-    offset: i64,
-    timestamp: i64,
-    leader_epoch: Option<i32>,
+pub(crate) struct Found {
+    pub offset: i64,
+    pub timestamp: i64,
+    pub leader_epoch: Option<i32>,
 }
 
-/// ListOffsets for `(partition, timestamp)` pairs, one request per leader.
-/// Partitions that failed retriably are left out of the answer (with the
-/// first such error), so the caller can retry them.
-async fn list_offsets_once(
-    inner: &Inner,
-    wanted: &[(TopicPartition, i64)],
-) -> (BTreeMap<TopicPartition, Option<Found>>, Option<Error>) {
+/// What [`list_offsets_once`] found: partitions that failed retriably are
+/// left out (with the first error), so the caller can retry them.
+pub(crate) struct Listed {
+    pub found: BTreeMap<TopicPartition, Option<Found>>,
+    pub error: Option<Error>,
+    /// A leader is unknown or moved.
+    pub refresh: bool,
+}
+
+/// ListOffsets for `(partition, timestamp)` pairs, one request per leader,
+/// after loading metadata for topics not seen yet.
+pub(crate) async fn list_offsets_once(io: &Io, wanted: &[(TopicPartition, i64)]) -> Listed {
+    ensure_metadata(io, wanted).await;
     let mut by_leader: BTreeMap<i32, Vec<(TopicPartition, i64, i32)>> = BTreeMap::new();
     let mut first_error: Option<Error> = None;
     let mut refresh = false;
     {
-        let md = inner.net.metadata();
+        let md = io.net.metadata();
         for (tp, ts) in wanted {
             match md.leader(&tp.topic, tp.partition) {
                 Some((leader, epoch)) => by_leader.entry(leader).or_default().push((tp.clone(), *ts, epoch)),
@@ -363,10 +303,10 @@ async fn list_offsets_once(
             }
         }
     }
-    let isolation = inner.cfg.isolation_level.as_i8();
+    let isolation = io.cfg.isolation_level.as_i8();
     let requests = by_leader.into_iter().map(|(leader, parts)| async move {
         let result = async {
-            let conn = inner.net.connection(leader).await?;
+            let conn = io.net.connection(leader).await?;
             let version = conn.version_for(ApiKey::ListOffsets)?;
             let mut topics: Vec<ListOffsetsTopic> = Vec::new();
             for (tp, ts, epoch) in &parts {
@@ -423,10 +363,23 @@ async fn list_offsets_once(
             }
         }
     }
-    if refresh {
-        inner.request_metadata_refresh();
+    Listed { found: out, error: first_error, refresh }
+}
+
+/// Loads metadata for topics the consumer has not seen yet.
+async fn ensure_metadata(io: &Io, wanted: &[(TopicPartition, i64)]) {
+    let unknown: Vec<String> = {
+        let md = io.net.metadata();
+        let mut v: Vec<String> =
+            wanted.iter().filter(|(tp, _)| md.topic(&tp.topic).is_none()).map(|(tp, _)| tp.topic.to_string()).collect();
+        v.dedup();
+        v
+    };
+    if !unknown.is_empty()
+        && let Err(e) = io.net.refresh_metadata(Some(&unknown), false).await
+    {
+        tracing::debug!(error = %e, "metadata refresh failed");
     }
-    (out, first_error)
 }
 
 impl Consumer {
@@ -447,8 +400,8 @@ impl Consumer {
     /// # Ok(()) }
     /// ```
     pub async fn commit(&self) -> Result<()> {
-        let offsets = self.consumed_offsets(None);
-        self.commit_offsets(offsets).await
+        let deadline = Instant::now() + self.io.cfg.default_api_timeout;
+        self.commit_until(CommitWhat::Consumed(None), deadline).await
     }
 
     /// Commits the given offsets: for each partition, the next offset to
@@ -461,8 +414,9 @@ impl Consumer {
     /// # Ok(()) }
     /// ```
     pub async fn commit_offsets(&self, offsets: BTreeMap<TopicPartition, OffsetAndMetadata>) -> Result<()> {
-        let deadline = Instant::now() + self.inner.cfg.default_api_timeout;
-        self.commit_until(offsets, deadline).await
+        check_offsets(&offsets)?;
+        let deadline = Instant::now() + self.io.cfg.default_api_timeout;
+        self.commit_until(CommitWhat::Offsets(offsets), deadline).await
     }
 
     /// [`Self::commit`] without waiting: returns a handle to the result.
@@ -474,8 +428,7 @@ impl Consumer {
     /// # Ok(()) }
     /// ```
     pub fn commit_async(&self) -> CommitHandle {
-        let offsets = self.consumed_offsets(None);
-        self.commit_offsets_async(offsets)
+        self.queue_commit(CommitWhat::Consumed(None))
     }
 
     /// [`Self::commit_offsets`] without waiting.
@@ -488,65 +441,35 @@ impl Consumer {
     /// # }
     /// ```
     pub fn commit_offsets_async(&self, offsets: BTreeMap<TopicPartition, OffsetAndMetadata>) -> CommitHandle {
+        if let Err(e) = check_offsets(&offsets) {
+            let (tx, rx) = oneshot::channel();
+            let _ = tx.send(Err(e));
+            return CommitHandle { rx };
+        }
+        self.queue_commit(CommitWhat::Offsets(offsets))
+    }
+
+    fn queue_commit(&self, what: CommitWhat) -> CommitHandle {
         let (tx, rx) = oneshot::channel();
-        self.queue_commit(offsets, Some(tx));
+        let deadline_ms = self.io.clock.now_ms() + millis(self.io.cfg.default_api_timeout);
+        // A closed engine drops the reply, which the handle reads as Closed.
+        self.send(Command::Commit { what, deadline_ms, reply: Some(tx) });
         CommitHandle { rx }
     }
 
-    pub(crate) fn queue_commit(
-        &self,
-        offsets: BTreeMap<TopicPartition, OffsetAndMetadata>,
-        reply: Option<oneshot::Sender<Result<()>>>,
-    ) {
-        let deadline = Instant::now() + self.inner.cfg.default_api_timeout;
-        let identity = commit_identity(&self.inner);
-        let job = CommitJob { offsets, identity, deadline, reply };
-        if let Err(mpsc::error::SendError(job)) = self.inner.commits.send(job)
-            && let Some(reply) = job.reply
-        {
-            let _ = reply.send(Err(Error::Closed));
-        }
-    }
-
-    pub(crate) async fn commit_until(
-        &self,
-        offsets: BTreeMap<TopicPartition, OffsetAndMetadata>,
-        deadline: Instant,
-    ) -> Result<()> {
-        if offsets.is_empty() {
-            return Ok(());
-        }
-        if let Some(bad) = offsets.iter().find(|(_, o)| o.offset < 0) {
-            return Err(Error::InvalidArgument(format!(
-                "cannot commit negative offset {} for {}",
-                bad.1.offset, bad.0
-            )));
-        }
+    /// Commits and waits for the answer, up to `deadline`.
+    pub(crate) async fn commit_until(&self, what: CommitWhat, deadline: Instant) -> Result<()> {
         let (tx, rx) = oneshot::channel();
-        let identity = commit_identity(&self.inner);
-        let job = CommitJob { offsets, identity, deadline, reply: Some(tx) };
-        self.inner.commits.send(job).map_err(|_| Error::Closed)?;
-        match tokio::time::timeout_at(deadline + Duration::from_millis(100), rx).await {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let deadline_ms = self.io.clock.now_ms() + millis(left);
+        if !self.send(Command::Commit { what, deadline_ms, reply: Some(tx) }) {
+            return Err(Error::Closed);
+        }
+        match tokio::time::timeout_at(deadline + std::time::Duration::from_millis(100), rx).await {
             Ok(Ok(r)) => r,
             Ok(Err(_)) => Err(Error::Closed),
-            Err(_) => {
-                Err(Error::Timeout { what: "the offset commit".into(), after: self.inner.cfg.default_api_timeout })
-            }
+            Err(_) => Err(Error::Timeout { what: "the offset commit".into(), after: self.io.cfg.default_api_timeout }),
         }
-    }
-
-    /// The processed positions, as offsets to commit.
-    pub(crate) fn consumed_offsets(
-        &self,
-        parts: Option<&[TopicPartition]>,
-    ) -> BTreeMap<TopicPartition, OffsetAndMetadata> {
-        lock(&self.inner.state)
-            .consumed(parts)
-            .into_iter()
-            .map(|(tp, (offset, epoch))| {
-                (tp, OffsetAndMetadata { offset, leader_epoch: epoch, metadata: String::new() })
-            })
-            .collect()
     }
 
     /// The group's committed offsets for `partitions` (None where nothing
@@ -563,20 +486,13 @@ impl Consumer {
         &self,
         partitions: &[TopicPartition],
     ) -> Result<BTreeMap<TopicPartition, Option<OffsetAndMetadata>>> {
-        let inner = &self.inner;
         if partitions.is_empty() {
             return Ok(BTreeMap::new());
         }
-        let deadline = Instant::now() + inner.cfg.default_api_timeout;
-        loop {
-            match fetch_committed_once(inner, partitions).await {
-                Ok(r) => return Ok(r),
-                Err(e) if e.is_retriable() && Instant::now() + inner.cfg.retry_backoff < deadline => {
-                    tokio::time::sleep(inner.cfg.retry_backoff).await;
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        self.io.group_id()?;
+        let deadline_ms = self.io.clock.now_ms() + millis(self.io.cfg.default_api_timeout);
+        let parts = partitions.to_vec();
+        self.ask(|reply| Command::Committed { parts, deadline_ms, reply }).await?
     }
 
     /// The offset of the next record `poll` will return for an assigned
@@ -589,43 +505,23 @@ impl Consumer {
     /// # Ok(()) }
     /// ```
     pub async fn position(&self, tp: &TopicPartition) -> Result<i64> {
-        let inner = &self.inner;
-        let deadline = Instant::now() + inner.cfg.default_api_timeout;
-        loop {
-            {
-                let mut st = lock(&inner.state);
-                let Some(p) = st.assignment.get_mut(tp) else { return Err(super::not_assigned(tp)) };
-                if let Some(pos) = p.position {
-                    // Records the stream holds but has not handed out are
-                    // not consumed yet.
-                    drop(st);
-                    let first_buffered = lock(&inner.stream_buffer)
-                        .iter()
-                        .find(|r| r.partition == tp.partition && *r.topic == *tp.topic)
-                        .map(|r| r.offset);
-                    return Ok(first_buffered.map_or(pos, |b| b.min(pos)));
-                }
-                if let Some(e) = p.error.take() {
-                    return Err(e);
-                }
-            }
-            if inner.is_closed() {
-                return Err(Error::Closed);
-            }
-            self.update_positions().await?;
-            if lock(&inner.state).assignment.get(tp).is_some_and(|p| p.position.is_some()) {
-                continue;
-            }
-            let retry = *lock(&inner.positions_retry_ms);
-            let wait = Duration::from_millis(u64::try_from((retry - inner.clock.now_ms()).max(10)).unwrap_or(10));
-            if Instant::now() + wait >= deadline {
-                return Err(Error::Timeout {
-                    what: format!("the position of {tp}"),
-                    after: inner.cfg.default_api_timeout,
-                });
-            }
-            tokio::time::sleep(wait).await;
+        if self.is_closed() {
+            return Err(Error::Closed);
         }
+        self.check_assigned(std::slice::from_ref(tp))?;
+        let timeout = self.io.cfg.default_api_timeout;
+        let tp2 = tp.clone();
+        let pos = match tokio::time::timeout(timeout, self.ask(|reply| Command::Position { tp: tp2, reply })).await {
+            Ok(r) => r??,
+            Err(_) => return Err(Error::Timeout { what: format!("the position of {tp}"), after: timeout }),
+        };
+        // Records the stream holds but has not handed out are not consumed yet.
+        let first_buffered = lock(&self.view)
+            .stream_buffer
+            .iter()
+            .find(|r| r.partition == tp.partition && *r.topic == *tp.topic)
+            .map(|r| r.offset);
+        Ok(first_buffered.map_or(pos, |b| b.min(pos)))
     }
 
     /// For each partition, the first offset whose timestamp is at or after
@@ -713,143 +609,40 @@ impl Consumer {
     }
 
     /// ListOffsets with retries and metadata refreshes, up to
-    /// `default.api.timeout.ms`.
+    /// `default.api.timeout.ms`. Runs on the caller's task: it reads no
+    /// consumer state.
     async fn list_offsets(
         &self,
         wanted: Vec<(TopicPartition, i64)>,
     ) -> Result<BTreeMap<TopicPartition, Option<Found>>> {
-        let inner = &self.inner;
-        let deadline = Instant::now() + inner.cfg.default_api_timeout;
+        let io = &self.io;
+        let deadline = Instant::now() + io.cfg.default_api_timeout;
         let mut remaining = wanted;
         let mut out = BTreeMap::new();
-        self.ensure_metadata(&remaining).await;
         loop {
-            let (found, error) = list_offsets_once(inner, &remaining).await;
-            remaining.retain(|(tp, _)| !found.contains_key(tp));
-            out.extend(found);
-            let Some(e) = error else { return Ok(out) };
+            let listed = list_offsets_once(io, &remaining).await;
+            remaining.retain(|(tp, _)| !listed.found.contains_key(tp));
+            out.extend(listed.found);
+            let Some(e) = listed.error else { return Ok(out) };
             if remaining.is_empty() {
                 return Ok(out);
             }
-            if !e.is_retriable() || Instant::now() + inner.cfg.retry_backoff >= deadline || inner.is_closed() {
+            if !e.is_retriable() || Instant::now() + io.cfg.retry_backoff >= deadline || self.is_closed() {
                 return Err(e);
             }
-            tokio::time::sleep(inner.cfg.retry_backoff).await;
+            tokio::time::sleep(io.cfg.retry_backoff).await;
             let topics: Vec<String> = remaining.iter().map(|(tp, _)| tp.topic.to_string()).collect();
-            if let Err(e) = inner.net.refresh_metadata(Some(&topics), false).await {
+            if let Err(e) = io.net.refresh_metadata(Some(&topics), false).await {
                 tracing::debug!(error = %e, "metadata refresh failed");
             }
         }
     }
+}
 
-    /// Loads metadata for topics the consumer has not seen yet.
-    async fn ensure_metadata(&self, wanted: &[(TopicPartition, i64)]) {
-        let unknown: Vec<String> = {
-            let md = self.inner.net.metadata();
-            let mut v: Vec<String> = wanted
-                .iter()
-                .filter(|(tp, _)| md.topic(&tp.topic).is_none())
-                .map(|(tp, _)| tp.topic.to_string())
-                .collect();
-            v.dedup();
-            v
-        };
-        if !unknown.is_empty()
-            && let Err(e) = self.inner.net.refresh_metadata(Some(&unknown), false).await
-        {
-            tracing::debug!(error = %e, "metadata refresh failed");
-        }
-    }
-
-    /// Looks up the positions of partitions that have none: their committed
-    /// offsets first, then the reset policy. Answers apply only to
-    /// partitions still waiting for them. A failed lookup is retried after
-    /// `retry.backoff.ms`; an OffsetReset of `none` is an error from `poll`.
-    pub(crate) async fn update_positions(&self) -> Result<()> {
-        let inner = &self.inner;
-        let (committed, reset) = lock(&inner.state).missing_positions();
-        if committed.is_empty() && reset.is_empty() {
-            return Ok(());
-        }
-        if inner.clock.now_ms() < *lock(&inner.positions_retry_ms) {
-            return Ok(());
-        }
-        let mut failed = false;
-        if !committed.is_empty() {
-            if inner.cfg.group_id.is_some() {
-                match fetch_committed_once(inner, &committed).await {
-                    Ok(found) => {
-                        let mut st = lock(&inner.state);
-                        for (tp, o) in found {
-                            match o {
-                                Some(o) => {
-                                    if st.init_from_committed(&tp, o.offset, o.leader_epoch) {
-                                        tracing::debug!(%tp, offset = o.offset, "starting from the committed offset");
-                                    }
-                                }
-                                None => st.no_committed(&tp, inner.cfg.auto_offset_reset),
-                            }
-                        }
-                    }
-                    Err(e) if e.is_retriable() => {
-                        tracing::debug!(error = %e, "committed offsets unavailable; retrying");
-                        failed = true;
-                    }
-                    Err(e) => return Err(e),
-                }
-            } else {
-                let mut st = lock(&inner.state);
-                for tp in &committed {
-                    st.no_committed(tp, inner.cfg.auto_offset_reset);
-                }
-            }
-        }
-        // Partitions that fell back to the policy just now are looked up too.
-        let (_, reset2) = lock(&inner.state).missing_positions();
-        let mut reset = reset;
-        for r in reset2 {
-            if !reset.contains(&r) {
-                reset.push(r);
-            }
-        }
-        let mut lookups: Vec<(TopicPartition, i64)> = Vec::new();
-        for (tp, policy) in &reset {
-            match policy.list_offsets_timestamp() {
-                Some(ts) => lookups.push((tp.clone(), ts)),
-                None => {
-                    let mut st = lock(&inner.state);
-                    let waiting = st.assignment.get(tp).is_some_and(|p| p.position.is_none() && p.error.is_none());
-                    if waiting {
-                        st.fail(tp, Error::NoOffset { tp: tp.clone() });
-                    }
-                }
-            }
-        }
-        if !lookups.is_empty() {
-            self.ensure_metadata(&lookups).await;
-            let (found, error) = list_offsets_once(inner, &lookups).await;
-            let mut st = lock(&inner.state);
-            for (tp, f) in found {
-                let Some(policy) = reset.iter().find(|(t, _)| *t == tp).map(|(_, p)| *p) else { continue };
-                match f {
-                    Some(f) => {
-                        if st.init_from_reset(&tp, policy, f.offset, None) {
-                            tracing::debug!(%tp, offset = f.offset, policy = policy.name(), "position reset");
-                        }
-                    }
-                    None => failed = true,
-                }
-            }
-            if let Some(e) = error {
-                tracing::debug!(error = %e, "offset lookup failed; retrying");
-                failed = true;
-            }
-        }
-        if failed {
-            *lock(&inner.positions_retry_ms) = inner.clock.now_ms() + crate::config::millis(inner.cfg.retry_backoff);
-        } else {
-            inner.wake_fetcher.notify_one();
-        }
-        Ok(())
+/// Refuses negative offsets before they reach the engine.
+fn check_offsets(offsets: &BTreeMap<TopicPartition, OffsetAndMetadata>) -> Result<()> {
+    match offsets.iter().find(|(_, o)| o.offset < 0) {
+        Some((tp, o)) => Err(Error::InvalidArgument(format!("cannot commit negative offset {} for {tp}", o.offset))),
+        None => Ok(()),
     }
 }

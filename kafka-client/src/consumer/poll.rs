@@ -1,23 +1,63 @@
 //! `poll`: the one place records are handed out, and so the place where the
-//! group's rebalance steps run (listener calls, commits before revocation),
-//! positions are looked up, and auto-commits are sent.
+//! group's rebalance steps run (listener calls, commits before revocation).
 //!
-//! Cancel safety: every await in here either changes nothing until it
-//! completes (offset lookups apply their answers only if the partition
-//! still waits for them) or is a rebalance step the state machine repeats
-//! until `poll` reports it done. Records are taken from the buffers and
-//! returned with no await in between, so a cancelled `poll` loses none.
+//! The engine answers a poll request with records, with the rebalance step
+//! due, or with nothing once the timeout passes; while it waits it keeps
+//! looking up positions, auto-committing and telling the group the member
+//! still polls.
+//!
+//! Cancel safety: a poll request the engine has not answered is kept in the
+//! consumer, not in the `poll` future, so a cancelled `poll` loses no
+//! records: the next `poll` receives them. A rebalance step interrupted
+//! before it is reported done is given again by the next `poll`.
 
-use std::pin::pin;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::time::Instant;
+use tokio::sync::oneshot;
 
+use super::engine::{Command, PollAnswer, StepDone};
 use super::membership::Step;
+use super::offsets::CommitWhat;
 use super::record::{ConsumerRecord, ConsumerRecords};
 use super::{Consumer, lock};
 use crate::config::millis;
 use crate::error::{Error, Result};
+
+type Answer = Result<PollAnswer>;
+
+/// Waits for the engine's answer to a poll request; if dropped first, puts
+/// the request back in the consumer for the next `poll`.
+struct Parked<'a> {
+    rx: Option<oneshot::Receiver<Answer>>,
+    slot: &'a Mutex<Option<oneshot::Receiver<Answer>>>,
+}
+
+impl Future for Parked<'_> {
+    type Output = Answer;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Answer> {
+        let Some(rx) = self.rx.as_mut() else { return Poll::Ready(Err(Error::Closed)) };
+        match Pin::new(rx).poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(r) => {
+                self.rx = None;
+                Poll::Ready(r.unwrap_or(Err(Error::Closed)))
+            }
+        }
+    }
+}
+
+impl Drop for Parked<'_> {
+    fn drop(&mut self) {
+        if let Some(rx) = self.rx.take() {
+            *lock(self.slot) = Some(rx);
+        }
+    }
+}
 
 impl Consumer {
     /// Waits up to `timeout` for records and returns at most
@@ -42,11 +82,12 @@ impl Consumer {
     /// # Ok(()) }
     /// ```
     pub async fn poll(&self, timeout: Duration) -> Result<ConsumerRecords> {
-        let max = self.inner.cfg.max_poll_records;
+        let max = self.io.cfg.max_poll_records;
         let records = self.poll_records(timeout, max, false).await?;
         // What poll returns is what the application processes before it
-        // polls again: all of it counts as consumed.
-        lock(&self.inner.state).mark_all_consumed();
+        // polls again: all of it counts as consumed. Sent before anything
+        // else this caller asks of the engine.
+        self.send(Command::MarkAllConsumed);
         Ok(records.into_iter().collect())
     }
 
@@ -60,158 +101,101 @@ impl Consumer {
         max: usize,
         for_stream: bool,
     ) -> Result<Vec<ConsumerRecord>> {
-        let inner = &self.inner;
-        if inner.is_closed() {
+        if self.is_closed() {
             return Err(Error::Closed);
         }
-        let _guard = inner.poll_lock.lock().await;
-        let deadline = Instant::now() + timeout;
-        // Long waits inside poll still count as polling for
-        // max.poll.interval.ms; wake up well within it to say so.
-        let heartbeat_of_poll = (inner.cfg.max_poll_interval / 2).max(Duration::from_millis(1));
+        let _guard = self.poll_lock.lock().await;
+        let deadline_ms = self.io.clock.now_ms() + millis(timeout);
         loop {
-            if inner.is_closed() {
+            if self.is_closed() {
                 return Err(Error::Closed);
             }
-            // Registered before looking, so no wake-up is missed.
-            let mut data = pin!(inner.data_ready.notified());
-            data.as_mut().enable();
-            let mut group = pin!(inner.group_event.notified());
-            group.as_mut().enable();
-
-            self.run_group_steps().await?;
-            self.maybe_auto_commit();
-            self.update_positions().await?;
-            let records = {
-                let mut buffered = lock(&inner.stream_buffer);
-                if buffered.is_empty() || for_stream {
-                    drop(buffered);
-                    lock(&inner.state).take_records(max)?
-                } else {
-                    let n = buffered.len().min(max);
-                    buffered.drain(..n).collect()
+            if !for_stream {
+                let mut view = lock(&self.view);
+                let n = view.stream_buffer.len().min(max);
+                if n > 0 {
+                    return Ok(view.stream_buffer.drain(..n).collect());
+                }
+            }
+            let rx = match lock(&self.parked).take() {
+                Some(rx) => rx,
+                None => {
+                    let (tx, rx) = oneshot::channel();
+                    if !self.send(Command::Poll { max, deadline_ms, reply: tx }) {
+                        return Err(Error::Closed);
+                    }
+                    rx
                 }
             };
-            // Room freed in the buffers: fetch ahead while the application works.
-            inner.wake_fetcher.notify_one();
-            if !records.is_empty() {
-                if for_stream {
-                    lock(&inner.stream_buffer).extend(records);
-                    return Ok(Vec::new());
-                }
-                return Ok(records);
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Ok(Vec::new());
-            }
-            let mut wake_at = deadline.min(now + heartbeat_of_poll);
-            if let Some(t) = self.next_timer() {
-                wake_at = wake_at.min(t);
-            }
-            tokio::select! {
-                biased;
-                () = data => {}
-                () = group => {}
-                () = tokio::time::sleep_until(wake_at) => {}
-            }
-        }
-    }
-
-    /// Runs the rebalance steps the state machine has for `poll`, in order,
-    /// until none is left.
-    async fn run_group_steps(&self) -> Result<()> {
-        let inner = &self.inner;
-        loop {
-            let step = match lock(&inner.membership).as_mut() {
-                Some(m) => m.poll(inner.clock.now_ms()),
-                None => return Ok(()),
-            };
-            // The state machine may now be ready to join.
-            inner.wake_group.notify_one();
-            let Some(step) = step else { return Ok(()) };
-            let listener = lock(&inner.listener).clone();
-            match step {
-                Step::Revoke(parts) => {
-                    tracing::info!(partitions = parts.len(), "revoking partitions before rejoining");
-                    self.drop_stream_buffer(|tp| parts.contains(tp));
-                    if inner.cfg.enable_auto_commit {
-                        let offsets = self.consumed_offsets(Some(&parts));
-                        let deadline = Instant::now() + inner.cfg.default_api_timeout;
-                        if let Err(e) = self.commit_until(offsets, deadline).await {
-                            tracing::warn!(error = %e, "the auto-commit before revocation failed");
-                        }
-                    }
-                    listener.on_partitions_revoked(self, &parts).await;
-                    lock(&inner.state).remove(&parts);
-                    if let Some(m) = lock(&inner.membership).as_mut() {
-                        m.revoked();
+            match (Parked { rx: Some(rx), slot: &self.parked }).await? {
+                PollAnswer::Step(step) => self.run_step(step).await?,
+                PollAnswer::Records(records) if records.is_empty() => {
+                    // An answer to an earlier, cancelled poll may come
+                    // before this one's time is up.
+                    if self.io.clock.now_ms() >= deadline_ms {
+                        return Ok(records);
                     }
                 }
-                Step::Assign(parts) => {
-                    tracing::info!(partitions = parts.len(), "partitions assigned");
-                    lock(&inner.state).set_assignment(&parts);
-                    listener.on_partitions_assigned(self, &parts).await;
-                    if let Some(m) = lock(&inner.membership).as_mut() {
-                        m.assigned();
+                PollAnswer::Records(records) => {
+                    if for_stream {
+                        lock(&self.view).stream_buffer.extend(records);
+                        return Ok(Vec::new());
                     }
-                    inner.wake_fetcher.notify_one();
-                    inner.wake_subscription.notify_one();
-                }
-                Step::Lost(parts) => {
-                    tracing::warn!(partitions = parts.len(), "partitions lost: the group moved on without this member");
-                    self.drop_stream_buffer(|tp| parts.contains(tp));
-                    listener.on_partitions_lost(self, &parts).await;
-                    lock(&inner.state).remove(&parts);
-                    if let Some(m) = lock(&inner.membership).as_mut() {
-                        m.lost_reported();
-                    }
-                }
-                Step::Fatal(reason) => {
-                    return Err(Error::Group { group: inner.cfg.group_id.clone().unwrap_or_default(), reason });
+                    return Ok(records);
                 }
             }
         }
     }
 
-    /// Queues an auto-commit of the processed positions when one is due.
-    fn maybe_auto_commit(&self) {
-        let inner = &self.inner;
-        if !inner.cfg.enable_auto_commit {
-            return;
-        }
-        let now = inner.clock.now_ms();
-        {
-            let mut next = lock(&inner.next_auto_commit_ms);
-            if now < *next {
-                return;
+    /// Runs one rebalance step the engine gave, then reports it done.
+    async fn run_step(&self, step: Step) -> Result<()> {
+        let listener = lock(&self.view).listener.clone();
+        match step {
+            Step::Revoke(parts) => {
+                tracing::info!(partitions = parts.len(), "revoking partitions before rejoining");
+                self.drop_stream_buffer(|tp| parts.contains(tp));
+                if self.io.cfg.enable_auto_commit {
+                    let deadline = tokio::time::Instant::now() + self.io.cfg.default_api_timeout;
+                    if let Err(e) = self.commit_until(CommitWhat::Consumed(Some(parts.clone())), deadline).await {
+                        tracing::warn!(error = %e, "the auto-commit before revocation failed");
+                    }
+                }
+                listener.on_partitions_revoked(self, &parts).await;
+                self.forget(&parts);
+                self.send(Command::StepDone(StepDone::Revoked(parts)));
             }
-            *next = now + millis(inner.cfg.auto_commit_interval);
+            Step::Assign(parts) => {
+                tracing::info!(partitions = parts.len(), "partitions assigned");
+                // The engine takes the partitions first, so the listener
+                // can seek in them.
+                self.send(Command::ApplyAssignment(parts.clone()));
+                {
+                    let mut view = lock(&self.view);
+                    view.assignment = parts.iter().cloned().collect();
+                    let super::View { assignment, paused, .. } = &mut *view;
+                    paused.retain(|tp| assignment.contains(tp));
+                }
+                listener.on_partitions_assigned(self, &parts).await;
+                self.send(Command::StepDone(StepDone::Assigned));
+            }
+            Step::Lost(parts) => {
+                tracing::warn!(partitions = parts.len(), "partitions lost: the group moved on without this member");
+                self.drop_stream_buffer(|tp| parts.contains(tp));
+                listener.on_partitions_lost(self, &parts).await;
+                self.forget(&parts);
+                self.send(Command::StepDone(StepDone::Lost(parts)));
+            }
+            Step::Fatal(reason) => {
+                return Err(Error::Group { group: self.io.cfg.group_id.clone().unwrap_or_default(), reason });
+            }
         }
-        // Only while the member holds its partitions in a generation: a
-        // member that is rejoining has nothing it may commit.
-        let stable = lock(&inner.membership).as_ref().is_none_or(|m| m.in_generation() && !m.has_step());
-        if !stable {
-            return;
-        }
-        let offsets = self.consumed_offsets(None);
-        if !offsets.is_empty() {
-            self.queue_commit(offsets, None);
-        }
+        Ok(())
     }
 
-    /// The earliest time `poll` has something to do without being woken.
-    fn next_timer(&self) -> Option<Instant> {
-        let inner = &self.inner;
-        let now = inner.clock.now_ms();
-        let mut at: Option<i64> = None;
-        if inner.cfg.enable_auto_commit {
-            at = Some(*lock(&inner.next_auto_commit_ms));
-        }
-        let retry = *lock(&inner.positions_retry_ms);
-        if retry > now {
-            at = Some(at.map_or(retry, |a| a.min(retry)));
-        }
-        at.map(|t| Instant::now() + Duration::from_millis(u64::try_from((t - now).max(1)).unwrap_or(1)))
+    /// Drops partitions from the application's view.
+    fn forget(&self, parts: &[super::TopicPartition]) {
+        let mut view = lock(&self.view);
+        view.assignment.retain(|tp| !parts.contains(tp));
+        view.paused.retain(|tp| !parts.contains(tp));
     }
 }

@@ -66,19 +66,10 @@ impl Consumer {
 }
 
 impl RecordStream<'_> {
-    /// The record handed out last is now processed.
-    fn mark_previous_consumed(&self) {
-        let inner = &self.consumer.inner;
-        if let Some(y) = lock(&inner.last_yielded).take() {
-            lock(&inner.state).mark_consumed(&y.tp, y.next_offset, y.epoch);
-        }
-    }
-
     fn pop(&self) -> Option<ConsumerRecord> {
-        let inner = &self.consumer.inner;
-        let r = lock(&inner.stream_buffer).pop_front()?;
-        *lock(&inner.last_yielded) =
-            Some(Yielded { tp: r.topic_partition(), next_offset: r.offset + 1, epoch: r.leader_epoch });
+        let mut view = lock(&self.consumer.view);
+        let r = view.stream_buffer.pop_front()?;
+        view.last_yielded = Some(Yielded { tp: r.topic_partition(), next_offset: r.offset + 1, epoch: r.leader_epoch });
         Some(r)
     }
 }
@@ -89,15 +80,16 @@ impl Stream for RecordStream<'_> {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         loop {
             if self.filling.is_none() {
-                self.mark_previous_consumed();
+                // The record handed out last is now processed.
+                self.consumer.mark_last_yielded();
                 if let Some(r) = self.pop() {
                     return Poll::Ready(Some(Ok(r)));
                 }
-                if self.consumer.inner.is_closed() {
+                if self.consumer.is_closed() {
                     return Poll::Ready(None);
                 }
                 let consumer = self.consumer;
-                let max = consumer.inner.cfg.max_poll_records;
+                let max = consumer.io.cfg.max_poll_records;
                 self.filling = Some(Box::pin(consumer.poll_records(POLL_SLICE, max, true)));
             }
             let Some(fut) = self.filling.as_mut() else { continue };
