@@ -585,6 +585,85 @@ async fn poll_and_next_are_cancel_safe() {
     assert!(missing.is_empty() && dupes.is_empty(), "missing {missing:?} dupes {dupes:?}");
 }
 
+/// Commits on assignment, at offset 10 of every partition it gets.
+struct CommitTenOnAssign;
+
+impl RebalanceListener for CommitTenOnAssign {
+    fn on_partitions_assigned<'a>(&'a self, consumer: &'a Consumer, parts: &'a [TopicPartition]) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let offsets = parts.iter().map(|tp| (tp.clone(), OffsetAndMetadata::new(10))).collect();
+            consumer.commit_offsets(offsets).await.unwrap();
+        })
+    }
+}
+
+/// A new partition's position is looked up after `on_partitions_assigned`
+/// (as Java's consumer does), so what the listener commits is where reading
+/// starts.
+#[tokio::test(start_paused = true)]
+async fn offsets_committed_in_on_partitions_assigned_are_where_reading_starts() {
+    let cluster = Cluster::builder().start().await.unwrap();
+    cluster.create_topic("t", 1, 1).await.unwrap();
+    produce(&cluster, "t", "v", 30).await;
+    let c = builder(&cluster, "g").build().unwrap();
+    c.subscribe_with(["t"], CommitTenOnAssign).unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let first = loop {
+        let records = c.poll(Duration::from_millis(50)).await.unwrap();
+        if let Some(r) = records.iter().next() {
+            break r.offset;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "nothing read");
+    };
+    assert_eq!(first, 10);
+}
+
+/// A poll cancelled after the consumer had taken records for it hands
+/// none of them out after a later seek or pause: each seek back to 0 is
+/// followed by offset 0, and a paused partition yields nothing.
+#[tokio::test(start_paused = true)]
+async fn a_cancelled_poll_leaves_nothing_stale_behind() {
+    let cluster = Cluster::builder().start().await.unwrap();
+    cluster.create_topic("t", 1, 1).await.unwrap();
+    produce(&cluster, "t", "v", 200).await;
+    let tp = TopicPartition::new("t", 0);
+    let c = builder(&cluster, "g").max_poll_records(5).build().unwrap();
+    c.assign([tp.clone()]).unwrap();
+    let mut cancelled = 0;
+    for round in 0..60u64 {
+        // Cancelled at a different point of the poll each round: after
+        // `round % 12` turns of the runtime (the seek below drops what was
+        // fetched, so each poll waits for a fetch).
+        let mut poll = Box::pin(c.poll(Duration::from_secs(60)));
+        let mut answered = false;
+        for _ in 0..round % 12 {
+            if let std::task::Poll::Ready(r) = futures::poll!(poll.as_mut()) {
+                r.unwrap();
+                answered = true;
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        drop(poll);
+        cancelled += u32::from(!answered);
+        if round % 3 == 2 {
+            c.pause(std::slice::from_ref(&tp)).unwrap();
+            assert!(c.poll(Duration::from_millis(50)).await.unwrap().is_empty(), "a paused partition's records");
+            c.resume(std::slice::from_ref(&tp)).unwrap();
+        }
+        c.seek(&tp, 0).unwrap();
+        assert_eq!(c.position(&tp).await.unwrap(), 0);
+        let first = loop {
+            let records = c.poll(Duration::from_secs(1)).await.unwrap();
+            if let Some(r) = records.iter().next() {
+                break r.offset;
+            }
+        };
+        assert_eq!(first, 0, "round {round}: after a seek to 0");
+    }
+    assert!(cancelled >= 8, "{cancelled} polls cancelled");
+}
+
 #[tokio::test(start_paused = true)]
 async fn the_stream_commits_only_what_was_processed() {
     let cluster = Cluster::builder().start().await.unwrap();

@@ -151,11 +151,14 @@ enum Event {
         result: Result<(i16, FetchResponse)>,
     },
     Refreshed(Refreshed),
+    /// `epoch`: the assignment's, when the lookup started.
     CommittedPositions {
+        epoch: u64,
         result: Result<CommittedOffsets>,
         news: CoordinatorNews,
     },
     ResetPositions {
+        epoch: u64,
         reset: Vec<(TopicPartition, OffsetReset)>,
         listed: Listed,
     },
@@ -174,6 +177,27 @@ enum Event {
         reply: oneshot::Sender<()>,
         news: CoordinatorNews,
     },
+}
+
+/// What a running request holds, to be released if it panics instead of
+/// answering (its event never comes).
+#[derive(Debug, Clone, Copy)]
+enum Holds {
+    Nothing,
+    Group(u64),
+    Fetch(i32),
+    Refresh,
+    CommittedLookup,
+    ResetLookup,
+    Commit,
+}
+
+/// One kind of position lookup: in flight or not, and not again before a
+/// time after a failure.
+#[derive(Debug, Default)]
+struct Lookup {
+    busy: bool,
+    retry_ms: i64,
 }
 
 struct ParkedPoll {
@@ -203,10 +227,18 @@ pub(crate) struct Engine {
     refreshing: bool,
     last_refresh_ms: Option<i64>,
     refresh_wanted: bool,
-    positions_busy: bool,
-    /// No position lookups before this time (after a failed one).
-    positions_retry_ms: i64,
-    /// A lookup's error, for the next poll or position call.
+    /// OffsetFetch for partitions waiting for their committed offsets.
+    committed_lookup: Lookup,
+    /// ListOffsets for partitions waiting for a reset.
+    reset_lookup: Lookup,
+    /// Between a rebalance's new partitions and the end of its listener:
+    /// their committed offsets are looked up after the listener (which may
+    /// commit or seek), unless someone asks for a position.
+    assigning: bool,
+    /// What each running request holds.
+    holds: HashMap<tokio::task::Id, Holds>,
+    /// An error for the next poll or position call: a lookup's, or one a
+    /// withdrawn poll did not take.
     positions_error: Option<Error>,
     position_waiters: Vec<(TopicPartition, oneshot::Sender<Result<i64>>)>,
     commits: VecDeque<CommitJob>,
@@ -239,8 +271,10 @@ impl Engine {
             refreshing: false,
             last_refresh_ms: None,
             refresh_wanted: false,
-            positions_busy: false,
-            positions_retry_ms: 0,
+            committed_lookup: Lookup::default(),
+            reset_lookup: Lookup::default(),
+            assigning: false,
+            holds: HashMap::new(),
             positions_error: None,
             position_waiters: Vec::new(),
             commits: VecDeque::new(),
@@ -276,11 +310,13 @@ impl Engine {
                     // Every handle is gone.
                     None => return None,
                 },
-                Some(done) = self.tasks.join_next(), if !self.tasks.is_empty() => {
-                    if let Ok(event) = done {
+                Some(done) = self.tasks.join_next_with_id(), if !self.tasks.is_empty() => match done {
+                    Ok((id, event)) => {
+                        self.holds.remove(&id);
                         self.on_event(event);
                     }
-                }
+                    Err(e) => self.release(e),
+                },
                 // A partition whose leader was unknown may be fetchable now.
                 r = md_updates.changed() => {
                     if r.is_err() {
@@ -335,7 +371,8 @@ impl Engine {
                 consider(last + millis(self.io.cfg.retry_backoff));
             }
         }
-        consider(self.positions_retry_ms);
+        consider(self.committed_lookup.retry_ms);
+        consider(self.reset_lookup.retry_ms);
         if let Some(job) = self.commits.front()
             && !self.committing
         {
@@ -354,6 +391,41 @@ impl Engine {
         at
     }
 
+    /// Starts a request; `holds` is released if it panics.
+    fn spawn(&mut self, holds: Holds, fut: impl std::future::Future<Output = Event> + std::marker::Send + 'static) {
+        let id = self.tasks.spawn(fut).id();
+        self.holds.insert(id, holds);
+    }
+
+    /// A request panicked (a bug, or a custom assignor's): free what it
+    /// held so the consumer goes on.
+    fn release(&mut self, e: tokio::task::JoinError) {
+        let holds = self.holds.remove(&e.id()).unwrap_or(Holds::Nothing);
+        tracing::error!(error = %e, ?holds, "a consumer request failed without an answer");
+        let now = self.io.clock.now_ms();
+        match holds {
+            Holds::Nothing => {}
+            Holds::Group(number) => {
+                if self.group_busy == Some(number) {
+                    self.group_busy = None;
+                }
+                if let Some(m) = self.membership.as_mut().filter(|_| number == self.membership_number) {
+                    m.on_assignment_failed(now);
+                }
+            }
+            Holds::Fetch(leader) => {
+                self.fetching.remove(&leader);
+                for p in self.state.assignment.values_mut() {
+                    p.in_flight = false;
+                }
+            }
+            Holds::Refresh => self.refreshing = false,
+            Holds::CommittedLookup => self.committed_lookup = Lookup { busy: false, retry_ms: now + 1_000 },
+            Holds::ResetLookup => self.reset_lookup = Lookup { busy: false, retry_ms: now + 1_000 },
+            Holds::Commit => self.committing = false,
+        }
+    }
+
     fn on_command(&mut self, c: Command) {
         match c {
             Command::Subscribe { kind, topics, generation } => self.subscribe(kind, topics, generation),
@@ -361,9 +433,11 @@ impl Engine {
                 self.state.subscription =
                     if parts.is_empty() { SubscriptionKind::None } else { SubscriptionKind::Manual };
                 self.state.set_assignment(&parts);
+                self.assigning = false;
                 self.refresh_wanted = true;
             }
             Command::Unsubscribe => {
+                self.assigning = false;
                 self.state.subscription = SubscriptionKind::None;
                 self.state.subscribed = None;
                 self.state.set_assignment(&[]);
@@ -395,6 +469,7 @@ impl Engine {
             }
             Command::ApplyAssignment(parts) => {
                 self.state.set_assignment(&parts);
+                self.assigning = true;
                 self.refresh_wanted = true;
             }
             Command::StepDone(done) => match done {
@@ -405,6 +480,7 @@ impl Engine {
                     }
                 }
                 StepDone::Assigned => {
+                    self.assigning = false;
                     if let Some(m) = self.membership.as_mut() {
                         m.assigned();
                     }
@@ -481,7 +557,9 @@ impl Engine {
                 self.refreshing = false;
                 if r.ok {
                     self.last_refresh_ms = Some(now);
-                    if let Some(matched) = r.matched {
+                    // A pattern's matches count only for the subscription
+                    // they were looked up for.
+                    if let Some(matched) = r.matched.filter(|_| r.generation == self.subscription_generation) {
                         self.update_pattern_topics(matched);
                     }
                     self.check_leader_snapshot();
@@ -491,10 +569,13 @@ impl Engine {
                         Some(now - millis(self.io.cfg.metadata_max_age) + millis(self.io.cfg.retry_backoff));
                 }
             }
-            Event::CommittedPositions { result, news } => {
-                self.positions_busy = false;
+            Event::CommittedPositions { epoch, result, news } => {
+                self.committed_lookup.busy = false;
                 self.apply_news(news, now);
                 match result {
+                    // Looked up for an earlier assignment: a partition
+                    // revoked and assigned again since may have moved on.
+                    Ok(_) if epoch != self.state.epoch => {}
                     Ok(found) => {
                         for (tp, o) in found {
                             match o {
@@ -509,18 +590,20 @@ impl Engine {
                     }
                     Err(e) => {
                         tracing::debug!(error = %e, "committed offsets unavailable; retrying");
-                        self.positions_retry_ms = now + millis(self.io.cfg.retry_backoff);
+                        self.committed_lookup.retry_ms = now + millis(self.io.cfg.retry_backoff);
                         if !e.is_retriable() {
                             self.positions_error = Some(e);
                         }
                     }
                 }
             }
-            Event::ResetPositions { reset, listed } => {
-                self.positions_busy = false;
+            Event::ResetPositions { epoch, reset, listed } => {
+                self.reset_lookup.busy = false;
                 self.refresh_wanted |= listed.refresh;
                 let mut failed = false;
-                for (tp, f) in listed.found {
+                // Looked up for an earlier assignment: looked up again.
+                let found = if epoch == self.state.epoch { listed.found } else { BTreeMap::new() };
+                for (tp, f) in found {
                     let Some(policy) = reset.iter().find(|(t, _)| *t == tp).map(|(_, p)| *p) else { continue };
                     match f {
                         Some(f) => {
@@ -536,7 +619,7 @@ impl Engine {
                     failed = true;
                 }
                 if failed {
-                    self.positions_retry_ms = now + millis(self.io.cfg.retry_backoff);
+                    self.reset_lookup.retry_ms = now + millis(self.io.cfg.retry_backoff);
                 }
             }
             Event::Committed { mut job, attempt } => {
@@ -579,19 +662,25 @@ impl Engine {
         }
     }
 
-    /// Applies what a request learned about the coordinator.
+    /// Applies what a request learned about the coordinator. A loss counts
+    /// only for the coordinator in use: a request to an older one (or one
+    /// that found none while another found it) changes nothing but its own
+    /// link, so an answer from the current coordinator in flight is kept.
     fn apply_news(&mut self, news: CoordinatorNews, now: i64) {
         if news.lost {
             if let Some(id) = news.used {
                 self.io.group_net.disconnect(id);
-                if self.coordinator == Some(id) {
-                    self.coordinator = None;
-                }
-            } else if let Some(id) = self.coordinator.take() {
-                self.io.group_net.disconnect(id);
             }
-            if let Some(m) = self.membership.as_mut() {
-                m.on_coordinator_lost(now);
+            let current = match (news.used, self.coordinator) {
+                (_, None) => true,
+                (Some(used), Some(known)) => used == known,
+                (None, Some(_)) => false,
+            };
+            if current {
+                self.coordinator = None;
+                if let Some(m) = self.membership.as_mut() {
+                    m.on_coordinator_lost(now);
+                }
             }
         } else if news.found {
             self.coordinator = news.used;
@@ -627,7 +716,7 @@ impl Engine {
             Some(Send::Leave(req)) => {
                 let io = self.io.clone();
                 let known = self.coordinator;
-                self.tasks.spawn(async move {
+                self.spawn(Holds::Nothing, async move {
                     let (_, news) = group::perform(&io, Send::Leave(req), known).await;
                     Event::Left { reply, news }
                 });
@@ -684,6 +773,10 @@ impl Engine {
     /// nothing once its time is up.
     fn answer_poll(&mut self, now: i64) {
         let Some(parked) = self.poll.take() else { return };
+        // Withdrawn (the poll was cancelled): nobody is polling now.
+        if parked.reply.is_closed() {
+            return;
+        }
         if let Some(m) = self.membership.as_mut()
             && let Some(step) = m.poll(now)
         {
@@ -692,18 +785,21 @@ impl Engine {
             return;
         }
         self.maybe_auto_commit(now);
-        if let Some(e) = self.positions_error.take() {
-            let _ = parked.reply.send(Err(e));
-            return;
-        }
-        match self.state.take_records(parked.max) {
+        let taken = match self.positions_error.take() {
+            Some(e) => Err(e),
+            None => self.state.take_records(parked.max),
+        };
+        match taken {
             Err(e) => {
-                let _ = parked.reply.send(Err(e));
+                // Withdrawn just now: kept for the next poll.
+                if let Err(Err(e)) = parked.reply.send(Err(e)) {
+                    self.positions_error = Some(e);
+                }
             }
             Ok(records) if !records.is_empty() => {
                 if let Err(Ok(PollAnswer::Records(records))) = parked.reply.send(Ok(PollAnswer::Records(records))) {
-                    // Nobody took them (the consumer is going away): move
-                    // back so that nothing counts as handed out.
+                    // Nobody took them (the poll was withdrawn just now):
+                    // move back so that nothing counts as handed out.
                     let mut first: BTreeMap<TopicPartition, (i64, Option<i32>)> = BTreeMap::new();
                     for r in &records {
                         first.entry(r.topic_partition()).or_insert((r.offset, None));
@@ -716,7 +812,6 @@ impl Engine {
             Ok(_) if now >= parked.deadline_ms => {
                 let _ = parked.reply.send(Ok(PollAnswer::Records(Vec::new())));
             }
-            Ok(_) if parked.reply.is_closed() => {}
             Ok(_) => self.poll = Some(parked),
         }
     }
@@ -829,7 +924,7 @@ impl Engine {
             self.committing = true;
             let io = self.io.clone();
             let known = self.coordinator;
-            self.tasks.spawn(async move {
+            self.spawn(Holds::Commit, async move {
                 let attempt = offsets::commit_once(&io, &job.offsets, &identity, known).await;
                 Event::Committed { job, attempt }
             });
@@ -845,7 +940,7 @@ impl Engine {
     ) {
         let io = self.io.clone();
         let known = self.coordinator;
-        self.tasks.spawn(async move {
+        self.spawn(Holds::Nothing, async move {
             if delay_ms > 0 {
                 tokio::time::sleep(Duration::from_millis(delay_ms)).await;
             }
@@ -870,11 +965,12 @@ impl Engine {
         if !due {
             return;
         }
-        let Some(plan) = RefreshPlan::for_state(&self.state, self.snapshot.as_ref()) else { return };
+        let generation = self.subscription_generation;
+        let Some(plan) = RefreshPlan::for_state(&self.state, self.snapshot.as_ref(), generation) else { return };
         self.refreshing = true;
         self.refresh_wanted = false;
         let io = self.io.clone();
-        self.tasks.spawn(async move { Event::Refreshed(subscription::refresh(&io, plan).await) });
+        self.spawn(Holds::Refresh, async move { Event::Refreshed(subscription::refresh(&io, plan).await) });
     }
 
     /// Sends the group's next request, or runs the assignor as leader.
@@ -887,7 +983,7 @@ impl Engine {
         let io = self.io.clone();
         if let Some((protocol, members)) = m.take_to_assign() {
             self.group_busy = Some(number);
-            self.tasks.spawn(async move {
+            self.spawn(Holds::Group(number), async move {
                 let result = group::assign(&io, &protocol, &members).await;
                 Event::Assignment { membership: number, result }
             });
@@ -896,7 +992,7 @@ impl Engine {
         let Some(send) = m.check_poll_interval(now).or_else(|| m.next_send(now)) else { return };
         self.group_busy = Some(number);
         let known = self.coordinator;
-        self.tasks.spawn(async move {
+        self.spawn(Holds::Group(number), async move {
             let (answer, news) = group::perform(&io, send, known).await;
             Event::Group { membership: number, answer, news }
         });
@@ -907,23 +1003,22 @@ impl Engine {
     /// partitions still waiting for them. A failed lookup is retried after
     /// `retry.backoff.ms`; an OffsetReset of `none` is an error from `poll`.
     fn drive_positions(&mut self, now: i64) {
-        if self.positions_busy || now < self.positions_retry_ms {
-            return;
-        }
         let (committed, _) = self.state.missing_positions();
-        if !committed.is_empty() {
-            if self.io.cfg.group_id.is_some() {
-                self.positions_busy = true;
+        let held = self.assigning && self.position_waiters.is_empty();
+        if !committed.is_empty() && !held {
+            if self.io.cfg.group_id.is_none() {
+                for tp in &committed {
+                    self.state.no_committed(tp, self.io.cfg.auto_offset_reset);
+                }
+            } else if !self.committed_lookup.busy && now >= self.committed_lookup.retry_ms {
+                self.committed_lookup.busy = true;
                 let io = self.io.clone();
                 let known = self.coordinator;
-                self.tasks.spawn(async move {
+                let epoch = self.state.epoch;
+                self.spawn(Holds::CommittedLookup, async move {
                     let (result, news) = offsets::fetch_committed_once(&io, &committed, known).await;
-                    Event::CommittedPositions { result, news }
+                    Event::CommittedPositions { epoch, result, news }
                 });
-                return;
-            }
-            for tp in &committed {
-                self.state.no_committed(tp, self.io.cfg.auto_offset_reset);
             }
         }
         let (_, reset) = self.state.missing_positions();
@@ -940,14 +1035,15 @@ impl Engine {
                 }
             }
         }
-        if lookups.is_empty() {
+        if lookups.is_empty() || self.reset_lookup.busy || now < self.reset_lookup.retry_ms {
             return;
         }
-        self.positions_busy = true;
+        self.reset_lookup.busy = true;
         let io = self.io.clone();
-        self.tasks.spawn(async move {
+        let epoch = self.state.epoch;
+        self.spawn(Holds::ResetLookup, async move {
             let listed = offsets::list_offsets_once(&io, &lookups).await;
-            Event::ResetPositions { reset, listed }
+            Event::ResetPositions { epoch, reset, listed }
         });
     }
 
@@ -973,7 +1069,7 @@ impl Engine {
             }
             let io = self.io.clone();
             let hurry = plan.hurried.contains(&leader);
-            self.tasks.spawn(async move {
+            self.spawn(Holds::Fetch(leader), async move {
                 let result = fetcher::fetch(&io, leader, parts, hurry).await;
                 Event::Fetched { leader, epoch, asked, result }
             });

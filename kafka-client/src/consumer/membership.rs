@@ -323,7 +323,8 @@ impl Membership {
             t = Some(self.next_heartbeat_ms);
         }
         if self.in_generation() && self.phase == Phase::Stable {
-            let poll_deadline = self.last_poll_ms + self.cfg.rebalance_timeout_ms;
+            // `check_poll_interval` acts once the interval is exceeded.
+            let poll_deadline = self.last_poll_ms + self.cfg.rebalance_timeout_ms + 1;
             t = Some(t.map_or(poll_deadline, |x: i64| x.min(poll_deadline)));
         }
         if self.backoff_until_ms > now_ms {

@@ -80,7 +80,7 @@ pub use record::{ConsumerRecord, ConsumerRecords};
 pub use stream::RecordStream;
 
 use self::assignor::Assignor;
-use self::engine::{Command, Engine, PollAnswer, Published};
+use self::engine::{Command, Engine, Published};
 use self::membership::MembershipConfig;
 use self::state::SubscriptionKind;
 use crate::TopicPartition;
@@ -167,9 +167,12 @@ struct View {
     assignment: BTreeSet<TopicPartition>,
     paused: BTreeSet<TopicPartition>,
     listener: Arc<dyn RebalanceListener>,
-    /// Records taken for the stream and not yet handed out.
+    /// Records taken for the stream, or answered to a `poll` that was
+    /// cancelled, and not yet handed out.
     stream_buffer: VecDeque<ConsumerRecord>,
     last_yielded: Option<Yielded>,
+    /// An error answered to a `poll` that was cancelled, for the next one.
+    pending_error: Option<Error>,
 }
 
 /// A Kafka consumer; see the module docs.
@@ -183,12 +186,12 @@ pub struct Consumer {
     /// What the engine publishes for the synchronous getters.
     published: Arc<watch::Sender<Published>>,
     closed: AtomicBool,
+    /// The last `poll`'s records count as processed; told to the engine
+    /// before the next command rather than by a command of its own, which
+    /// would wake it once more per poll.
+    consumed_pending: AtomicBool,
     /// Serializes `poll` (and everything that hands out records).
     poll_lock: tokio::sync::Mutex<()>,
-    /// A poll request the engine has not answered yet, kept here rather
-    /// than in the `poll` future so that a cancelled `poll` loses no answer:
-    /// the next one picks it up.
-    parked: Mutex<Option<oneshot::Receiver<Result<PollAnswer>>>>,
 }
 
 impl std::fmt::Debug for Consumer {
@@ -291,11 +294,12 @@ impl Consumer {
                 listener: Arc::new(NoopListener),
                 stream_buffer: VecDeque::new(),
                 last_yielded: None,
+                pending_error: None,
             }),
             published,
             closed: AtomicBool::new(false),
+            consumed_pending: AtomicBool::new(false),
             poll_lock: tokio::sync::Mutex::new(()),
-            parked: Mutex::new(None),
         })
     }
 
@@ -317,6 +321,9 @@ impl Consumer {
 
     /// Hands a command to the engine; false once the engine is gone.
     fn send(&self, c: Command) -> bool {
+        if self.consumed_pending.swap(false, Ordering::AcqRel) {
+            let _ = self.commands.send(Command::MarkAllConsumed);
+        }
         self.commands.send(c).is_ok()
     }
 

@@ -6,14 +6,17 @@
 //! looking up positions, auto-committing and telling the group the member
 //! still polls.
 //!
-//! Cancel safety: a poll request the engine has not answered is kept in the
-//! consumer, not in the `poll` future, so a cancelled `poll` loses no
-//! records: the next `poll` receives them. A rebalance step interrupted
-//! before it is reported done is given again by the next `poll`.
+//! Cancel safety: when a `poll` is dropped while it waits, its request is
+//! withdrawn. Records the engine had already given it go to the consumer's
+//! buffer (the stream's), where the next `poll` finds them and where seek,
+//! pause, revocation and `position` account for them; a rebalance step is
+//! given again by the state machine, and an error is returned by the next
+//! `poll`. A withdrawn request is never answered later, so nothing stale
+//! (records from before a seek, a step from an old generation) reaches a
+//! later call, and the engine stops counting the member as polling.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Mutex;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -29,11 +32,11 @@ use crate::error::{Error, Result};
 
 type Answer = Result<PollAnswer>;
 
-/// Waits for the engine's answer to a poll request; if dropped first, puts
-/// the request back in the consumer for the next `poll`.
+/// Waits for the engine's answer to a poll request; if dropped first,
+/// withdraws the request and keeps what was already answered.
 struct Parked<'a> {
     rx: Option<oneshot::Receiver<Answer>>,
-    slot: &'a Mutex<Option<oneshot::Receiver<Answer>>>,
+    consumer: &'a Consumer,
 }
 
 impl Future for Parked<'_> {
@@ -53,8 +56,16 @@ impl Future for Parked<'_> {
 
 impl Drop for Parked<'_> {
     fn drop(&mut self) {
-        if let Some(rx) = self.rx.take() {
-            *lock(self.slot) = Some(rx);
+        let Some(mut rx) = self.rx.take() else { return };
+        // After close the engine can no longer answer (it moves back over
+        // records it could not hand over); an answer sent before is kept.
+        rx.close();
+        let mut view = lock(&self.consumer.view);
+        match rx.try_recv() {
+            Ok(Ok(PollAnswer::Records(records))) => view.stream_buffer.extend(records),
+            Ok(Err(e)) => view.pending_error = Some(e),
+            // The state machine gives the step again.
+            Ok(Ok(PollAnswer::Step(_))) | Err(_) => {}
         }
     }
 }
@@ -85,9 +96,9 @@ impl Consumer {
         let max = self.io.cfg.max_poll_records;
         let records = self.poll_records(timeout, max, false).await?;
         // What poll returns is what the application processes before it
-        // polls again: all of it counts as consumed. Sent before anything
-        // else this caller asks of the engine.
-        self.send(Command::MarkAllConsumed);
+        // polls again: all of it counts as consumed, from the next command
+        // the engine gets on (a commit, the next poll, close).
+        self.consumed_pending.store(true, std::sync::atomic::Ordering::Release);
         Ok(records.into_iter().collect())
     }
 
@@ -110,32 +121,23 @@ impl Consumer {
             if self.is_closed() {
                 return Err(Error::Closed);
             }
-            if !for_stream {
+            {
                 let mut view = lock(&self.view);
+                if let Some(e) = view.pending_error.take() {
+                    return Err(e);
+                }
                 let n = view.stream_buffer.len().min(max);
-                if n > 0 {
+                if n > 0 && !for_stream {
                     return Ok(view.stream_buffer.drain(..n).collect());
                 }
             }
-            let rx = match lock(&self.parked).take() {
-                Some(rx) => rx,
-                None => {
-                    let (tx, rx) = oneshot::channel();
-                    if !self.send(Command::Poll { max, deadline_ms, reply: tx }) {
-                        return Err(Error::Closed);
-                    }
-                    rx
-                }
-            };
-            match (Parked { rx: Some(rx), slot: &self.parked }).await? {
+            let (tx, rx) = oneshot::channel();
+            if !self.send(Command::Poll { max, deadline_ms, reply: tx }) {
+                return Err(Error::Closed);
+            }
+            match (Parked { rx: Some(rx), consumer: self }).await? {
                 PollAnswer::Step(step) => self.run_step(step).await?,
-                PollAnswer::Records(records) if records.is_empty() => {
-                    // An answer to an earlier, cancelled poll may come
-                    // before this one's time is up.
-                    if self.io.clock.now_ms() >= deadline_ms {
-                        return Ok(records);
-                    }
-                }
+                PollAnswer::Records(records) if records.is_empty() => return Ok(records),
                 PollAnswer::Records(records) => {
                     if for_stream {
                         lock(&self.view).stream_buffer.extend(records);

@@ -17,12 +17,14 @@ pub(crate) struct RefreshPlan {
     /// Every topic, matched against this.
     pattern: Option<regex::Regex>,
     topics: Vec<String>,
+    /// The subscription it was made for.
+    generation: u64,
 }
 
 impl RefreshPlan {
     /// The refresh the subscription, the assignment and the leader's
     /// snapshot call for; None when there is nothing to refresh for.
-    pub(crate) fn for_state(st: &State, snapshot: Option<&LeaderSnapshot>) -> Option<RefreshPlan> {
+    pub(crate) fn for_state(st: &State, snapshot: Option<&LeaderSnapshot>, generation: u64) -> Option<RefreshPlan> {
         let mut topics: BTreeSet<String> = match &st.subscription {
             SubscriptionKind::None | SubscriptionKind::Pattern(_) => BTreeSet::new(),
             SubscriptionKind::Topics(t) => t.clone(),
@@ -38,15 +40,16 @@ impl RefreshPlan {
         if pattern.is_none() && topics.is_empty() {
             return None;
         }
-        Some(RefreshPlan { pattern, topics: topics.into_iter().collect() })
+        Some(RefreshPlan { pattern, topics: topics.into_iter().collect(), generation })
     }
 }
 
 /// What a refresh found: whether it succeeded, and the topics a pattern
-/// matches now.
+/// matches now (for the subscription numbered `generation`).
 pub(crate) struct Refreshed {
     pub ok: bool,
     pub matched: Option<BTreeSet<String>>,
+    pub generation: u64,
 }
 
 /// One metadata refresh.
@@ -59,7 +62,7 @@ pub(crate) async fn refresh(io: &Io, plan: RefreshPlan) -> Refreshed {
     };
     if let Err(e) = result {
         tracing::debug!(error = %e, "consumer metadata refresh failed");
-        return Refreshed { ok: false, matched: None };
+        return Refreshed { ok: false, matched: None, generation: plan.generation };
     }
     let matched = plan.pattern.map(|re| {
         let md = io.net.metadata();
@@ -69,7 +72,7 @@ pub(crate) async fn refresh(io: &Io, plan: RefreshPlan) -> Refreshed {
             .filter(|t| !(io.cfg.exclude_internal_topics && md.topic(t).is_some_and(|i| i.internal)))
             .collect()
     });
-    Refreshed { ok: true, matched }
+    Refreshed { ok: true, matched, generation: plan.generation }
 }
 
 /// The partition counts metadata shows for `topics`.
