@@ -12,8 +12,9 @@ use std::time::Duration;
 use broker_testkit::{Cluster, Fault, FaultAction, TopicSpec};
 use futures::StreamExt;
 use futures::future::BoxFuture;
+use kafka_client::consumer::assignor::{Assignment, Assignor, ClusterTopics, RangeAssignor, Subscription};
 use kafka_client::consumer::{
-    Consumer, ConsumerBuilder, ConsumerRecord, OffsetAndMetadata, OffsetReset, RebalanceListener,
+    AssignorChoice, Consumer, ConsumerBuilder, ConsumerRecord, OffsetAndMetadata, OffsetReset, RebalanceListener,
 };
 use kafka_client::producer::{Producer, ProducerRecord};
 use kafka_client::{Error, TopicPartition};
@@ -450,6 +451,43 @@ async fn a_member_between_polls_heartbeats_after_a_coordinator_backoff() {
     c.poll(Duration::from_millis(50)).await.unwrap();
     assert_eq!(c.group_member(), member, "still the same member in the same generation");
     assert_eq!(c.assignment(), tps("t", 1));
+}
+
+/// Panics on its first assignment, then assigns as `range` does.
+#[derive(Debug, Default)]
+struct PanicsOnce(std::sync::atomic::AtomicBool);
+
+impl Assignor for PanicsOnce {
+    fn name(&self) -> &str {
+        "panics-once"
+    }
+
+    fn assign(
+        &self,
+        metadata: &ClusterTopics,
+        subscriptions: &BTreeMap<String, Subscription>,
+    ) -> BTreeMap<String, Assignment> {
+        if !self.0.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            panic!("a bug in a custom assignor (expected by this test)");
+        }
+        RangeAssignor.assign(metadata, subscriptions)
+    }
+}
+
+/// A request that panics in the consumer (here the leader's assignor run)
+/// does not wedge it: the assignment is tried again and the group forms.
+#[tokio::test(start_paused = true)]
+async fn an_assignor_that_panics_once_does_not_wedge_the_group() {
+    let cluster = Cluster::builder().start().await.unwrap();
+    cluster.create_topic("t", 2, 1).await.unwrap();
+    let c =
+        builder(&cluster, "g").assignors([AssignorChoice::Custom(Arc::new(PanicsOnce::default()))]).build().unwrap();
+    c.subscribe(["t"]).unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while c.assignment() != tps("t", 2) {
+        c.poll(Duration::from_millis(50)).await.unwrap();
+        assert!(tokio::time::Instant::now() < deadline, "never assigned after the assignor's panic");
+    }
 }
 
 /// Java's `Utils.abs(groupId.hashCode()) % partitions` (`Utils.abs` maps
