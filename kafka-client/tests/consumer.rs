@@ -656,6 +656,99 @@ async fn offsets_committed_in_on_partitions_assigned_are_where_reading_starts() 
     assert_eq!(first, 10);
 }
 
+/// On its first assignment, makes the coordinator forget the member (one
+/// heartbeat answers UNKNOWN_MEMBER_ID) and takes 2 s, so the group moves
+/// on while it runs; records what it is told.
+struct ForgottenWhileAssigning {
+    cluster: Arc<Cluster>,
+    events: Mutex<Vec<String>>,
+}
+
+impl RebalanceListener for ForgottenWhileAssigning {
+    fn on_partitions_assigned<'a>(&'a self, _: &'a Consumer, parts: &'a [TopicPartition]) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let first = {
+                let mut events = self.events.lock().unwrap();
+                events.push(format!("assigned {}", parts.len()));
+                events.len() == 1
+            };
+            if first {
+                self.cluster.add_fault(
+                    Fault::on(ApiKey::Heartbeat)
+                        .action(FaultAction::Error(kafka_protocol::ErrorCode::UNKNOWN_MEMBER_ID))
+                        .times(1),
+                );
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        })
+    }
+
+    fn on_partitions_lost<'a>(&'a self, _: &'a Consumer, parts: &'a [TopicPartition]) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            self.events.lock().unwrap().push(format!("lost {}", parts.len()));
+        })
+    }
+}
+
+/// Partitions applied for a generation the member loses while their
+/// `on_partitions_assigned` runs are reported lost (as Java does with what
+/// it had assigned), not kept as if owned; the member then gets its
+/// partitions in the next generation and reads everything.
+#[tokio::test(start_paused = true)]
+async fn partitions_assigned_to_a_generation_lost_during_the_listener_are_lost() {
+    let cluster = Arc::new(Cluster::builder().start().await.unwrap());
+    cluster.create_topic("t", 2, 1).await.unwrap();
+    produce(&cluster, "t", "v", 40).await;
+    let listener = Arc::new(ForgottenWhileAssigning { cluster: cluster.clone(), events: Mutex::new(Vec::new()) });
+    struct Forward(Arc<ForgottenWhileAssigning>);
+    impl RebalanceListener for Forward {
+        fn on_partitions_assigned<'a>(&'a self, c: &'a Consumer, p: &'a [TopicPartition]) -> BoxFuture<'a, ()> {
+            self.0.on_partitions_assigned(c, p)
+        }
+        fn on_partitions_lost<'a>(&'a self, c: &'a Consumer, p: &'a [TopicPartition]) -> BoxFuture<'a, ()> {
+            self.0.on_partitions_lost(c, p)
+        }
+    }
+    let c = builder(&cluster, "g").build().unwrap();
+    c.subscribe_with(["t"], Forward(listener.clone())).unwrap();
+    let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while seen.len() < 40 {
+        seen.extend(c.poll(Duration::from_millis(50)).await.unwrap());
+        assert!(tokio::time::Instant::now() < deadline, "read {} of 40", seen.len());
+    }
+    let events = listener.events.lock().unwrap().clone();
+    assert_eq!(events, ["assigned 2", "lost 2", "assigned 2"], "{events:?}");
+    let (missing, _) = count_values(&seen, "v", 40);
+    assert!(missing.is_empty(), "missing {missing:?}");
+}
+
+/// A record a stream handed out before the application moved on to `poll`
+/// does not pull the commit on close back to it.
+#[tokio::test(start_paused = true)]
+async fn closing_after_a_stream_then_polls_commits_what_poll_returned() {
+    let cluster = Cluster::builder().start().await.unwrap();
+    cluster.create_topic("t", 1, 1).await.unwrap();
+    produce(&cluster, "t", "v", 30).await;
+    let c = builder(&cluster, "g").enable_auto_commit(true).build().unwrap();
+    c.subscribe(["t"]).unwrap();
+    {
+        let mut stream = c.stream();
+        for i in 0..6 {
+            assert_eq!(stream.next().await.unwrap().unwrap().offset, i);
+        }
+    }
+    let mut seen = 6;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while seen < 30 {
+        seen += c.poll(Duration::from_millis(50)).await.unwrap().len();
+        assert!(tokio::time::Instant::now() < deadline, "read {seen} of 30");
+    }
+    c.close().await.unwrap();
+    let committed = cluster.committed_offsets("g").await.unwrap();
+    assert_eq!(committed.get(&("t".to_string(), 0)), Some(&30), "{committed:?}");
+}
+
 /// A poll cancelled after the consumer had taken records for it hands
 /// none of them out after a later seek or pause: each seek back to 0 is
 /// followed by offset 0, and a paused partition yields nothing.

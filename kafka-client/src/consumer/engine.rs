@@ -117,7 +117,7 @@ pub(crate) enum PollAnswer {
 #[derive(Debug)]
 pub(crate) enum StepDone {
     Revoked(Vec<TopicPartition>),
-    Assigned,
+    Assigned(Vec<TopicPartition>),
     Lost(Vec<TopicPartition>),
 }
 
@@ -237,8 +237,17 @@ pub(crate) struct Engine {
     assigning: bool,
     /// What each running request holds.
     holds: HashMap<tokio::task::Id, Holds>,
-    /// An error for the next poll or position call: a lookup's, or one a
-    /// withdrawn poll did not take.
+    /// The generation the last Assign step given to `poll` belongs to.
+    assign_generation: i32,
+    /// The partitions of the last Assign step, applied to the state.
+    applied: Vec<TopicPartition>,
+    /// Partitions applied for a generation the member lost while their
+    /// `on_partitions_assigned` ran: already out of the state, to be
+    /// reported lost by the next poll.
+    dropped: Vec<TopicPartition>,
+    /// An error a withdrawn poll did not take, for the next poll only.
+    poll_error: Option<Error>,
+    /// A lookup's error, for the next poll or position call.
     positions_error: Option<Error>,
     position_waiters: Vec<(TopicPartition, oneshot::Sender<Result<i64>>)>,
     commits: VecDeque<CommitJob>,
@@ -275,6 +284,10 @@ impl Engine {
             reset_lookup: Lookup::default(),
             assigning: false,
             holds: HashMap::new(),
+            assign_generation: -1,
+            applied: Vec::new(),
+            dropped: Vec::new(),
+            poll_error: None,
             positions_error: None,
             position_waiters: Vec::new(),
             commits: VecDeque::new(),
@@ -409,8 +422,12 @@ impl Engine {
                 if self.group_busy == Some(number) {
                     self.group_busy = None;
                 }
+                // Whatever the request was (a join, a sync, a heartbeat, the
+                // assignor), the state machine goes back to a state it
+                // leaves by itself.
                 if let Some(m) = self.membership.as_mut().filter(|_| number == self.membership_number) {
                     m.on_assignment_failed(now);
+                    m.on_coordinator_lost(now);
                 }
             }
             Holds::Fetch(leader) => {
@@ -469,6 +486,7 @@ impl Engine {
             }
             Command::ApplyAssignment(parts) => {
                 self.state.set_assignment(&parts);
+                self.applied = parts;
                 self.assigning = true;
                 self.refresh_wanted = true;
             }
@@ -479,15 +497,27 @@ impl Engine {
                         m.revoked();
                     }
                 }
-                StepDone::Assigned => {
+                StepDone::Assigned(parts) => {
                     self.assigning = false;
-                    if let Some(m) = self.membership.as_mut() {
-                        m.assigned();
+                    let generation = self.assign_generation;
+                    let stands = self.membership.as_mut().is_some_and(|m| m.generation == generation && m.assigned());
+                    if !stands && self.state.subscription.uses_group() {
+                        // Java reports what was assigned as lost: the
+                        // group moved on while the listener ran.
+                        tracing::warn!(
+                            partitions = parts.len(),
+                            "the member lost its generation while on_partitions_assigned ran"
+                        );
+                        self.state.remove(&parts);
+                        self.dropped = parts;
                     }
                 }
                 StepDone::Lost(parts) => {
                     self.state.remove(&parts);
-                    if let Some(m) = self.membership.as_mut() {
+                    if !self.dropped.is_empty() && self.dropped == parts {
+                        // The loss the engine found, not the state machine's.
+                        self.dropped.clear();
+                    } else if let Some(m) = self.membership.as_mut() {
                         m.lost_reported();
                     }
                 }
@@ -508,10 +538,11 @@ impl Engine {
         let now = self.io.clock.now_ms();
         match e {
             Event::Group { membership, answer, news } => {
-                if self.group_busy == Some(membership) {
+                let current = self.group_busy == Some(membership);
+                if current {
                     self.group_busy = None;
                 }
-                self.apply_news(news, now);
+                self.apply_news(news, now, current);
                 let Some(m) = self.membership.as_mut().filter(|_| membership == self.membership_number) else {
                     return;
                 };
@@ -571,7 +602,7 @@ impl Engine {
             }
             Event::CommittedPositions { epoch, result, news } => {
                 self.committed_lookup.busy = false;
-                self.apply_news(news, now);
+                self.apply_news(news, now, false);
                 match result {
                     // Looked up for an earlier assignment: a partition
                     // revoked and assigned again since may have moved on.
@@ -624,7 +655,7 @@ impl Engine {
             }
             Event::Committed { mut job, attempt } => {
                 self.committing = false;
-                self.apply_news(attempt.news, now);
+                self.apply_news(attempt.news, now, false);
                 let generation = job.identity.as_ref().map_or(-1, |i| i.generation);
                 if let Some(code) = attempt.group_error
                     && let Some(m) = self.membership.as_mut()
@@ -644,7 +675,7 @@ impl Engine {
                 }
             }
             Event::CommittedAnswer { parts, deadline_ms, reply, result, news } => {
-                self.apply_news(news, now);
+                self.apply_news(news, now, false);
                 match result {
                     Err(e) if e.is_retriable() && now + millis(self.io.cfg.retry_backoff) < deadline_ms => {
                         let backoff = self.io.cfg.retry_backoff;
@@ -656,7 +687,7 @@ impl Engine {
                 }
             }
             Event::Left { reply, news } => {
-                self.apply_news(news, now);
+                self.apply_news(news, now, false);
                 let _ = reply.send(());
             }
         }
@@ -666,7 +697,12 @@ impl Engine {
     /// only for the coordinator in use: a request to an older one (or one
     /// that found none while another found it) changes nothing but its own
     /// link, so an answer from the current coordinator in flight is kept.
-    fn apply_news(&mut self, news: CoordinatorNews, now: i64) {
+    ///
+    /// Only the group's own request resets a join or sync in flight: a
+    /// commit's or lookup's failure while one is under way would throw its
+    /// answer away (and cost the whole group a rebalance), and the group
+    /// request learns of a real loss itself.
+    fn apply_news(&mut self, news: CoordinatorNews, now: i64, from_group: bool) {
         if news.lost {
             if let Some(id) = news.used {
                 self.io.group_net.disconnect(id);
@@ -678,7 +714,10 @@ impl Engine {
             };
             if current {
                 self.coordinator = None;
-                if let Some(m) = self.membership.as_mut() {
+                let group_request_under_way = self.group_busy == Some(self.membership_number);
+                if let Some(m) = self.membership.as_mut()
+                    && (from_group || !group_request_under_way)
+                {
                     m.on_coordinator_lost(now);
                 }
             }
@@ -777,15 +816,35 @@ impl Engine {
         if parked.reply.is_closed() {
             return;
         }
-        if let Some(m) = self.membership.as_mut()
-            && let Some(step) = m.poll(now)
-        {
-            // Not handed over: the state machine gives the step again.
-            let _ = parked.reply.send(Ok(PollAnswer::Step(step)));
+        if !self.dropped.is_empty() {
+            let _ = parked.reply.send(Ok(PollAnswer::Step(Step::Lost(self.dropped.clone()))));
             return;
         }
+        if let Some(m) = self.membership.as_mut() {
+            let step = m.poll(now);
+            if self.assigning && !matches!(step, Some(Step::Assign(_))) {
+                // The listener of the last Assign was interrupted (a
+                // cancelled poll) and the assignment no longer stands.
+                self.assigning = false;
+                let applied = std::mem::take(&mut self.applied);
+                self.state.remove(&applied);
+                if !applied.is_empty() {
+                    self.dropped = applied;
+                    let _ = parked.reply.send(Ok(PollAnswer::Step(Step::Lost(self.dropped.clone()))));
+                    return;
+                }
+            }
+            if let Some(step) = step {
+                if matches!(step, Step::Assign(_)) {
+                    self.assign_generation = m.generation;
+                }
+                // Not handed over: the state machine gives the step again.
+                let _ = parked.reply.send(Ok(PollAnswer::Step(step)));
+                return;
+            }
+        }
         self.maybe_auto_commit(now);
-        let taken = match self.positions_error.take() {
+        let taken = match self.poll_error.take().or_else(|| self.positions_error.take()) {
             Some(e) => Err(e),
             None => self.state.take_records(parked.max),
         };
@@ -793,7 +852,7 @@ impl Engine {
             Err(e) => {
                 // Withdrawn just now: kept for the next poll.
                 if let Err(Err(e)) = parked.reply.send(Err(e)) {
-                    self.positions_error = Some(e);
+                    self.poll_error = Some(e);
                 }
             }
             Ok(records) if !records.is_empty() => {

@@ -233,12 +233,16 @@ impl Membership {
     }
 
     /// `poll` applied the assignment and called the assignment listener.
-    pub(crate) fn assigned(&mut self) {
-        if self.phase == Phase::AssignmentReceived {
-            self.owned = std::mem::take(&mut self.pending_assignment);
-            self.owned_generation = self.generation;
-            self.phase = Phase::Stable;
+    /// False when the assignment no longer stands: the member lost its
+    /// generation while the listener ran.
+    pub(crate) fn assigned(&mut self) -> bool {
+        if self.phase != Phase::AssignmentReceived {
+            return false;
         }
+        self.owned = std::mem::take(&mut self.pending_assignment);
+        self.owned_generation = self.generation;
+        self.phase = Phase::Stable;
+        true
     }
 
     /// `poll` reported the lost partitions.

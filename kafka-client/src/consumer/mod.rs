@@ -572,6 +572,7 @@ impl Consumer {
         }
         self.check_assigned(std::slice::from_ref(tp))?;
         self.drop_stream_buffer(|t| t == tp);
+        self.forget_last_yielded(|t| t == tp);
         self.send(Command::Seek { tp: tp.clone(), offset });
         Ok(())
     }
@@ -606,6 +607,7 @@ impl Consumer {
             if partitions.is_empty() { self.assignment().into_iter().collect() } else { partitions.to_vec() };
         self.check_assigned(&parts)?;
         self.drop_stream_buffer(|t| parts.contains(t));
+        self.forget_last_yielded(|t| parts.contains(t));
         self.send(Command::Reset { parts, policy });
         Ok(())
     }
@@ -729,6 +731,15 @@ impl Consumer {
     fn mark_last_yielded(&self) {
         if let Some(y) = lock(&self.view).last_yielded.take() {
             self.send(Command::MarkConsumed { tp: y.tp, offset: y.next_offset, epoch: y.epoch });
+        }
+    }
+
+    /// A seek decides where the partition stands: a record the stream
+    /// handed out before it no longer counts later.
+    fn forget_last_yielded(&self, which: impl Fn(&TopicPartition) -> bool) {
+        let mut view = lock(&self.view);
+        if view.last_yielded.as_ref().is_some_and(|y| which(&y.tp)) {
+            view.last_yielded = None;
         }
     }
 

@@ -97,7 +97,10 @@ impl Consumer {
         let records = self.poll_records(timeout, max, false).await?;
         // What poll returns is what the application processes before it
         // polls again: all of it counts as consumed, from the next command
-        // the engine gets on (a commit, the next poll, close).
+        // the engine gets on (a commit, the next poll, close). That covers
+        // a record a stream handed out before, whose own mark would now
+        // move the partition back.
+        lock(&self.view).last_yielded = None;
         self.consumed_pending.store(true, std::sync::atomic::Ordering::Release);
         Ok(records.into_iter().collect())
     }
@@ -178,7 +181,7 @@ impl Consumer {
                     paused.retain(|tp| assignment.contains(tp));
                 }
                 listener.on_partitions_assigned(self, &parts).await;
-                self.send(Command::StepDone(StepDone::Assigned));
+                self.send(Command::StepDone(StepDone::Assigned(parts)));
             }
             Step::Lost(parts) => {
                 tracing::warn!(partitions = parts.len(), "partitions lost: the group moved on without this member");
