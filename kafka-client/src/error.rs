@@ -171,6 +171,50 @@ pub enum Error {
         /// What happened.
         reason: String,
     },
+    /// A transactional producer's transaction cannot go on; `kind` says
+    /// what the application must do next.
+    #[error("transaction of {transactional_id} ({kind}): {reason}")]
+    Transaction {
+        /// The producer's `transactional.id`.
+        transactional_id: String,
+        /// Abort and carry on, or close the producer.
+        kind: TransactionErrorKind,
+        /// What happened.
+        reason: String,
+        /// The error that caused it, when one did.
+        cause: Option<Box<Error>>,
+    },
+}
+
+/// What a [`Error::Transaction`] asks of the application, after Java's
+/// split of transactional errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransactionErrorKind {
+    /// The transaction cannot commit; abort it, after which the producer
+    /// can run new transactions (a record failed, the group's generation
+    /// moved on, the coordinator answered TRANSACTION_ABORTABLE, ...).
+    Abortable,
+    /// Another producer with the same `transactional.id` took over (Java's
+    /// `ProducerFencedException`): this one can do nothing more; close it.
+    Fenced,
+    /// The producer cannot go on (authorization, an unexpected answer, a
+    /// protocol the broker lacks): close it.
+    Fatal,
+    /// The record belonged to a transaction that was aborted before it was
+    /// sent (Java's `TransactionAbortedException`).
+    Aborted,
+}
+
+impl std::fmt::Display for TransactionErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TransactionErrorKind::Abortable => "abortable",
+            TransactionErrorKind::Fenced => "fenced",
+            TransactionErrorKind::Fatal => "fatal",
+            TransactionErrorKind::Aborted => "aborted",
+        })
+    }
 }
 
 impl Error {
@@ -189,6 +233,27 @@ impl Error {
     pub fn code(&self) -> Option<ErrorCode> {
         match self {
             Error::Broker { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// For a transactional producer's error, what it asks of the
+    /// application; None for other errors.
+    ///
+    /// ```
+    /// use kafka_client::{Error, TransactionErrorKind};
+    /// let e = Error::Transaction {
+    ///     transactional_id: "t".into(),
+    ///     kind: TransactionErrorKind::Abortable,
+    ///     reason: "a record failed".into(),
+    ///     cause: None,
+    /// };
+    /// assert_eq!(e.transaction_error_kind(), Some(TransactionErrorKind::Abortable));
+    /// assert_eq!(Error::Closed.transaction_error_kind(), None);
+    /// ```
+    pub fn transaction_error_kind(&self) -> Option<TransactionErrorKind> {
+        match self {
+            Error::Transaction { kind, .. } => Some(*kind),
             _ => None,
         }
     }

@@ -18,7 +18,7 @@ pub mod consumer;
 
 mod time;
 
-pub use error::{ConfigError, Error, Result};
+pub use error::{ConfigError, Error, Result, TransactionErrorKind};
 pub use metadata::PartitionInfo;
 pub use net::connector::{ByteStream, Connector};
 pub use time::Clock;

@@ -205,6 +205,35 @@ impl KafkaCluster {
 
     /// [`Self::start`] with extra broker settings for every node.
     pub fn start_with(version: &str, nodes: usize, extra: &[(&str, &str)]) -> Result<KafkaCluster, LaunchError> {
+        Self::start_full(version, nodes, extra, &[])
+    }
+
+    /// [`Self::launch`] with the storage formatted at the given feature
+    /// levels (`kafka-storage format --feature name=level`), e.g.
+    /// `transaction.version=1` for the transaction protocol before KIP-890.
+    pub async fn launch_formatted(
+        version: &str,
+        nodes: usize,
+        features: &[(&str, &str)],
+    ) -> Result<KafkaCluster, LaunchError> {
+        let version = version.to_string();
+        let features: Vec<(String, String)> =
+            features.iter().map(|(k, v)| ((*k).to_string(), (*v).to_string())).collect();
+        tokio::task::spawn_blocking(move || {
+            let f: Vec<(&str, &str)> = features.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            Self::start_full(&version, nodes, &[], &f)
+        })
+        .await
+        .map_err(|e| err(format!("the launcher thread failed: {e}")))?
+    }
+
+    /// [`Self::start_with`], formatting the storage at feature levels.
+    pub fn start_full(
+        version: &str,
+        nodes: usize,
+        extra: &[(&str, &str)],
+        features: &[(&str, &str)],
+    ) -> Result<KafkaCluster, LaunchError> {
         if nodes == 0 {
             return Err(err("a cluster needs at least one node"));
         }
@@ -268,6 +297,7 @@ impl KafkaCluster {
                 .arg(cluster.classpath())
                 .args(["kafka.tools.StorageTool", "format", "-t", &id, "-c"])
                 .arg(&props_path)
+                .args(features.iter().flat_map(|(k, v)| ["--feature".to_string(), format!("{k}={v}")]))
                 .output()
                 .map_err(|e| err(format!("cannot run java: {e}")))?;
             if !out.status.success() {

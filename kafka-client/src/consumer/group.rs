@@ -10,9 +10,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use bytes::Bytes;
-use kafka_protocol::messages::find_coordinator::Coordinator;
 use kafka_protocol::messages::join_group::JoinGroupResponseMember;
-use kafka_protocol::messages::{FindCoordinatorRequest, JoinGroupResponse, SyncGroupResponse};
+use kafka_protocol::messages::{JoinGroupResponse, SyncGroupResponse};
 use kafka_protocol::{ApiKey, ErrorCode};
 
 use super::assignor::{Assignment, Subscription};
@@ -20,8 +19,8 @@ use super::membership::{Membership, Send};
 use super::{Io, LeaderSnapshot, protocol};
 use crate::TopicPartition;
 use crate::error::{Error, Result};
-use crate::metadata::BrokerAddr;
 use crate::net::Connection;
+use crate::net::coordinator::{CoordinatorKind, find_coordinator};
 
 /// What a request learned about the coordinator: which broker it used, and
 /// whether that one was newly found or turned out gone.
@@ -41,40 +40,16 @@ pub(crate) async fn coordinator(io: &Io, known: Option<i32>, news: &mut Coordina
     }
     let group = io.group_id()?;
     let conn = io.net.any_connection().await?;
-    let version = conn.version_for(ApiKey::FindCoordinator)?;
-    let req = if version >= 4 {
-        FindCoordinatorRequest { key_type: 0, coordinator_keys: vec![group.to_string()], ..Default::default() }
-    } else {
-        FindCoordinatorRequest { key: group.to_string(), key_type: 0, ..Default::default() }
-    };
-    let resp = conn.request_at(&req, version).await?;
-    let c = if version >= 4 {
-        resp.coordinators.into_iter().next().unwrap_or_default()
-    } else {
-        Coordinator {
-            key: group.to_string(),
-            node_id: resp.node_id,
-            host: resp.host,
-            port: resp.port,
-            error_code: resp.error_code,
-            error_message: resp.error_message,
-            ..Default::default()
-        }
-    };
-    if c.error_code != 0 {
-        news.lost = true;
-        return Err(Error::broker(
-            ErrorCode(c.error_code),
-            ApiKey::FindCoordinator,
-            conn.broker(),
-            format!("group {group}"),
-            c.error_message,
-        ));
-    }
-    io.group_net.metadata().add_broker(BrokerAddr { id: c.node_id, host: c.host, port: c.port, rack: None });
-    news.used = Some(c.node_id);
+    let c = find_coordinator(&conn, CoordinatorKind::Group, group).await.inspect_err(|e| {
+        // A lookup that reached a broker and was refused means the group
+        // has no coordinator right now.
+        news.lost = e.code().is_some();
+    })?;
+    let id = c.id;
+    io.group_net.metadata().add_broker(c);
+    news.used = Some(id);
     news.found = true;
-    io.group_net.connection(c.node_id).await.inspect_err(|_| news.lost = true)
+    io.group_net.connection(id).await.inspect_err(|_| news.lost = true)
 }
 
 /// The answer to one group request (`None`: it failed in transport or the

@@ -76,6 +76,38 @@ use tokio::sync::{mpsc, oneshot, watch};
 pub use config::{AssignorChoice, ConsumerBuilder, ConsumerConfig, IsolationLevel, OffsetReset};
 pub use listener::{NoopListener, RebalanceListener};
 pub use offsets::{CommitHandle, OffsetAndMetadata, OffsetAndTimestamp};
+
+/// A consumer's place in its group, as a transactional producer's offset
+/// commit carries it ([`Consumer::group_metadata`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerGroupMetadata {
+    /// `group.id`.
+    pub group_id: String,
+    /// The generation the member joined in; -1 before it has.
+    pub generation_id: i32,
+    /// The member id the coordinator gave; empty before it has.
+    pub member_id: String,
+    /// `group.instance.id` of a static member.
+    pub group_instance_id: Option<String>,
+}
+
+impl ConsumerGroupMetadata {
+    /// Metadata naming only the group (no generation or member checks), as
+    /// Java's `new ConsumerGroupMetadata(groupId)`.
+    ///
+    /// ```
+    /// let g = kafka_client::consumer::ConsumerGroupMetadata::new("billing");
+    /// assert_eq!((g.group_id.as_str(), g.generation_id, g.member_id.as_str()), ("billing", -1, ""));
+    /// ```
+    pub fn new(group_id: impl Into<String>) -> Self {
+        ConsumerGroupMetadata {
+            group_id: group_id.into(),
+            generation_id: -1,
+            member_id: String::new(),
+            group_instance_id: None,
+        }
+    }
+}
 pub use record::{ConsumerRecord, ConsumerRecords};
 pub use stream::RecordStream;
 
@@ -555,6 +587,30 @@ impl Consumer {
     /// ```
     pub fn group_member(&self) -> Option<(String, i32)> {
         self.published.borrow().member.clone()
+    }
+
+    /// What a transactional producer needs to commit this consumer's
+    /// offsets in its transaction ([`crate::producer::Producer::send_offsets_to_transaction`]):
+    /// the group, and the member's id, generation and instance id, so the
+    /// coordinator refuses the commit of a member that has been replaced
+    /// (Java's `groupMetadata()`). Before the member has joined, the
+    /// generation is -1 and the member id empty. None without `group.id`.
+    ///
+    /// ```no_run
+    /// # fn f(consumer: &kafka_client::consumer::Consumer) {
+    /// let group = consumer.group_metadata().expect("a group member");
+    /// println!("{} generation {}", group.group_id, group.generation_id);
+    /// # }
+    /// ```
+    pub fn group_metadata(&self) -> Option<ConsumerGroupMetadata> {
+        let group_id = self.io.cfg.group_id.clone()?;
+        let (member_id, generation_id) = self.group_member().unwrap_or((String::new(), -1));
+        Some(ConsumerGroupMetadata {
+            group_id,
+            generation_id,
+            member_id,
+            group_instance_id: self.io.cfg.group_instance_id.clone(),
+        })
     }
 
     /// Moves the position of an assigned partition: the next `poll` returns

@@ -154,6 +154,10 @@ pub struct Connection {
     permits: Arc<Semaphore>,
     next_correlation: Arc<AtomicI32>,
     versions: Arc<HashMap<i16, VersionRange>>,
+    /// The cluster-wide feature levels the broker reported (ApiVersions v3+
+    /// `finalized_features`, max level): `transaction.version` decides the
+    /// transaction protocol (KIP-890).
+    features: Arc<Vec<(String, i16)>>,
     config: Arc<ConnectionConfig>,
 }
 
@@ -230,13 +234,16 @@ impl Connection {
             permits: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
             next_correlation: Arc::new(AtomicI32::new(0)),
             versions: Arc::new(HashMap::new()),
+            features: Arc::new(Vec::new()),
             config: Arc::new(config),
         };
-        conn.versions = Arc::new(conn.negotiate().await?);
+        let (versions, features) = conn.negotiate().await?;
+        conn.versions = Arc::new(versions);
+        conn.features = Arc::new(features);
         Ok(conn)
     }
 
-    async fn negotiate(&self) -> Result<HashMap<i16, VersionRange>> {
+    async fn negotiate(&self) -> Result<(HashMap<i16, VersionRange>, Vec<(String, i16)>)> {
         let ours = ApiKey::ApiVersions.info().versions.max;
         let req = ApiVersionsRequest {
             client_software_name: SOFTWARE_NAME.into(),
@@ -278,11 +285,13 @@ impl Connection {
                     None,
                 ));
             }
-            return Ok(resp
+            let versions = resp
                 .api_keys
                 .iter()
                 .map(|k| (k.api_key, VersionRange { min: k.min_version, max: k.max_version }))
-                .collect());
+                .collect();
+            let features = resp.finalized_features.iter().map(|f| (f.name.clone(), f.max_version_level)).collect();
+            return Ok((versions, features));
         }
         Err(Error::UnsupportedVersion {
             broker: self.broker(),
@@ -336,6 +345,13 @@ impl Connection {
                 broker_max: theirs.map_or(-1, |t| t.max),
             }),
         }
+    }
+
+    /// The finalized level of cluster feature `name` (e.g.
+    /// `transaction.version`) as this broker reported it when the
+    /// connection opened; None when it reported none.
+    pub fn finalized_feature(&self, name: &str) -> Option<i16> {
+        self.features.iter().find(|(n, _)| n == name).map(|&(_, level)| level)
     }
 
     /// Whether another request can be sent without waiting for an answer.
@@ -680,6 +696,8 @@ fn client_versions(api: ApiKey) -> kafka_protocol::VersionRange {
     let by_name_only = match api {
         ApiKey::OffsetCommit | ApiKey::OffsetFetch => Some(9),
         ApiKey::TxnOffsetCommit => Some(5),
+        // v4+ is the brokers' batched form (KIP-890), not a client's.
+        ApiKey::AddPartitionsToTxn => Some(3),
         _ => None,
     };
     if let Some(max) = by_name_only {

@@ -4,6 +4,7 @@
 pub mod client;
 pub mod connection;
 pub mod connector;
+pub(crate) mod coordinator;
 
 pub use client::{NetConfig, NetworkClient};
 pub use connection::{Connection, ConnectionConfig, PendingResponse, Written};

@@ -43,6 +43,8 @@ pub(crate) struct AccumulatorConfig {
     pub retry_backoff_max_ms: i64,
     /// Keep each record's timestamp (interceptors report them).
     pub track_timestamps: bool,
+    /// Batches are marked transactional (`transactional.id` is set).
+    pub transactional: bool,
 }
 
 /// Where an appended record went.
@@ -170,6 +172,7 @@ impl Accumulator {
             now_ms,
             self.cfg.track_timestamps,
         );
+        batch.transactional = self.cfg.transactional;
         let index = batch.append(ts, key, value, headers).unwrap_or(0);
         let a = Appended {
             completion: batch.completion.clone(),
@@ -350,6 +353,25 @@ impl Accumulator {
         self.queues.drain().flat_map(|(_, q)| q.into_iter()).collect()
     }
 
+    /// Partitions with batches waiting (a transaction must add them).
+    pub(crate) fn queued_partitions(&self) -> impl Iterator<Item = &TopicPartition> {
+        self.queues.iter().filter(|(_, q)| !q.is_empty()).map(|(tp, _)| tp)
+    }
+
+    /// Takes the batches that were never sent (no sequence yet): an
+    /// aborted transaction fails them. Retries keep their place, so the
+    /// partition's sequences stay whole.
+    pub(crate) fn take_undrained(&mut self) -> Vec<ProducerBatch> {
+        let mut out = Vec::new();
+        for q in self.queues.values_mut() {
+            let (keep, gone): (VecDeque<_>, VecDeque<_>) = q.drain(..).partition(|b| b.identity.is_some());
+            *q = keep;
+            out.extend(gone);
+        }
+        self.queues.retain(|_, q| !q.is_empty());
+        out
+    }
+
     /// Whether any batch is waiting.
     pub(crate) fn has_batches(&self) -> bool {
         self.queues.values().any(|q| !q.is_empty())
@@ -424,6 +446,7 @@ mod tests {
             retry_backoff_ms: 100,
             retry_backoff_max_ms: 1000,
             track_timestamps: false,
+            transactional: false,
         }
     }
 

@@ -58,6 +58,8 @@ pub(crate) struct ProducerBatch {
     /// the answer, which names topics only by id, is matched to what was
     /// sent even if the topic was recreated meanwhile; zero when sent by name.
     pub sent_topic_id: Uuid,
+    /// Part of a transaction: the batch's transactional bit is set.
+    pub transactional: bool,
 }
 
 impl ProducerBatch {
@@ -89,6 +91,7 @@ impl ProducerBatch {
             level,
             timestamps: track_timestamps.then(Vec::new),
             sent_topic_id: Uuid::ZERO,
+            transactional: false,
         }
     }
 
@@ -134,6 +137,7 @@ impl ProducerBatch {
             if let Some(id) = identity {
                 b.set_producer(id.producer_id, id.epoch, id.base_sequence);
             }
+            b.set_transactional(self.transactional);
             self.payload = Some(b.finish().map_err(|e| Error::InvalidRecord(e.to_string()))?);
         } else if let (Some(id), Some(old)) = (identity, self.identity)
             && id != old
@@ -231,6 +235,7 @@ impl ProducerBatch {
                 );
                 nb.created_ms = self.created_ms;
                 nb.attempts = self.attempts;
+                nb.transactional = self.transactional;
                 parts.push(SplitPart { first: i as u32, count: 0, child: nb.completion.clone() });
                 out.push(nb);
             }

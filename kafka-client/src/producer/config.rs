@@ -16,7 +16,7 @@ use kafka_protocol::Compression;
 use super::Producer;
 use super::interceptor::ProducerInterceptor;
 use super::partitioner::{DefaultPartitioner, DefaultPartitionerConfig, Partitioner, RoundRobinPartitioner};
-use crate::config::{parse_bool, parse_int, parse_list, parse_ms, refuse_unsupported};
+use crate::config::{millis, parse_bool, parse_int, parse_list, parse_ms, refuse_unsupported};
 use crate::error::{ConfigError, Error};
 
 /// How many replicas must have a record before it counts as written.
@@ -80,9 +80,21 @@ pub struct ProducerConfig {
     pub(crate) partitioner: PartitionerChoice,
     pub(crate) partitioner_ignore_keys: bool,
     pub(crate) partitioner_adaptive: bool,
+    pub(crate) transactional_id: Option<String>,
+    pub(crate) transaction_timeout: Duration,
 }
 
 impl ProducerConfig {
+    /// `transactional.id`, when the producer is transactional.
+    pub fn transactional_id(&self) -> Option<&str> {
+        self.transactional_id.as_deref()
+    }
+
+    /// `transaction.timeout.ms`.
+    pub fn transaction_timeout(&self) -> Duration {
+        self.transaction_timeout
+    }
+
     /// Whether the producer runs idempotently (after Java's defaulting rules).
     pub fn idempotence(&self) -> bool {
         self.idempotence
@@ -149,6 +161,8 @@ pub struct ProducerBuilder {
     partitioner_ignore_keys: bool,
     partitioner_adaptive: bool,
     availability_timeout: Duration,
+    transactional_id: Option<String>,
+    transaction_timeout: Duration,
     interceptors: Vec<Arc<dyn ProducerInterceptor>>,
     env: crate::config::Environment,
     error: Option<ConfigError>,
@@ -190,6 +204,8 @@ impl Default for ProducerBuilder {
             partitioner_ignore_keys: false,
             partitioner_adaptive: true,
             availability_timeout: Duration::ZERO,
+            transactional_id: None,
+            transaction_timeout: Duration::from_secs(60),
             interceptors: Vec::new(),
             env: crate::config::Environment::default(),
             error: None,
@@ -268,6 +284,33 @@ impl ProducerBuilder {
         self
     }
 
+    /// `transactional.id` (default none): makes the producer transactional.
+    /// Records are then sent only inside a transaction (see
+    /// [`Producer::init_transactions`] and [`Producer::transaction`]), and a
+    /// new producer with the same id fences this one. Needs idempotence:
+    /// with `enable.idempotence=false`, or settings idempotence yields to
+    /// (`acks` other than all, `retries=0`, more than 5 requests in
+    /// flight), `build` fails.
+    ///
+    /// ```
+    /// use kafka_client::producer::Producer;
+    /// let cfg = Producer::builder().bootstrap_servers("h:9092").transactional_id("orders-1").config().unwrap();
+    /// assert_eq!(cfg.transactional_id(), Some("orders-1"));
+    /// ```
+    pub fn transactional_id(mut self, id: impl Into<String>) -> Self {
+        self.transactional_id = Some(id.into());
+        self
+    }
+
+    /// `transaction.timeout.ms` (default 60 s): how long the transaction
+    /// coordinator lets a transaction stay open before aborting it (and
+    /// fencing this producer). The broker caps it at
+    /// `transaction.max.timeout.ms`.
+    pub fn transaction_timeout(mut self, timeout: Duration) -> Self {
+        self.transaction_timeout = timeout;
+        self
+    }
+
     /// `enable.idempotence` (default true; see the module docs for the rules).
     pub fn idempotence(mut self, enabled: bool) -> Self {
         self.idempotence = Some(enabled);
@@ -343,8 +386,7 @@ impl ProducerBuilder {
 
     /// Sets one setting by its Java name. Unknown names are an error at
     /// `build`, as are settings this client does not support yet
-    /// (`security.protocol` other than PLAINTEXT, `sasl.*`, `ssl.*`,
-    /// `transactional.id`).
+    /// (`security.protocol` other than PLAINTEXT, `sasl.*`, `ssl.*`).
     pub fn set(mut self, key: &str, value: &str) -> Self {
         if self.error.is_none()
             && let Err(e) = self.apply(key, value)
@@ -422,7 +464,10 @@ impl ProducerBuilder {
                     }
                 }
             }
-            "transactional.id" => return Err(ConfigError::new(key, "transactions are not supported yet")),
+            "transactional.id" => {
+                self.transactional_id = Some(v.to_string()).filter(|v| !v.is_empty());
+            }
+            "transaction.timeout.ms" => self.transaction_timeout = parse_ms(key, v)?,
             "key.serializer" | "value.serializer" => {
                 return Err(ConfigError::new(
                     key,
@@ -476,6 +521,21 @@ impl ProducerBuilder {
             Some(explicit) => explicit,
             None => conflicts.is_empty(),
         };
+        if self.transactional_id.is_some() && !idempotence {
+            let why = if self.idempotence == Some(false) {
+                "enable.idempotence=false".to_string()
+            } else {
+                conflicts.join(", ")
+            };
+            return Err(ConfigError::new(
+                "transactional.id",
+                format!("a transactional producer needs idempotence, which {why} turns off"),
+            ));
+        }
+        let transaction_timeout_ms = millis(self.transaction_timeout);
+        if self.transactional_id.is_some() && !(1..=i64::from(i32::MAX)).contains(&transaction_timeout_ms) {
+            return Err(ConfigError::new("transaction.timeout.ms", "must be between 1 ms and i32::MAX ms"));
+        }
         if self.lz4_level.is_some() {
             return Err(ConfigError::new(
                 "compression.lz4.level",
@@ -530,6 +590,8 @@ impl ProducerBuilder {
             partitioner,
             partitioner_ignore_keys: self.partitioner_ignore_keys,
             partitioner_adaptive: self.partitioner_adaptive,
+            transactional_id: self.transactional_id.clone(),
+            transaction_timeout: self.transaction_timeout,
         })
     }
 
@@ -606,7 +668,7 @@ mod tests {
         assert_eq!(bad("no.such.thing", "1").field, "no.such.thing");
         assert_eq!(bad("security.protocol", "SASL_SSL").field, "security.protocol");
         assert_eq!(bad("sasl.mechanism", "PLAIN").field, "sasl.mechanism");
-        assert_eq!(bad("transactional.id", "t").field, "transactional.id");
+        assert_eq!(bad("transaction.timeout.ms", "x").field, "transaction.timeout.ms");
         assert_eq!(bad("compression.type", "brotli").field, "compression.type");
         assert_eq!(bad("compression.lz4.level", "9").field, "compression.lz4.level");
         assert_eq!(ProducerBuilder::default().config().unwrap_err().field, "bootstrap.servers");
@@ -621,5 +683,27 @@ mod tests {
         .config()
         .unwrap();
         assert_eq!((ok.compression, ok.compression_level), (Compression::Zstd, Some(7)));
+    }
+
+    #[test]
+    fn a_transactional_producer_needs_idempotence() {
+        let txn = |props: &[(&str, &str)]| {
+            let mut all = vec![("bootstrap.servers", "h:1"), ("transactional.id", "t-1")];
+            all.extend_from_slice(props);
+            ProducerBuilder::from_properties(all).config()
+        };
+        let c = txn(&[]).unwrap();
+        assert_eq!((c.transactional_id(), c.transaction_timeout()), (Some("t-1"), Duration::from_secs(60)));
+        assert!(c.idempotence());
+        let e = txn(&[("enable.idempotence", "false")]).unwrap_err();
+        assert_eq!(e.field, "transactional.id");
+        assert!(e.reason.contains("enable.idempotence=false"), "{e}");
+        // Defaulted idempotence yields to acks=1, which then refuses the id.
+        let e = txn(&[("acks", "1")]).unwrap_err();
+        assert_eq!(e.field, "transactional.id");
+        assert!(e.reason.contains("acks"), "{e}");
+        assert_eq!(txn(&[("transaction.timeout.ms", "0")]).unwrap_err().field, "transaction.timeout.ms");
+        // An empty id is no id, as in Java.
+        assert_eq!(txn(&[("transactional.id", "")]).unwrap().transactional_id(), None);
     }
 }

@@ -50,10 +50,14 @@ use tokio::task::JoinSet;
 use super::batch::ProducerBatch;
 use super::delivery::{BatchResult, RecordMetadata};
 use super::idempotence::{Idempotence, SequenceDecision};
+use super::transaction::requests::{LAST_PRODUCE_BEFORE_TV2, TxnIo, perform};
+use super::transaction::{Effect, Phase, Reply, TransactionManager, TxnOutcome, TxnRequest};
 use super::{Acks, Shared, lock};
 use crate::TopicPartition;
 use crate::config::millis;
+use crate::consumer::{ConsumerGroupMetadata, OffsetAndMetadata};
 use crate::error::Error;
+use crate::error::TransactionErrorKind;
 use crate::metadata::BrokerAddr;
 
 /// The first Produce version that names topics by id.
@@ -69,6 +73,15 @@ pub(crate) enum Command {
     Close,
     /// Close's timeout passed: fail everything pending and stop.
     Abort,
+    /// `init_transactions`.
+    InitTransactions(Reply),
+    /// `begin_transaction`.
+    BeginTransaction(Reply),
+    /// `send_offsets_to_transaction`.
+    SendOffsets { group: ConsumerGroupMetadata, offsets: Vec<(TopicPartition, OffsetAndMetadata)>, reply: Reply },
+    /// `commit_transaction` / `abort_transaction`; no reply for the abort
+    /// of a dropped `Transaction`.
+    EndTransaction { commit: bool, reply: Option<Reply> },
 }
 
 /// What the engine's helper tasks report.
@@ -76,6 +89,7 @@ enum Event {
     Connected { node: i32, ok: bool },
     MetadataRefreshed,
     ProducerId(Result<(i64, i16), Error>),
+    Transaction(TxnOutcome),
 }
 
 /// Whether an acks=all answer with `code` may come after the leader
@@ -133,6 +147,15 @@ pub(crate) struct Engine {
     last_refresh_ms: i64,
     want_refresh: bool,
     init_backoff_until: i64,
+    /// The transactional producer's state (`transactional.id` set).
+    txn: Option<TransactionManager>,
+    txn_io: Option<Arc<TxnIo>>,
+    /// The transactional request running, to hand back with its outcome.
+    txn_request: Option<TxnRequest>,
+    /// `begin_transaction` calls waiting for a commit or abort to complete.
+    begin_waiters: Vec<Reply>,
+    /// A commit or abort has made every batch ready at once.
+    txn_flushing: bool,
 }
 
 impl Engine {
@@ -141,6 +164,15 @@ impl Engine {
         commands: mpsc::UnboundedReceiver<Command>,
         done: watch::Sender<bool>,
     ) -> Self {
+        let txn =
+            shared.cfg.transactional_id.clone().map(|id| TransactionManager::new(id, millis(shared.cfg.retry_backoff)));
+        let txn_io = shared.cfg.transactional_id.clone().map(|id| {
+            Arc::new(TxnIo {
+                net: shared.net.clone(),
+                transactional_id: id,
+                transaction_timeout_ms: i32::try_from(millis(shared.cfg.transaction_timeout)).unwrap_or(i32::MAX),
+            })
+        });
         Engine {
             idem: shared.cfg.idempotence.then(Idempotence::new),
             shared,
@@ -161,6 +193,11 @@ impl Engine {
             last_refresh_ms: 0,
             want_refresh: false,
             init_backoff_until: 0,
+            txn,
+            txn_io,
+            txn_request: None,
+            begin_waiters: Vec::new(),
+            txn_flushing: false,
         }
     }
 
@@ -185,7 +222,11 @@ impl Engine {
         let mut commands = Vec::with_capacity(16);
         let mut handles_alive = true;
         loop {
-            if self.closing && self.in_flight.is_empty() && !lock(&self.shared.acc).has_incomplete() {
+            if self.closing
+                && self.in_flight.is_empty()
+                && !lock(&self.shared.acc).has_incomplete()
+                && !self.txn.as_ref().is_some_and(TransactionManager::busy)
+            {
                 return;
             }
             let now = self.shared.clock.now_ms();
@@ -245,13 +286,131 @@ impl Engine {
             }
             Command::Close => self.begin_close(),
             Command::Abort => return true,
+            Command::InitTransactions(reply) => match &mut self.txn {
+                Some(t) => t.init(reply),
+                None => drop(reply),
+            },
+            Command::BeginTransaction(reply) => {
+                self.begin_waiters.push(reply);
+                self.settle_begins();
+            }
+            Command::SendOffsets { group, offsets, reply } => {
+                if let Some(t) = &mut self.txn {
+                    t.send_offsets(group, offsets, reply);
+                }
+            }
+            Command::EndTransaction { commit, reply } => {
+                let effects = match &mut self.txn {
+                    Some(t) => t.end(commit, reply),
+                    None => Vec::new(),
+                };
+                self.apply_txn(effects);
+            }
         }
+        self.publish_txn();
         false
     }
 
     fn begin_close(&mut self) {
         self.closing = true;
         lock(&self.shared.acc).close();
+        // As Java's sender on shutdown: an open transaction is aborted.
+        let effects = match &mut self.txn {
+            Some(t) if matches!(t.phase(), Phase::InTransaction | Phase::AbortableError) => t.end(false, None),
+            _ => Vec::new(),
+        };
+        self.apply_txn(effects);
+        self.publish_txn();
+    }
+
+    /// Begins the transactions asked for once no commit or abort is
+    /// completing: the first waiter's; any other fails, one being open.
+    fn settle_begins(&mut self) {
+        let Some(t) = &mut self.txn else {
+            self.begin_waiters.clear();
+            return;
+        };
+        if self.begin_waiters.is_empty() || matches!(t.phase(), Phase::Committing | Phase::Aborting) {
+            return;
+        }
+        let answers: Vec<_> = std::mem::take(&mut self.begin_waiters).into_iter().map(|r| (r, t.begin())).collect();
+        // Published before the callers hear of it: their sends check it.
+        self.publish_txn();
+        for (reply, r) in answers {
+            let _ = reply.send(r);
+        }
+    }
+
+    /// Publishes the transactional phase for `send`.
+    fn publish_txn(&self) {
+        if let (Some(t), Some(p)) = (&self.txn, &self.shared.txn) {
+            p.set(t.phase(), t.error());
+        }
+    }
+
+    /// Does what the transaction manager asked.
+    fn apply_txn(&mut self, effects: Vec<Effect>) {
+        for e in effects {
+            match e {
+                Effect::SetProducerId(pid, epoch) => {
+                    if let Some(i) = &mut self.idem {
+                        i.set_id(pid, epoch);
+                    }
+                }
+                Effect::FailUndrained => {
+                    let undrained = lock(&self.shared.acc).take_undrained();
+                    let id = self.txn.as_ref().map(|t| t.id().to_string()).unwrap_or_default();
+                    for b in undrained {
+                        let e = Error::Transaction {
+                            transactional_id: id.clone(),
+                            kind: TransactionErrorKind::Aborted,
+                            reason: "the transaction was aborted before the record was sent".into(),
+                            cause: None,
+                        };
+                        self.fail_now(b, e);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Starts the transactional request that is due, if any; returns when
+    /// to look again.
+    fn step_transaction(&mut self, now: i64) -> Option<i64> {
+        let t = self.txn.as_mut()?;
+        let flushing = matches!(t.phase(), Phase::Committing | Phase::Aborting);
+        if flushing != self.txn_flushing {
+            // A commit sends what it holds without waiting for linger.ms.
+            let mut acc = lock(&self.shared.acc);
+            if flushing {
+                acc.begin_flush();
+            } else {
+                acc.end_flush();
+            }
+            self.txn_flushing = flushing;
+        }
+        let request = {
+            let acc = lock(&self.shared.acc);
+            let pending = acc.has_incomplete();
+            let mut queued: Vec<&TopicPartition> = acc.queued_partitions().collect();
+            queued.sort();
+            t.next_request(now, pending, queued.into_iter())
+        };
+        self.publish_txn();
+        self.settle_begins();
+        let t = self.txn.as_ref()?;
+        let Some(request) = request else {
+            return t.retry_at(now);
+        };
+        let io = self.txn_io.clone()?;
+        let coordinator = match &request {
+            TxnRequest::CommitOffsets { group, .. } => t.group_coordinator(&group.group_id),
+            _ => t.coordinator(),
+        };
+        tracing::debug!(?request, ?coordinator, "transactional request");
+        self.txn_request = Some(request.clone());
+        self.tasks.spawn(async move { Event::Transaction(perform(io, request, coordinator).await) });
+        None
     }
 
     fn on_event(&mut self, e: Event) {
@@ -270,6 +429,15 @@ impl Engine {
             Event::ProducerId(r) => {
                 self.init_pending = false;
                 self.on_producer_id(r, now);
+            }
+            Event::Transaction(outcome) => {
+                let effects = match (&mut self.txn, self.txn_request.take()) {
+                    (Some(t), Some(req)) => t.on_outcome(now, &req, outcome),
+                    _ => Vec::new(),
+                };
+                self.apply_txn(effects);
+                self.publish_txn();
+                self.settle_begins();
             }
         }
     }
@@ -306,10 +474,16 @@ impl Engine {
     fn round(&mut self, now: i64) -> (Option<i64>, bool) {
         let mut next: Option<i64> = None;
         let mut soon = |t: i64| next = Some(next.map_or(t, |n: i64| n.min(t)));
-        if let Some(t) = self.ensure_producer_id(now) {
-            soon(t);
+        if self.txn.is_some() {
+            if let Some(t) = self.step_transaction(now) {
+                soon(t);
+            }
+        } else {
+            if let Some(t) = self.ensure_producer_id(now) {
+                soon(t);
+            }
+            self.maybe_bump_epoch();
         }
-        self.maybe_bump_epoch();
         let net = self.shared.net.clone();
         let leader_of = |tp: &TopicPartition| net.metadata().leader(&tp.topic, tp.partition).map(|(l, _)| l);
         let memory_short = self.shared.memory_waiters.load(Ordering::SeqCst) > 0;
@@ -345,9 +519,12 @@ impl Engine {
         } else {
             let max = self.cfg().max_request_size;
             let muted = &self.muted;
+            let txn = self.txn.as_ref();
             lock(&self.shared.acc).drain(
                 &sendable,
-                &|tp| if muted.contains(tp) { None } else { leader_of(tp) },
+                &|tp| {
+                    if muted.contains(tp) || txn.is_some_and(|t| !t.may_send(tp)) { None } else { leader_of(tp) }
+                },
                 max,
                 now,
                 self.idem.as_mut(),
@@ -517,6 +694,11 @@ impl Engine {
                 return;
             }
         };
+        // A transactions-v1 producer stays below v12, which tells the
+        // broker to add partitions itself (KIP-890).
+        if self.txn.as_ref().is_some_and(|t| !t.tv2()) {
+            version = version.min(LAST_PRODUCE_BEFORE_TV2);
+        }
         // Produce v13 names topics by id only (KIP-516). While metadata
         // lacks an id (an old broker, or no answer yet) the request names
         // topics at v12 instead: Java's producer would send the zero id
@@ -563,7 +745,7 @@ impl Engine {
         }
         let acks = self.cfg().acks;
         let req = ProduceRequest {
-            transactional_id: None,
+            transactional_id: self.txn.as_ref().map(|t| t.id().to_string()),
             acks: acks.as_i16(),
             timeout_ms: i32::try_from(self.cfg().request_timeout.as_millis()).unwrap_or(i32::MAX),
             topic_data,
@@ -724,6 +906,14 @@ impl Engine {
                 continue;
             }
             if (code == ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER || code == ErrorCode::UNKNOWN_PRODUCER_ID)
+                && self.txn.is_some()
+            {
+                // Only the coordinator may bump a transactional producer's
+                // epoch: the transaction must abort (Java's rule).
+                self.fail_batch(b, err);
+                continue;
+            }
+            if (code == ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER || code == ErrorCode::UNKNOWN_PRODUCER_ID)
                 && self.idem.is_some()
             {
                 let delivery_timeout = millis(self.cfg().delivery_timeout);
@@ -820,6 +1010,13 @@ impl Engine {
     fn fail_now(&mut self, b: ProducerBatch, e: Error) {
         tracing::debug!(tp = %b.tp, error = %e, "batch failed");
         let e = b.failure(e);
+        if e.transaction_error_kind() != Some(TransactionErrorKind::Aborted)
+            && let Some(t) = &mut self.txn
+        {
+            let effects = t.on_batch_failed(&e);
+            self.apply_txn(effects);
+            self.publish_txn();
+        }
         self.notify_interceptors(&b, Err(e.clone()));
         let id = b.id;
         let reserved = b.complete(Err(e));

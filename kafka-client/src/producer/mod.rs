@@ -37,6 +37,7 @@ mod idempotence;
 mod interceptor;
 pub mod partitioner;
 mod record;
+mod transaction;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -50,6 +51,7 @@ pub use config::{Acks, PartitionerChoice, ProducerBuilder, ProducerConfig};
 pub use delivery::{DeliveryFuture, RecordMetadata};
 pub use interceptor::ProducerInterceptor;
 pub use record::{BytesSerializer, ProducerRecord, SendError, Serializer, StrSerializer, StringSerializer};
+pub use transaction::handle::Transaction;
 
 use self::accumulator::{Accumulator, AccumulatorConfig, RecordRef};
 use self::engine::{Command, Engine};
@@ -85,6 +87,9 @@ pub(crate) struct Shared {
     pub wake: Notify,
     /// `close` was called on some clone: `send` refuses at once.
     pub closing: AtomicBool,
+    /// A transactional producer's phase and error, as the engine publishes
+    /// them for `send` (None without `transactional.id`).
+    pub txn: Option<transaction::handle::Published>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -160,8 +165,10 @@ impl Producer {
             retry_backoff_ms: millis(cfg.retry_backoff),
             retry_backoff_max_ms: millis(cfg.retry_backoff_max),
             track_timestamps: !interceptors.is_empty(),
+            transactional: cfg.transactional_id.is_some(),
         });
         let memory = Semaphore::new(cfg.buffer_memory.min(Semaphore::MAX_PERMITS));
+        let cfg_txn = cfg.transactional_id.is_some();
         let shared = Arc::new(Shared {
             cfg,
             clock: env.clock(),
@@ -173,6 +180,7 @@ impl Producer {
             memory_waiters: AtomicUsize::new(0),
             wake: Notify::new(),
             closing: AtomicBool::new(false),
+            txn: cfg_txn.then(transaction::handle::Published::default),
         });
         let (commands, rx) = mpsc::unbounded_channel();
         let (done, stopped) = watch::channel(false);
@@ -217,6 +225,9 @@ impl Producer {
     async fn append(&self, record: &ProducerRecord) -> Result<DeliveryFuture> {
         if self.shared.closing.load(Ordering::Relaxed) {
             return Err(Error::Closed);
+        }
+        if let Some(txn) = &self.shared.txn {
+            txn.check_send()?;
         }
         let mut deadline = BlockDeadline::new(self.shared.cfg.max_block);
         let partitions = self.wait_for_topic(&record.topic, &mut deadline).await?;

@@ -1,0 +1,829 @@
+//! The transactional producer's state machine, after the Java client's
+//! `TransactionManager`, free of I/O: the engine feeds it the application's
+//! calls and the answers of the requests it asked for, and asks it what to
+//! send next.
+//!
+//! Phases: `Uninitialized` → (`init_transactions`) `Initializing` →
+//! `Ready` → (`begin`) `InTransaction` → `Committing` / `Aborting` →
+//! `Ready`. A failure the application can recover from by aborting
+//! (a record that failed, the group's generation moved on,
+//! TRANSACTION_ABORTABLE) moves to `AbortableError`, from which only an
+//! abort leads on; fencing or anything unexpected moves to `FatalError`,
+//! from which nothing does.
+//!
+//! The protocol (KIP-890) is chosen when `init_transactions` runs, from
+//! what the coordinator reports:
+//! - **v2** when the cluster finalizes `transaction.version` ≥ 2 and the
+//!   coordinator speaks EndTxn v5: Produce (v12+) and TxnOffsetCommit (v5)
+//!   add partitions and the group to the transaction themselves, and the
+//!   coordinator bumps the epoch at every EndTxn, whose answer carries it:
+//!   the producer takes it, and every partition's sequences restart at 0.
+//! - **v1** otherwise: a partition's batches wait until AddPartitionsToTxn
+//!   has added it, offsets need AddOffsetsToTxn first, and Produce,
+//!   EndTxn and TxnOffsetCommit stay at the versions before v2 (11, 4, 4)
+//!   so the broker does not take us for a v2 client. After an error that
+//!   leaves sequence gaps the producer asks the coordinator for a bumped
+//!   epoch (InitProducerId with its current id and epoch, KIP-360) once the
+//!   abort completes.
+//!
+//! One request to the coordinators is in flight at a time, as in Java.
+//! EndTxn waits until every record of the transaction has its result, so
+//! the markers follow the data.
+
+pub(crate) mod handle;
+pub(crate) mod requests;
+
+use std::collections::BTreeSet;
+
+use kafka_protocol::{ApiKey, ErrorCode};
+use tokio::sync::oneshot;
+
+use crate::TopicPartition;
+use crate::consumer::{ConsumerGroupMetadata, OffsetAndMetadata};
+use crate::error::{Error, TransactionErrorKind};
+
+/// Where the transactional producer stands; see the module docs.
+#[repr(u8)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    Uninitialized = 0,
+    Initializing = 1,
+    Ready = 2,
+    InTransaction = 3,
+    Committing = 4,
+    Aborting = 5,
+    AbortableError = 6,
+    FatalError = 7,
+}
+
+impl Phase {
+    pub(crate) fn from_u8(v: u8) -> Phase {
+        match v {
+            0 => Phase::Uninitialized,
+            1 => Phase::Initializing,
+            2 => Phase::Ready,
+            3 => Phase::InTransaction,
+            4 => Phase::Committing,
+            5 => Phase::Aborting,
+            6 => Phase::AbortableError,
+            _ => Phase::FatalError,
+        }
+    }
+
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            Phase::Uninitialized => "init_transactions has not been called",
+            Phase::Initializing => "init_transactions is running",
+            Phase::Ready => "no transaction is open",
+            Phase::InTransaction => "a transaction is open",
+            Phase::Committing => "the transaction is committing",
+            Phase::Aborting => "the transaction is aborting",
+            Phase::AbortableError => "the transaction failed and must be aborted",
+            Phase::FatalError => "the producer failed and must be closed",
+        }
+    }
+}
+
+/// Where a call's result goes.
+pub(crate) type Reply = oneshot::Sender<Result<(), Error>>;
+
+/// A request the engine is to start.
+#[derive(Debug, Clone)]
+pub(crate) enum TxnRequest {
+    /// InitProducerId with the transactional id: `(-1, -1)` to start,
+    /// the current id and epoch to have the epoch bumped.
+    InitProducerId {
+        producer_id: i64,
+        epoch: i16,
+    },
+    AddPartitions {
+        producer_id: i64,
+        epoch: i16,
+        partitions: Vec<TopicPartition>,
+    },
+    AddOffsets {
+        producer_id: i64,
+        epoch: i16,
+        group_id: String,
+    },
+    CommitOffsets {
+        producer_id: i64,
+        epoch: i16,
+        tv2: bool,
+        group: ConsumerGroupMetadata,
+        offsets: Vec<(TopicPartition, OffsetAndMetadata)>,
+    },
+    EndTxn {
+        producer_id: i64,
+        epoch: i16,
+        tv2: bool,
+        commit: bool,
+    },
+}
+
+impl TxnRequest {
+    /// Whether it goes to the group coordinator (else the transaction
+    /// coordinator).
+    pub(crate) fn to_group(&self) -> bool {
+        matches!(self, TxnRequest::CommitOffsets { .. })
+    }
+}
+
+/// What a request learned.
+#[derive(Debug, Clone)]
+pub(crate) enum TxnAnswer {
+    /// A producer id and epoch; the protocol the coordinator offers.
+    ProducerId {
+        producer_id: i64,
+        epoch: i16,
+        tv2: bool,
+        supports_bump: bool,
+    },
+    /// Each partition's answer.
+    PartitionsAdded(Vec<(TopicPartition, ErrorCode)>),
+    OffsetsAdded,
+    /// Each partition's answer.
+    OffsetsCommitted(Vec<(TopicPartition, ErrorCode)>),
+    /// EndTxn succeeded; v5 names the producer id and epoch to go on with
+    /// (-1 before v5).
+    Ended {
+        producer_id: i64,
+        epoch: i16,
+    },
+}
+
+/// The outcome of one request: the coordinator it used (None when it
+/// found none) and its answer.
+#[derive(Debug)]
+pub(crate) struct TxnOutcome {
+    pub coordinator: Option<i32>,
+    pub result: Result<TxnAnswer, Error>,
+}
+
+/// What the engine must do after a call or answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Effect {
+    /// Send under this producer id and epoch from now on; every
+    /// partition's sequences restart.
+    SetProducerId(i64, i16),
+    /// The transaction aborts: batches never sent fail, as Java's
+    /// `abortUndrainedBatches`.
+    FailUndrained,
+}
+
+/// How an error code from a transactional request is handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Retry,
+    FindCoordinator,
+    Abortable,
+    /// Abortable if the epoch can be bumped afterwards, else fatal.
+    AbortableWithBump,
+    Fenced,
+    Fatal,
+}
+
+fn verdict(e: &Error) -> Verdict {
+    let Some(code) = e.code() else {
+        return if e.needs_coordinator_lookup() {
+            Verdict::FindCoordinator
+        } else if e.is_retriable() {
+            Verdict::Retry
+        } else {
+            Verdict::Fatal
+        };
+    };
+    match code {
+        ErrorCode::NOT_COORDINATOR | ErrorCode::COORDINATOR_NOT_AVAILABLE => Verdict::FindCoordinator,
+        ErrorCode::COORDINATOR_LOAD_IN_PROGRESS
+        | ErrorCode::CONCURRENT_TRANSACTIONS
+        | ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
+        | ErrorCode::REQUEST_TIMED_OUT => Verdict::Retry,
+        ErrorCode::PRODUCER_FENCED | ErrorCode::INVALID_PRODUCER_EPOCH => Verdict::Fenced,
+        ErrorCode::TRANSACTION_ABORTABLE
+        | ErrorCode::GROUP_AUTHORIZATION_FAILED
+        | ErrorCode::TOPIC_AUTHORIZATION_FAILED
+        | ErrorCode::UNKNOWN_MEMBER_ID
+        | ErrorCode::ILLEGAL_GENERATION
+        | ErrorCode::FENCED_INSTANCE_ID => Verdict::Abortable,
+        ErrorCode::UNKNOWN_PRODUCER_ID | ErrorCode::INVALID_PRODUCER_ID_MAPPING => Verdict::AbortableWithBump,
+        c if c.is_retriable() => Verdict::Retry,
+        _ => Verdict::Fatal,
+    }
+}
+
+/// The call waiting for requests.
+#[derive(Debug)]
+enum Op {
+    Init {
+        replies: Vec<Reply>,
+    },
+    Offsets {
+        group: ConsumerGroupMetadata,
+        offsets: Vec<(TopicPartition, OffsetAndMetadata)>,
+        added: bool,
+        reply: Reply,
+    },
+    End {
+        commit: bool,
+        replies: Vec<Reply>,
+        ended: bool,
+    },
+}
+
+/// The state machine; see the module docs.
+#[derive(Debug)]
+pub(crate) struct TransactionManager {
+    id: String,
+    phase: Phase,
+    /// Why the phase is `AbortableError` or `FatalError`.
+    error: Option<Error>,
+    producer_id: i64,
+    epoch: i16,
+    coordinator: Option<i32>,
+    group_coordinator: Option<(String, i32)>,
+    tv2: bool,
+    supports_bump: bool,
+    /// Transaction v1 after an error: bump the epoch once the abort is done.
+    bump_required: bool,
+    added: BTreeSet<TopicPartition>,
+    adding: Vec<TopicPartition>,
+    /// Something was added to the transaction, so it needs an EndTxn.
+    started: bool,
+    op: Option<Op>,
+    /// An abort asked for while another call's requests ran.
+    queued_abort: Vec<Reply>,
+    abort_queued: bool,
+    in_flight: bool,
+    retry_at_ms: i64,
+    retry_backoff_ms: i64,
+}
+
+impl TransactionManager {
+    pub(crate) fn new(id: String, retry_backoff_ms: i64) -> Self {
+        TransactionManager {
+            id,
+            phase: Phase::Uninitialized,
+            error: None,
+            producer_id: -1,
+            epoch: -1,
+            coordinator: None,
+            group_coordinator: None,
+            tv2: false,
+            supports_bump: false,
+            bump_required: false,
+            added: BTreeSet::new(),
+            adding: Vec::new(),
+            started: false,
+            op: None,
+            queued_abort: Vec::new(),
+            abort_queued: false,
+            in_flight: false,
+            retry_at_ms: 0,
+            retry_backoff_ms: retry_backoff_ms.max(1),
+        }
+    }
+
+    pub(crate) fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub(crate) fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// The error behind an error phase.
+    pub(crate) fn error(&self) -> Option<&Error> {
+        self.error.as_ref()
+    }
+
+    /// Whether the cluster runs transactions v2 for us.
+    pub(crate) fn tv2(&self) -> bool {
+        self.tv2
+    }
+
+    /// Whether a call's requests are still to run or running (close waits
+    /// for them).
+    pub(crate) fn busy(&self) -> bool {
+        self.op.is_some() || self.in_flight || self.abort_queued
+    }
+
+    /// When a request that waits for its retry backoff is due, if one does.
+    pub(crate) fn retry_at(&self, now_ms: i64) -> Option<i64> {
+        let wants = self.op.is_some() || matches!(self.phase, Phase::InTransaction | Phase::Committing);
+        (wants && !self.in_flight && self.retry_at_ms > now_ms).then_some(self.retry_at_ms)
+    }
+
+    /// The transaction coordinator in use, if known.
+    pub(crate) fn coordinator(&self) -> Option<i32> {
+        self.coordinator
+    }
+
+    /// The group coordinator in use for `group`, if known.
+    pub(crate) fn group_coordinator(&self, group: &str) -> Option<i32> {
+        self.group_coordinator.as_ref().filter(|(g, _)| g == group).map(|&(_, c)| c)
+    }
+
+    fn error_of(&self, kind: TransactionErrorKind, reason: impl Into<String>, cause: Option<Error>) -> Error {
+        Error::Transaction {
+            transactional_id: self.id.clone(),
+            kind,
+            reason: reason.into(),
+            cause: cause.map(Box::new),
+        }
+    }
+
+    fn illegal(&self, call: &str) -> Error {
+        Error::IllegalState(format!("{call} on transactional producer {}: {}", self.id, self.phase.describe()))
+    }
+
+    /// The error a call meets in an error phase.
+    fn current_error(&self) -> Option<Error> {
+        match self.phase {
+            Phase::AbortableError | Phase::FatalError => Some(
+                self.error
+                    .clone()
+                    .unwrap_or_else(|| self.error_of(TransactionErrorKind::Fatal, self.phase.describe(), None)),
+            ),
+            _ => None,
+        }
+    }
+
+    /// `init_transactions`.
+    pub(crate) fn init(&mut self, reply: Reply) {
+        match (&mut self.op, self.phase) {
+            (_, Phase::Uninitialized) => {
+                self.phase = Phase::Initializing;
+                self.op = Some(Op::Init { replies: vec![reply] });
+            }
+            // A second call (the first timed out) waits for the same answer.
+            (Some(Op::Init { replies }), Phase::Initializing) => replies.push(reply),
+            _ => {
+                let e = self.current_error().unwrap_or_else(|| self.illegal("init_transactions"));
+                let _ = reply.send(Err(e));
+            }
+        }
+    }
+
+    /// `begin_transaction`: the handle has checked the phase already.
+    pub(crate) fn begin(&mut self) -> Result<(), Error> {
+        if self.phase != Phase::Ready {
+            return Err(self.current_error().unwrap_or_else(|| self.illegal("begin_transaction")));
+        }
+        self.phase = Phase::InTransaction;
+        self.added.clear();
+        self.started = false;
+        Ok(())
+    }
+
+    /// `send_offsets_to_transaction`.
+    pub(crate) fn send_offsets(
+        &mut self,
+        group: ConsumerGroupMetadata,
+        offsets: Vec<(TopicPartition, OffsetAndMetadata)>,
+        reply: Reply,
+    ) {
+        if let Some(e) = self.current_error() {
+            let _ = reply.send(Err(e));
+            return;
+        }
+        if self.phase != Phase::InTransaction || self.op.is_some() {
+            let _ = reply.send(Err(self.illegal("send_offsets_to_transaction")));
+            return;
+        }
+        if offsets.is_empty() {
+            let _ = reply.send(Ok(()));
+            return;
+        }
+        self.op = Some(Op::Offsets { group, offsets, added: false, reply });
+    }
+
+    /// `commit_transaction` (`commit`) or `abort_transaction`; `reply` is
+    /// None for the abort of a dropped [`super::Transaction`].
+    pub(crate) fn end(&mut self, commit: bool, reply: Option<Reply>) -> Vec<Effect> {
+        let send = |reply: Option<Reply>, r: Result<(), Error>| {
+            if let Some(reply) = reply {
+                let _ = reply.send(r);
+            }
+        };
+        // A repeated call (the first timed out) waits for the same answer.
+        if let Some(Op::End { commit: c, replies, .. }) = &mut self.op
+            && *c == commit
+        {
+            replies.extend(reply);
+            return Vec::new();
+        }
+        if commit {
+            if let Some(e) = self.current_error() {
+                send(reply, Err(e));
+            } else if self.phase != Phase::InTransaction || self.op.is_some() {
+                send(reply, Err(self.illegal("commit_transaction")));
+            } else {
+                self.phase = Phase::Committing;
+                self.op = Some(Op::End { commit, replies: reply.into_iter().collect(), ended: false });
+            }
+            return Vec::new();
+        }
+        match self.phase {
+            Phase::InTransaction | Phase::AbortableError => {}
+            Phase::FatalError => {
+                send(reply, Err(self.current_error().unwrap_or_else(|| self.illegal("abort_transaction"))));
+                return Vec::new();
+            }
+            _ => {
+                send(reply, Err(self.illegal("abort_transaction")));
+                return Vec::new();
+            }
+        }
+        if self.op.is_some() {
+            // send_offsets_to_transaction's requests are running (its
+            // caller gave up waiting): abort once they end.
+            self.queued_abort.extend(reply);
+            self.abort_queued = true;
+            return Vec::new();
+        }
+        self.start_abort(reply.into_iter().collect())
+    }
+
+    fn start_abort(&mut self, replies: Vec<Reply>) -> Vec<Effect> {
+        self.phase = Phase::Aborting;
+        self.adding.clear();
+        self.op = Some(Op::End { commit: false, replies, ended: false });
+        vec![Effect::FailUndrained]
+    }
+
+    /// Whether batches of `tp` may be sent now.
+    pub(crate) fn may_send(&self, tp: &TopicPartition) -> bool {
+        match self.phase {
+            Phase::InTransaction | Phase::Committing | Phase::Aborting | Phase::AbortableError => {
+                self.tv2 || self.added.contains(tp)
+            }
+            _ => false,
+        }
+    }
+
+    /// A batch of the transaction failed for good: the transaction cannot
+    /// commit. `e` is its error.
+    pub(crate) fn on_batch_failed(&mut self, e: &Error) -> Vec<Effect> {
+        if !matches!(self.phase, Phase::InTransaction | Phase::Committing) {
+            return Vec::new();
+        }
+        let fatal = matches!(
+            e.code(),
+            Some(ErrorCode::PRODUCER_FENCED)
+                | Some(ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
+                | Some(ErrorCode::CLUSTER_AUTHORIZATION_FAILED)
+        ) || matches!(e, Error::UnsupportedVersion { .. });
+        if fatal {
+            let kind = if e.code() == Some(ErrorCode::PRODUCER_FENCED) {
+                TransactionErrorKind::Fenced
+            } else {
+                TransactionErrorKind::Fatal
+            };
+            let err = self.error_of(kind, "a record of the transaction failed", Some(e.clone()));
+            self.enter_fatal(err);
+            return Vec::new();
+        }
+        // A failed batch leaves a gap in its partition's sequences: under
+        // v1 the epoch must be bumped before the partition is used again
+        // (v2 bumps it at EndTxn anyway).
+        if !self.tv2 {
+            if !self.supports_bump {
+                let err = self.error_of(
+                    TransactionErrorKind::Fatal,
+                    "a record of the transaction failed and the coordinator cannot bump the epoch (InitProducerId < v3)",
+                    Some(e.clone()),
+                );
+                self.enter_fatal(err);
+                return Vec::new();
+            }
+            self.bump_required = true;
+        }
+        let err = self.error_of(
+            TransactionErrorKind::Abortable,
+            "a record of the transaction failed; abort the transaction",
+            Some(e.clone()),
+        );
+        self.enter_abortable(err)
+    }
+
+    fn enter_abortable(&mut self, err: Error) -> Vec<Effect> {
+        if self.phase == Phase::Aborting {
+            return Vec::new();
+        }
+        self.phase = Phase::AbortableError;
+        self.error = Some(err.clone());
+        match self.op.take() {
+            Some(Op::End { replies, .. }) | Some(Op::Init { replies }) => {
+                for r in replies {
+                    let _ = r.send(Err(err.clone()));
+                }
+            }
+            Some(Op::Offsets { reply, .. }) => {
+                let _ = reply.send(Err(err.clone()));
+            }
+            None => {}
+        }
+        self.adding.clear();
+        self.take_queued_abort()
+    }
+
+    fn enter_fatal(&mut self, err: Error) {
+        tracing::warn!(transactional_id = %self.id, error = %err, "transactional producer failed");
+        self.phase = Phase::FatalError;
+        self.error = Some(err.clone());
+        match self.op.take() {
+            Some(Op::End { replies, .. }) | Some(Op::Init { replies }) => {
+                for r in replies {
+                    let _ = r.send(Err(err.clone()));
+                }
+            }
+            Some(Op::Offsets { reply, .. }) => {
+                let _ = reply.send(Err(err.clone()));
+            }
+            None => {}
+        }
+        for r in std::mem::take(&mut self.queued_abort) {
+            let _ = r.send(Err(err.clone()));
+        }
+        self.abort_queued = false;
+    }
+
+    /// Starts an abort that waited for another call's requests.
+    fn take_queued_abort(&mut self) -> Vec<Effect> {
+        if !self.abort_queued || self.op.is_some() {
+            return Vec::new();
+        }
+        self.abort_queued = false;
+        let replies = std::mem::take(&mut self.queued_abort);
+        self.start_abort(replies)
+    }
+
+    /// The next request to start, if any and none is in flight.
+    /// `batches_pending`: some record of the transaction has no result yet;
+    /// `queued`: partitions with batches waiting to be sent.
+    pub(crate) fn next_request<'a>(
+        &mut self,
+        now_ms: i64,
+        batches_pending: bool,
+        queued: impl Iterator<Item = &'a TopicPartition>,
+    ) -> Option<TxnRequest> {
+        if self.in_flight || now_ms < self.retry_at_ms {
+            return None;
+        }
+        let (producer_id, epoch) = (self.producer_id, self.epoch);
+        if matches!(self.phase, Phase::InTransaction | Phase::Committing) {
+            if self.tv2 {
+                // Produce adds the partitions itself.
+                let mut queued = queued;
+                if queued.next().is_some() {
+                    self.started = true;
+                }
+            } else {
+                let new: Vec<TopicPartition> = queued.filter(|tp| !self.added.contains(*tp)).cloned().collect();
+                if !new.is_empty() {
+                    self.in_flight = true;
+                    self.adding = new.clone();
+                    return Some(TxnRequest::AddPartitions { producer_id, epoch, partitions: new });
+                }
+            }
+        }
+        let tv2 = self.tv2;
+        let request = match self.op.as_mut()? {
+            Op::Init { .. } => TxnRequest::InitProducerId { producer_id: -1, epoch: -1 },
+            Op::Offsets { group, added: false, .. } if !tv2 => {
+                TxnRequest::AddOffsets { producer_id, epoch, group_id: group.group_id.clone() }
+            }
+            Op::Offsets { group, offsets, .. } => {
+                TxnRequest::CommitOffsets { producer_id, epoch, tv2, group: group.clone(), offsets: offsets.clone() }
+            }
+            Op::End { ended: true, .. } => TxnRequest::InitProducerId { producer_id, epoch },
+            Op::End { commit, ended: false, .. } => {
+                let commit = *commit;
+                if batches_pending {
+                    return None;
+                }
+                if !self.started {
+                    // Nothing reached the coordinator: nothing to end
+                    // (Java sends no EndTxn either).
+                    self.finish_end(Ok(()));
+                    return None;
+                }
+                TxnRequest::EndTxn { producer_id, epoch, tv2, commit }
+            }
+        };
+        self.in_flight = true;
+        Some(request)
+    }
+
+    /// Ends the commit or abort call with `r`.
+    fn finish_end(&mut self, r: Result<(), Error>) -> Vec<Effect> {
+        if let Some(Op::End { replies, .. }) = self.op.take() {
+            for reply in replies {
+                let _ = reply.send(r.clone());
+            }
+        }
+        if r.is_ok() {
+            self.phase = Phase::Ready;
+            self.error = None;
+            self.added.clear();
+            self.started = false;
+        }
+        self.take_queued_abort()
+    }
+
+    /// Applies the outcome of the request `req` that [`Self::next_request`] gave.
+    pub(crate) fn on_outcome(&mut self, now_ms: i64, req: &TxnRequest, outcome: TxnOutcome) -> Vec<Effect> {
+        self.in_flight = false;
+        if let Some(c) = outcome.coordinator {
+            if req.to_group() {
+                if let TxnRequest::CommitOffsets { group, .. } = req {
+                    self.group_coordinator = Some((group.group_id.clone(), c));
+                }
+            } else {
+                self.coordinator = Some(c);
+            }
+        }
+        let answer = match outcome.result {
+            Ok(a) => a,
+            Err(e) => return self.on_error(now_ms, req, e),
+        };
+        match answer {
+            TxnAnswer::ProducerId { producer_id, epoch, tv2, supports_bump } => {
+                self.producer_id = producer_id;
+                self.epoch = epoch;
+                let mut effects = vec![Effect::SetProducerId(producer_id, epoch)];
+                match self.op.take() {
+                    Some(Op::Init { replies }) => {
+                        self.tv2 = tv2;
+                        self.supports_bump = supports_bump;
+                        self.phase = Phase::Ready;
+                        tracing::info!(
+                            transactional_id = %self.id,
+                            producer_id,
+                            epoch,
+                            protocol = if tv2 { 2 } else { 1 },
+                            "transactional producer initialised"
+                        );
+                        for r in replies {
+                            let _ = r.send(Ok(()));
+                        }
+                    }
+                    op @ Some(Op::End { .. }) => {
+                        self.op = op;
+                        self.bump_required = false;
+                        effects.extend(self.finish_end(Ok(())));
+                    }
+                    op => self.op = op,
+                }
+                effects
+            }
+            TxnAnswer::PartitionsAdded(results) => {
+                let mut retry = false;
+                let mut failure: Option<Error> = None;
+                for (tp, code) in results {
+                    if code == ErrorCode::NONE {
+                        self.added.insert(tp);
+                        self.started = true;
+                        continue;
+                    }
+                    let e = Error::broker(code, ApiKey::AddPartitionsToTxn, -1, tp.to_string(), None);
+                    match verdict(&e) {
+                        Verdict::Retry => retry = true,
+                        Verdict::FindCoordinator => {
+                            self.coordinator = None;
+                            retry = true;
+                        }
+                        _ if code == ErrorCode::OPERATION_NOT_ATTEMPTED => retry = true,
+                        _ => failure = failure.or(Some(e)),
+                    }
+                }
+                self.adding.clear();
+                if let Some(e) = failure {
+                    return self.on_error(now_ms, req, e);
+                }
+                if retry {
+                    self.retry_at_ms = now_ms + self.retry_backoff_ms;
+                }
+                Vec::new()
+            }
+            TxnAnswer::OffsetsAdded => {
+                self.started = true;
+                if let Some(Op::Offsets { added, .. }) = &mut self.op {
+                    *added = true;
+                }
+                Vec::new()
+            }
+            TxnAnswer::OffsetsCommitted(results) => {
+                let mut failure: Option<Error> = None;
+                let mut again: BTreeSet<TopicPartition> = BTreeSet::new();
+                for (tp, code) in results {
+                    if code == ErrorCode::NONE {
+                        continue;
+                    }
+                    let e = Error::broker(code, ApiKey::TxnOffsetCommit, -1, tp.to_string(), None);
+                    match verdict(&e) {
+                        Verdict::Retry => {
+                            again.insert(tp);
+                        }
+                        Verdict::FindCoordinator => {
+                            self.group_coordinator = None;
+                            again.insert(tp);
+                        }
+                        _ => failure = failure.or(Some(e)),
+                    }
+                }
+                if let Some(e) = failure {
+                    return self.on_error(now_ms, req, e);
+                }
+                // Under v2 the commit itself added the group.
+                self.started = true;
+                if again.is_empty() {
+                    if let Some(Op::Offsets { reply, .. }) = self.op.take() {
+                        let _ = reply.send(Ok(()));
+                    }
+                    return self.take_queued_abort();
+                }
+                if let Some(Op::Offsets { offsets, .. }) = &mut self.op {
+                    offsets.retain(|(tp, _)| again.contains(tp));
+                }
+                self.retry_at_ms = now_ms + self.retry_backoff_ms;
+                Vec::new()
+            }
+            TxnAnswer::Ended { producer_id, epoch } => {
+                let mut effects = Vec::new();
+                if producer_id >= 0 && self.tv2 {
+                    self.producer_id = producer_id;
+                    self.epoch = epoch;
+                    effects.push(Effect::SetProducerId(producer_id, epoch));
+                }
+                if self.bump_required && !self.tv2 {
+                    if let Some(Op::End { ended, .. }) = &mut self.op {
+                        *ended = true;
+                    }
+                    return effects;
+                }
+                effects.extend(self.finish_end(Ok(())));
+                effects
+            }
+        }
+    }
+
+    fn on_error(&mut self, now_ms: i64, req: &TxnRequest, e: Error) -> Vec<Effect> {
+        let v = verdict(&e);
+        tracing::debug!(transactional_id = %self.id, error = %e, ?v, "transactional request failed");
+        if matches!(req, TxnRequest::AddPartitions { .. }) {
+            self.adding.clear();
+        }
+        match v {
+            Verdict::Retry => {
+                self.retry_at_ms = now_ms + self.retry_backoff_ms;
+                Vec::new()
+            }
+            Verdict::FindCoordinator => {
+                if req.to_group() {
+                    self.group_coordinator = None;
+                } else {
+                    self.coordinator = None;
+                }
+                self.retry_at_ms = now_ms + self.retry_backoff_ms;
+                Vec::new()
+            }
+            Verdict::Fenced => {
+                let err = self.error_of(
+                    TransactionErrorKind::Fenced,
+                    "a newer producer with the same transactional.id fenced this one",
+                    Some(e),
+                );
+                self.enter_fatal(err);
+                Vec::new()
+            }
+            Verdict::AbortableWithBump if self.phase != Phase::Initializing && (self.supports_bump || self.tv2) => {
+                if !self.tv2 {
+                    self.bump_required = true;
+                }
+                self.abortable_or_fatal_in_abort(e)
+            }
+            Verdict::Abortable if self.phase != Phase::Initializing => self.abortable_or_fatal_in_abort(e),
+            _ => {
+                let err = self.error_of(TransactionErrorKind::Fatal, "the coordinator refused the request", Some(e));
+                self.enter_fatal(err);
+                Vec::new()
+            }
+        }
+    }
+
+    /// An abortable error, unless the abort itself failed, which is fatal.
+    fn abortable_or_fatal_in_abort(&mut self, e: Error) -> Vec<Effect> {
+        if self.phase == Phase::Aborting {
+            let err = self.error_of(TransactionErrorKind::Fatal, "the abort failed", Some(e));
+            self.enter_fatal(err);
+            return Vec::new();
+        }
+        let err = self.error_of(TransactionErrorKind::Abortable, "the transaction cannot commit; abort it", Some(e));
+        self.enter_abortable(err)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,401 @@
+//! Transactions end to end (issue 13): our transactional producer and our
+//! `read_committed` consumer, the same scenario bodies against real Apache
+//! Kafka (feature `real-kafka`: 4.4 with transactions v2, 4.4 formatted at
+//! `transaction.version=1`, and 4.0) and against broker-testkit.
+//!
+//! What users rely on, each checked by a body below:
+//! - committed records are read once by `read_committed`, aborted ones
+//!   never; `read_uncommitted` sees both;
+//! - an open transaction holds `read_committed` readers (and the LSO) back
+//!   until it ends;
+//! - a second producer with the same `transactional.id` fences the first:
+//!   its commit fails as fenced, and what it wrote is aborted;
+//! - offsets sent to a transaction are committed only if it commits;
+//! - a `Transaction` dropped without commit is aborted.
+
+#![cfg(feature = "real-kafka")]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use kafka_client::admin::{Admin, ListOffsetsOptions, NewTopic, OffsetSpec};
+use kafka_client::consumer::{
+    Consumer, ConsumerGroupMetadata, ConsumerRecord, IsolationLevel, OffsetAndMetadata, OffsetReset,
+};
+use kafka_client::producer::{Producer, ProducerRecord};
+use kafka_client::{TopicPartition, TransactionErrorKind};
+
+/// Bound of every wait in these tests.
+const WAIT: Duration = Duration::from_secs(60);
+
+async fn create_topic(bootstrap: &str, name: &str, partitions: i32) {
+    let admin = Admin::builder().bootstrap_servers(bootstrap).build().expect("admin");
+    admin
+        .create_topics(vec![NewTopic::new(name, partitions, 1)], Default::default())
+        .await
+        .expect("create topics")
+        .into_iter()
+        .for_each(|(t, r)| {
+            r.unwrap_or_else(|e| panic!("create {t}: {e}"));
+        });
+    // Wait until every partition has a leader that answers ListOffsets.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let specs: Vec<_> = (0..partitions).map(|p| (TopicPartition::new(name, p), OffsetSpec::Latest)).collect();
+        if let Ok(r) = admin.list_offsets(specs, ListOffsetsOptions::new()).await
+            && r.values().all(|v| v.is_ok())
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "topic {name} never became ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    admin.close().await.unwrap();
+}
+
+fn producer(bootstrap: &str, txn_id: &str) -> Producer {
+    Producer::builder().bootstrap_servers(bootstrap).transactional_id(txn_id).max_block(WAIT).build().expect("producer")
+}
+
+/// Reads `topic` from the beginning until `expect` records came and the
+/// end (the LSO under read_committed) is reached.
+async fn read(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+    level: IsolationLevel,
+    expect: usize,
+) -> Vec<ConsumerRecord> {
+    let c = Consumer::builder()
+        .bootstrap_servers(bootstrap)
+        .auto_offset_reset(OffsetReset::Earliest)
+        .isolation_level(level)
+        .build()
+        .expect("consumer");
+    let tps: Vec<TopicPartition> = (0..partitions).map(|p| TopicPartition::new(topic, p)).collect();
+    c.assign(tps.clone()).unwrap();
+    c.seek_to_beginning(&tps).unwrap();
+    let mut out = Vec::new();
+    let deadline = Instant::now() + WAIT;
+    while out.len() < expect {
+        assert!(Instant::now() < deadline, "{topic}: {} of {expect} records came ({level:?})", out.len());
+        out.extend(c.poll(Duration::from_millis(200)).await.unwrap());
+    }
+    // Anything beyond what was expected would come now.
+    out.extend(c.poll(Duration::from_millis(500)).await.unwrap());
+    c.close().await.unwrap();
+    out
+}
+
+fn values(records: &[ConsumerRecord]) -> BTreeSet<String> {
+    records.iter().map(|r| String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).into_owned()).collect()
+}
+
+async fn send_all(p: &Producer, topic: &str, prefix: &str, n: usize) {
+    let mut deliveries = Vec::new();
+    for i in 0..n {
+        let r = ProducerRecord::new(topic).key(format!("k{i}")).value(format!("{prefix}-{i}"));
+        deliveries.push(p.send(r).await.map_err(|e| e.error).expect("send"));
+    }
+    for d in deliveries {
+        d.await.expect("delivered");
+    }
+}
+
+/// Commits, aborts and commits again: read_committed sees the committed
+/// records once each, read_uncommitted sees all of them.
+async fn commit_and_abort(bootstrap: &str) {
+    let topic = "txn-visibility";
+    create_topic(bootstrap, topic, 3).await;
+    let p = producer(bootstrap, "txn-visibility-writer");
+    p.init_transactions().await.expect("init_transactions");
+    p.begin_transaction().await.unwrap();
+    send_all(&p, topic, "first", 10).await;
+    p.commit_transaction().await.expect("commit");
+    p.begin_transaction().await.unwrap();
+    send_all(&p, topic, "aborted", 5).await;
+    p.abort_transaction().await.expect("abort");
+    // The transaction value: dropped open, it aborts.
+    {
+        let txn = p.transaction().await.unwrap();
+        txn.send(ProducerRecord::new(topic).value("dropped-0")).await.map_err(|e| e.error).unwrap();
+        p.flush().await;
+    }
+    let txn = p.transaction().await.expect("the next transaction waits for the dropped one's abort");
+    for i in 0..3 {
+        txn.send(ProducerRecord::new(topic).key(format!("k{i}")).value(format!("third-{i}")))
+            .await
+            .map_err(|e| e.error)
+            .unwrap();
+    }
+    txn.commit().await.expect("commit");
+    // Outside a transaction nothing can be sent.
+    let refused = p.send(ProducerRecord::new(topic).value("outside")).await.expect_err("send outside a transaction");
+    assert!(matches!(refused.error, kafka_client::Error::IllegalState(_)), "{}", refused.error);
+    p.close().await.unwrap();
+
+    let committed = read(bootstrap, topic, 3, IsolationLevel::ReadCommitted, 13).await;
+    let expected: BTreeSet<String> =
+        (0..10).map(|i| format!("first-{i}")).chain((0..3).map(|i| format!("third-{i}"))).collect();
+    assert_eq!(committed.len(), 13, "read_committed: each committed record once");
+    assert_eq!(values(&committed), expected);
+    let all = read(bootstrap, topic, 3, IsolationLevel::ReadUncommitted, 19).await;
+    assert_eq!(all.len(), 19, "read_uncommitted sees aborted records too");
+    assert!(values(&all).contains("aborted-4") && values(&all).contains("dropped-0"));
+}
+
+/// An open transaction holds read_committed readers and the LSO back.
+async fn open_transaction_holds_the_lso(bootstrap: &str) {
+    let topic = "txn-lso";
+    create_topic(bootstrap, topic, 1).await;
+    let p = producer(bootstrap, "txn-lso-writer");
+    p.init_transactions().await.unwrap();
+    let txn = p.transaction().await.unwrap();
+    send_all(&p, topic, "open", 4).await;
+    let admin = Admin::builder().bootstrap_servers(bootstrap).build().unwrap();
+    let tp = TopicPartition::new(topic, 0);
+    let offsets = |level| {
+        let admin = &admin;
+        let tp = tp.clone();
+        async move {
+            let r = admin
+                .list_offsets([(tp.clone(), OffsetSpec::Latest)], ListOffsetsOptions::new().isolation_level(level))
+                .await
+                .unwrap();
+            r[&tp].as_ref().unwrap().offset
+        }
+    };
+    assert_eq!(offsets(IsolationLevel::ReadUncommitted).await, 4, "the high watermark");
+    assert_eq!(offsets(IsolationLevel::ReadCommitted).await, 0, "the LSO stays at the open transaction");
+    let c = Consumer::builder()
+        .bootstrap_servers(bootstrap)
+        .auto_offset_reset(OffsetReset::Earliest)
+        .isolation_level(IsolationLevel::ReadCommitted)
+        .build()
+        .unwrap();
+    c.assign([tp.clone()]).unwrap();
+    let mut seen = 0;
+    let until = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < until {
+        seen += c.poll(Duration::from_millis(200)).await.unwrap().len();
+    }
+    assert_eq!(seen, 0, "read_committed reads nothing of an open transaction");
+    txn.commit().await.unwrap();
+    // The commit marker takes an offset: the LSO is past it.
+    let deadline = Instant::now() + WAIT;
+    while seen < 4 {
+        assert!(Instant::now() < deadline, "the committed records never came");
+        seen += c.poll(Duration::from_millis(200)).await.unwrap().len();
+    }
+    assert_eq!(offsets(IsolationLevel::ReadCommitted).await, 5, "the LSO after the commit marker");
+    c.close().await.unwrap();
+    admin.close().await.unwrap();
+    p.close().await.unwrap();
+}
+
+/// A second producer with the same transactional.id fences the first.
+async fn zombies_are_fenced(bootstrap: &str) {
+    let topic = "txn-fencing";
+    create_topic(bootstrap, topic, 1).await;
+    let old = producer(bootstrap, "txn-fencing-writer");
+    old.init_transactions().await.unwrap();
+    old.begin_transaction().await.unwrap();
+    send_all(&old, topic, "zombie", 3).await;
+    let new = producer(bootstrap, "txn-fencing-writer");
+    // Registering the id again aborts the zombie's open transaction.
+    new.init_transactions().await.expect("the new producer takes over");
+    let e = old.commit_transaction().await.expect_err("the zombie cannot commit");
+    assert_eq!(e.transaction_error_kind(), Some(TransactionErrorKind::Fenced), "{e}");
+    let again = old.begin_transaction().await.expect_err("a fenced producer is done");
+    assert_eq!(again.transaction_error_kind(), Some(TransactionErrorKind::Fenced), "{again}");
+    new.begin_transaction().await.unwrap();
+    send_all(&new, topic, "live", 2).await;
+    new.commit_transaction().await.unwrap();
+    new.close().await.unwrap();
+    old.close_timeout(Duration::from_secs(5)).await.ok();
+    let committed = read(bootstrap, topic, 1, IsolationLevel::ReadCommitted, 2).await;
+    assert_eq!(values(&committed), ["live-0", "live-1"].map(String::from).into());
+}
+
+/// Consume-transform-produce: offsets sent to a transaction count only if
+/// it commits.
+async fn offsets_commit_with_the_transaction(bootstrap: &str) {
+    let (input, output, group) = ("txn-ctp-in", "txn-ctp-out", "txn-ctp-group");
+    create_topic(bootstrap, input, 2).await;
+    create_topic(bootstrap, output, 2).await;
+    let seed = Producer::builder().bootstrap_servers(bootstrap).build().unwrap();
+    send_all(&seed, input, "in", 20).await;
+    seed.close().await.unwrap();
+
+    let consumer = Consumer::builder()
+        .bootstrap_servers(bootstrap)
+        .group_id(group)
+        .enable_auto_commit(false)
+        .auto_offset_reset(OffsetReset::Earliest)
+        .isolation_level(IsolationLevel::ReadCommitted)
+        .build()
+        .unwrap();
+    consumer.subscribe([input]).unwrap();
+    let p = producer(bootstrap, "txn-ctp-writer");
+    p.init_transactions().await.unwrap();
+    let mut processed = 0;
+    let mut first = true;
+    let deadline = Instant::now() + WAIT;
+    while processed < 20 {
+        assert!(Instant::now() < deadline, "only {processed} of 20 input records processed");
+        let records = consumer.poll(Duration::from_millis(200)).await.unwrap();
+        if records.is_empty() {
+            continue;
+        }
+        let txn = p.transaction().await.unwrap();
+        let mut next = BTreeMap::new();
+        for r in records.iter() {
+            let v = String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).to_uppercase();
+            txn.send(ProducerRecord::new(output).value(v)).await.map_err(|e| e.error).unwrap();
+            next.insert(TopicPartition::new(r.topic.as_ref(), r.partition), OffsetAndMetadata::new(r.offset + 1));
+        }
+        let meta = consumer.group_metadata().expect("a group member");
+        assert!(meta.generation_id > 0 && !meta.member_id.is_empty(), "{meta:?}");
+        txn.send_offsets(next, &meta).await.expect("send offsets");
+        if first {
+            // The first batch is aborted: its offsets must not count, and
+            // it is read again.
+            first = false;
+            txn.abort().await.unwrap();
+            let committed = consumer.committed(&consumer.assignment().into_iter().collect::<Vec<_>>()).await.unwrap();
+            assert!(committed.values().all(Option::is_none), "an aborted transaction committed offsets: {committed:?}");
+            for tp in consumer.assignment() {
+                consumer.seek(&tp, 0).unwrap();
+            }
+            continue;
+        }
+        txn.commit().await.expect("commit");
+        processed += records.len();
+    }
+    let tps: Vec<TopicPartition> = (0..2).map(|p| TopicPartition::new(input, p)).collect();
+    let committed = consumer.committed(&tps).await.unwrap();
+    let total: i64 = committed.values().map(|o| o.as_ref().map_or(0, |o| o.offset)).sum();
+    assert_eq!(total, 20, "the committed offsets cover the input exactly: {committed:?}");
+    consumer.close().await.unwrap();
+    p.close().await.unwrap();
+    let out = read(bootstrap, output, 2, IsolationLevel::ReadCommitted, 20).await;
+    assert_eq!(out.len(), 20, "each input record's result once");
+    assert_eq!(values(&out), (0..20).map(|i| format!("IN-{i}")).collect());
+    // A stale member's commit is refused and the transaction is abortable.
+    let stale = ConsumerGroupMetadata {
+        group_id: group.into(),
+        generation_id: 999,
+        member_id: "gone".into(),
+        group_instance_id: None,
+    };
+    let p = producer(bootstrap, "txn-ctp-writer");
+    p.init_transactions().await.unwrap();
+    let txn = p.transaction().await.unwrap();
+    let e = txn
+        .send_offsets([(TopicPartition::new(input, 0), OffsetAndMetadata::new(1))], &stale)
+        .await
+        .expect_err("a stale generation cannot commit");
+    assert_eq!(e.transaction_error_kind(), Some(TransactionErrorKind::Abortable), "{e}");
+    txn.abort().await.expect("abort after an abortable error");
+    p.close().await.unwrap();
+}
+
+async fn all_bodies(bootstrap: &str) {
+    commit_and_abort(bootstrap).await;
+    open_transaction_holds_the_lso(bootstrap).await;
+    zombies_are_fenced(bootstrap).await;
+    offsets_commit_with_the_transaction(bootstrap).await;
+}
+
+#[cfg(feature = "real-kafka")]
+mod real {
+    use std::collections::BTreeSet;
+
+    use tests::real_kafka::{KafkaCluster, NEWEST, OLDEST};
+
+    /// The cluster's finalized `transaction.version`, as Kafka's own
+    /// `kafka-features describe` reports it: proof of which protocol the
+    /// bodies ran against.
+    fn transaction_version(kafka: &KafkaCluster) -> String {
+        let out = kafka
+            .java()
+            .args([
+                "org.apache.kafka.tools.FeatureCommand",
+                "--bootstrap-server",
+                &kafka.bootstrap_servers(),
+                "describe",
+            ])
+            .output()
+            .expect("kafka-features");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let line = text.lines().find(|l| l.contains("Feature: transaction.version")).unwrap_or_default();
+        line.split_whitespace()
+            .skip_while(|w| *w != "FinalizedVersionLevel:")
+            .nth(1)
+            .unwrap_or_else(|| panic!("no transaction.version in {text}"))
+            .to_string()
+    }
+
+    /// What Kafka wrote for `commit_and_abort`'s topic, read back with its
+    /// own kafka-dump-log: the producer epochs of the data batches and the
+    /// control markers. Under transactions v2 the coordinator bumps the
+    /// epoch at every EndTxn, so the four transactions' batches carry
+    /// distinct epochs; under v1 they share one. Either way every batch is
+    /// transactional and the markers are there: proof of which protocol our
+    /// producer spoke, from the broker's side.
+    fn written_by_commit_and_abort(kafka: &KafkaCluster) -> (BTreeSet<i64>, usize, usize) {
+        let class = if kafka.version() == OLDEST {
+            "kafka.tools.DumpLogSegments"
+        } else {
+            "org.apache.kafka.tools.DumpLogSegments"
+        };
+        let (mut epochs, mut commits, mut aborts) = (BTreeSet::new(), 0, 0);
+        for p in 0..3 {
+            let file = kafka.data_dir(1).expect("node 1").join(format!("txn-visibility-{p}/00000000000000000000.log"));
+            let out = kafka.java().args([class, "--deep-iteration", "--files"]).arg(&file).output().expect("dump-log");
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            for line in text.lines().filter(|l| l.starts_with("baseOffset:")) {
+                let field = |name: &str| {
+                    line.split_whitespace().skip_while(|w| *w != name).nth(1).unwrap_or_default().to_string()
+                };
+                assert_eq!(field("isTransactional:"), "true", "{line}");
+                if field("isControl:") == "false" {
+                    epochs.insert(field("producerEpoch:").parse::<i64>().expect("epoch"));
+                }
+            }
+            commits += text.matches("endTxnMarker: COMMIT").count();
+            aborts += text.matches("endTxnMarker: ABORT").count();
+        }
+        (epochs, commits, aborts)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn transactions_on_kafka_newest() {
+        let kafka = KafkaCluster::launch(NEWEST, 1).await.expect("kafka");
+        assert_eq!(transaction_version(&kafka), "2", "4.4 formats new clusters at transactions v2");
+        super::all_bodies(&kafka.bootstrap_servers()).await;
+        let (epochs, commits, aborts) = written_by_commit_and_abort(&kafka);
+        assert!(epochs.len() >= 3, "v2: an epoch per transaction, got {epochs:?}");
+        assert!(commits >= 2 && aborts >= 2, "markers: {commits} commits, {aborts} aborts");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn transactions_on_kafka_newest_at_transaction_version_1() {
+        let kafka = KafkaCluster::launch_formatted(NEWEST, 1, &[("transaction.version", "1")]).await.expect("kafka");
+        assert_eq!(transaction_version(&kafka), "1");
+        super::all_bodies(&kafka.bootstrap_servers()).await;
+        let (epochs, commits, aborts) = written_by_commit_and_abort(&kafka);
+        assert_eq!(epochs.len(), 1, "v1: one epoch for every transaction, got {epochs:?}");
+        assert!(commits >= 2 && aborts >= 2, "markers: {commits} commits, {aborts} aborts");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn transactions_on_kafka_oldest() {
+        let kafka = KafkaCluster::launch(OLDEST, 1).await.expect("kafka");
+        assert_eq!(transaction_version(&kafka), "2", "4.0 formats new clusters at transactions v2");
+        super::all_bodies(&kafka.bootstrap_servers()).await;
+        let (epochs, commits, aborts) = written_by_commit_and_abort(&kafka);
+        assert!(epochs.len() >= 3, "v2: an epoch per transaction, got {epochs:?}");
+        assert!(commits >= 2 && aborts >= 2, "markers: {commits} commits, {aborts} aborts");
+    }
+}
