@@ -307,6 +307,73 @@ async fn all_bodies(bootstrap: &str) {
     offsets_commit_with_the_transaction(bootstrap).await;
 }
 
+/// Runs the Java peer (tests/real-kafka/JavaPeer.java) on Kafka's newest
+/// client; returns its tab-separated output lines.
+#[cfg(feature = "real-kafka")]
+async fn java(args: &[&str]) -> Vec<Vec<String>> {
+    let args: Vec<String> = args.iter().map(|a| (*a).to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let mut cmd = tests::real_kafka::java_peer(tests::real_kafka::NEWEST).expect("java peer");
+        cmd.args(&args).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn java");
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while child.try_wait().expect("java").is_none() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("the Java peer ran longer than 120 s: {args:?}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let out = child.wait_with_output().expect("java output");
+        assert!(out.status.success(), "JavaPeer {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| l.split('\t').map(str::to_string).collect()).collect()
+    })
+    .await
+    .expect("java thread")
+}
+
+/// Java's transactional producer → our read_committed consumer, and ours →
+/// Java's read_committed consumer.
+#[cfg(feature = "real-kafka")]
+async fn java_peers(bootstrap: &str) {
+    let topic = "txn-from-java";
+    create_topic(bootstrap, topic, 3).await;
+    let lines = java(&["txproduce", bootstrap, topic, "java-writer", "30"]).await;
+    let committed: BTreeSet<String> = lines.iter().filter(|l| l[0] == "committed").map(|l| l[1].clone()).collect();
+    let aborted: BTreeSet<String> = lines.iter().filter(|l| l[0] == "aborted").map(|l| l[1].clone()).collect();
+    assert_eq!((committed.len(), aborted.len()), (20, 10), "{lines:?}");
+    let ours = read(bootstrap, topic, 3, IsolationLevel::ReadCommitted, 20).await;
+    assert_eq!(ours.len(), 20, "each committed Java record once");
+    assert_eq!(values(&ours), committed, "our read_committed reads what Java committed");
+    let all = read(bootstrap, topic, 3, IsolationLevel::ReadUncommitted, 30).await;
+    assert_eq!(values(&all), committed.union(&aborted).cloned().collect());
+
+    let topic = "txn-to-java";
+    create_topic(bootstrap, topic, 3).await;
+    let p = producer(bootstrap, "rust-writer");
+    p.init_transactions().await.unwrap();
+    let mut expected = BTreeSet::new();
+    for t in 0..6 {
+        let txn = p.transaction().await.unwrap();
+        let batch: Vec<String> = (0..5).map(|i| format!("r-{}", t * 5 + i)).collect();
+        for v in &batch {
+            txn.send(ProducerRecord::new(topic).key(v.clone()).value(v.clone())).await.map_err(|e| e.error).unwrap();
+        }
+        if t % 3 == 2 {
+            p.flush().await;
+            txn.abort().await.unwrap();
+        } else {
+            txn.commit().await.unwrap();
+            expected.extend(batch);
+        }
+    }
+    p.close().await.unwrap();
+    let lines = java(&["consume", bootstrap, topic, "20", "30000", "read_committed"]).await;
+    let read: Vec<String> = lines.iter().filter(|l| l[0] == "record").map(|l| l[4].clone()).collect();
+    assert_eq!(read.len(), 20, "Java's read_committed reads each committed record once: {read:?}");
+    assert_eq!(read.into_iter().collect::<BTreeSet<_>>(), expected);
+}
+
 #[cfg(feature = "real-kafka")]
 mod real {
     use std::collections::BTreeSet;
@@ -377,6 +444,7 @@ mod real {
         let (epochs, commits, aborts) = written_by_commit_and_abort(&kafka);
         assert!(epochs.len() >= 3, "v2: an epoch per transaction, got {epochs:?}");
         assert!(commits >= 2 && aborts >= 2, "markers: {commits} commits, {aborts} aborts");
+        super::java_peers(&kafka.bootstrap_servers()).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -384,6 +452,7 @@ mod real {
         let kafka = KafkaCluster::launch_formatted(NEWEST, 1, &[("transaction.version", "1")]).await.expect("kafka");
         assert_eq!(transaction_version(&kafka), "1");
         super::all_bodies(&kafka.bootstrap_servers()).await;
+        super::java_peers(&kafka.bootstrap_servers()).await;
         let (epochs, commits, aborts) = written_by_commit_and_abort(&kafka);
         assert_eq!(epochs.len(), 1, "v1: one epoch for every transaction, got {epochs:?}");
         assert!(commits >= 2 && aborts >= 2, "markers: {commits} commits, {aborts} aborts");
