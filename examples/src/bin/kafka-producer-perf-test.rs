@@ -38,8 +38,8 @@ const OPTS: &[Opt] = &[
     Opt::values("producer-props", "PROP-NAME=PROP-VALUE", "kafka producer related configuration properties like bootstrap.servers,client.id etc. These configs take precedence over those passed via --producer.config."),
     Opt::value("producer.config", "CONFIG-FILE", "producer config properties file."),
     Opt::optional("print-metrics", "yes|no", "print out metrics at the end of the test (the ones this tool measures: records sent and failed, send rate, latency)."),
-    Opt::value("transactional-id", "TRANSACTIONAL-ID", "The transactional id to use. Transactions are not supported by this client yet."),
-    Opt::value("transaction-duration-ms", "TRANSACTION-DURATION", "The max age of each transaction. Transactions are not supported by this client yet."),
+    Opt::value("transactional-id", "TRANSACTIONAL-ID", "The transactional id to use. This config takes precedence over the transactional.id specified via --producer.config or --producer-props. Note that if the transactional id is not specified while --transaction-duration-ms is provided, the default value for the transactional id will be performance-producer- followed by a random uuid."),
+    Opt::value("transaction-duration-ms", "TRANSACTION-DURATION", "The max age of each transaction. The commitTransaction will be called after this time has elapsed. The value should be greater than 0. If the transactional id is specified via --producer-props, --producer.config, or --transactional-id but --transaction-duration-ms is not specified, the default value will be 3000."),
 ];
 
 const TOOL: Tool = Tool {
@@ -77,6 +77,8 @@ struct Config {
     throughput: f64,
     props: Props,
     print_metrics: bool,
+    /// Commit after this long when transactional (`transactional.id` set).
+    transaction_duration: Option<Duration>,
 }
 
 fn required<'a>(args: &'a Args, name: &str) -> Result<&'a str, Failure> {
@@ -110,9 +112,6 @@ impl Config {
         if !args.has("producer-props") && !args.has("producer.config") {
             return Err(Failure::usage("Either --producer-props or --producer.config must be specified."));
         }
-        if args.has("transactional-id") || args.has("transaction-duration-ms") {
-            return Err(Failure::usage("transactions are not supported by this client yet"));
-        }
         let payload = if args.has("record-size") {
             match args.parse::<i64>("record-size")? {
                 Some(n) if n > 0 => Payload::Random(n as usize),
@@ -136,7 +135,20 @@ impl Config {
                 _ => return Err(Failure::usage(format!("--print-metrics takes yes or no, got '{v}'"))),
             },
         };
-        Ok(Config { topic, num_records, payload, throughput, props: producer_props(args)?, print_metrics })
+        let mut props = producer_props(args)?;
+        let duration = match args.parse::<i64>("transaction-duration-ms")? {
+            Some(ms) if ms <= 0 => return Err(Failure::usage("--transaction-duration-ms should be greater than zero")),
+            d => d,
+        };
+        if let Some(id) = args.value("transactional-id") {
+            props.set("transactional.id", id);
+        } else if duration.is_some() && props.get("transactional.id").is_none() {
+            props.set("transactional.id", format!("performance-producer-{}", random_uuid()));
+        }
+        // Kafka's default: a transactional run commits every 3 seconds.
+        let transaction_duration =
+            props.get("transactional.id").map(|_| Duration::from_millis(duration.unwrap_or(3000) as u64));
+        Ok(Config { topic, num_records, payload, throughput, props, print_metrics, transaction_duration })
     }
 }
 
@@ -155,6 +167,15 @@ fn producer_props(args: &Args) -> Result<Props, Failure> {
     }
     props.set_default("client.id", "perf-producer-client");
     Ok(props)
+}
+
+/// A random version-4 UUID in its usual text form.
+fn random_uuid() -> String {
+    let mut b: [u8; 16] = std::array::from_fn(|_| fastrand::u8(..));
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
 }
 
 fn read_payloads(path: &std::path::Path, delimiter: &str) -> Result<Vec<Bytes>, Failure> {
@@ -219,6 +240,11 @@ async fn run(cfg: Config) -> Result<ExitCode, Failure> {
     let stop = shutdown_signal();
     tokio::pin!(stop);
     let producer = Producer::from_properties(cfg.props.client_pairs()).build()?;
+    if cfg.transaction_duration.is_some() {
+        producer.init_transactions().await?;
+    }
+    // When the open transaction began (Kafka's transactionStartTime).
+    let mut transaction_start: Option<Instant> = None;
     let client_id = cfg.props.get("client.id").unwrap_or("perf-producer-client").to_string();
     let start = Instant::now();
     let (tx, rx) = mpsc::unbounded_channel();
@@ -244,6 +270,10 @@ async fn run(cfg: Config) -> Result<ExitCode, Failure> {
             Payload::Monotonic => Bytes::from(i.to_string()),
         };
         let bytes = payload.len();
+        if cfg.transaction_duration.is_some() && transaction_start.is_none() {
+            producer.begin_transaction().await?;
+            transaction_start = Some(Instant::now());
+        }
         let record = ProducerRecord::new(topic.clone()).value(payload);
         let sent = Instant::now();
         let accepted = tokio::select! {
@@ -259,6 +289,12 @@ async fn run(cfg: Config) -> Result<ExitCode, Failure> {
                 break;
             }
         }
+        if let (Some(d), Some(t)) = (cfg.transaction_duration, transaction_start)
+            && t.elapsed() >= d
+        {
+            producer.commit_transaction().await?;
+            transaction_start = None;
+        }
         if let Some(wait) = throttler.delay(i + 1, Instant::now()) {
             tokio::select! {
                 s = &mut stop => { stopped = Some(s); break }
@@ -267,6 +303,9 @@ async fn run(cfg: Config) -> Result<ExitCode, Failure> {
         }
     }
 
+    if transaction_start.is_some() && stopped.is_none() && send_error.is_none() {
+        producer.commit_transaction().await?;
+    }
     // Kafka closes the producer before the summary, unless metrics are
     // printed (then it flushes, prints, and closes).
     let close_timeout = if stopped.is_some() { Duration::from_secs(5) } else { Duration::from_secs(3600) };
