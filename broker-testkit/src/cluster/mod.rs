@@ -420,12 +420,23 @@ impl Core {
 
     /// Hands out a fresh producer id (recorded on disk when there is one).
     pub fn allocate_producer_id(&mut self) -> i64 {
-        let id = self.next_producer_id;
-        self.next_producer_id += 1;
-        if let Some(s) = &mut self.storage {
-            s.producer_id_allocated(self.next_producer_id);
-        }
-        id
+        let (_, mut alloc) = self.txns_with_ids();
+        alloc()
+    }
+
+    /// The transaction coordinator, with the producer-id allocator its
+    /// decisions may need.
+    pub fn txns_with_ids(&mut self) -> (&mut TransactionCoordinator, impl FnMut() -> i64 + '_) {
+        let Core { txns, next_producer_id, storage, .. } = self;
+        let alloc = move || {
+            let id = *next_producer_id;
+            *next_producer_id += 1;
+            if let Some(s) = storage.as_mut() {
+                s.producer_id_allocated(*next_producer_id);
+            }
+            id
+        };
+        (txns, alloc)
     }
 
     /// Stops broker `id`: its replicas leave the ISR and leadership moves.

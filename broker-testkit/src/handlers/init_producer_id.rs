@@ -59,14 +59,6 @@ fn transactional(
             Some(_) => {}
         }
     }
-    let Core { txns, next_producer_id, storage, .. } = core;
-    let mut alloc = || {
-        let id = *next_producer_id;
-        *next_producer_id += 1;
-        if let Some(s) = storage.as_mut() {
-            s.producer_id_allocated(*next_producer_id);
-        }
-        id
-    };
+    let (txns, mut alloc) = core.txns_with_ids();
     txns.init_producer_id(tid, req.transaction_timeout_ms, expected, ctx.now_ms, &mut alloc)
 }

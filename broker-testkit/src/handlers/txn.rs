@@ -195,24 +195,9 @@ pub fn add_offsets(core: &mut Core, ctx: &RequestCtx, req: AddOffsetsToTxnReques
 pub fn end(core: &mut Core, ctx: &RequestCtx, req: EndTxnRequest) -> ResponseBody {
     let tv2 = ctx.version >= FIRST_TV2_END_TXN && core.transaction_version() >= 2;
     let result = route(core, ctx, &req.transactional_id).and_then(|()| {
-        let Core { txns, next_producer_id, storage, .. } = core;
-        let mut alloc = || {
-            let id = *next_producer_id;
-            *next_producer_id += 1;
-            if let Some(s) = storage.as_mut() {
-                s.producer_id_allocated(*next_producer_id);
-            }
-            id
-        };
-        txns.end_txn(
-            &req.transactional_id,
-            req.producer_id,
-            req.producer_epoch,
-            req.committed,
-            tv2,
-            ctx.now_ms,
-            &mut alloc,
-        )
+        let (txns, mut alloc) = core.txns_with_ids();
+        let producer = (req.producer_id, req.producer_epoch);
+        txns.end_txn(&req.transactional_id, producer, req.committed, tv2, ctx.now_ms, &mut alloc)
     });
     let resp = match result {
         Ok((producer_id, producer_epoch)) => EndTxnResponse { producer_id, producer_epoch, ..Default::default() },

@@ -354,7 +354,8 @@ impl TransactionCoordinator {
         Ok(())
     }
 
-    /// EndTxn: commits (`commit`) or aborts the transaction and returns the
+    /// EndTxn: the producer named by its id and epoch commits (`commit`) or
+    /// aborts the transaction; returns the
     /// producer id and epoch the client is to use next. `tv2` is
     /// transaction version 2 (EndTxn v5 on a cluster at level 2): the epoch
     /// is bumped on every end, a retry with the previous epoch is
@@ -363,8 +364,7 @@ impl TransactionCoordinator {
     pub fn end_txn(
         &mut self,
         transactional_id: &str,
-        pid: i64,
-        epoch: i16,
+        (pid, epoch): (i64, i16),
         commit: bool,
         tv2: bool,
         now_ms: i64,
@@ -481,9 +481,7 @@ impl TransactionCoordinator {
 /// bumped (not past `i16::MAX`) and the markers carry the bumped epoch, so
 /// the fenced producer's later batches are refused by every partition.
 fn fence_and_abort(txn: &mut TxnMetadata, now_ms: i64) {
-    if txn.producer_epoch < i16::MAX {
-        txn.producer_epoch += 1;
-    }
+    txn.producer_epoch = txn.producer_epoch.saturating_add(1);
     txn.last_producer_epoch = NO_PRODUCER_EPOCH;
     let marker_producer = (txn.producer_id, txn.producer_epoch);
     txn.prepare_end(false, marker_producer, now_ms);

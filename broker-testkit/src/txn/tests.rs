@@ -96,7 +96,7 @@ fn init_during_a_transaction_aborts_it_and_asks_for_a_retry() {
     assert_eq!(init(&mut c, &mut ids, "t"), Ok((pid, 2)));
     // The fenced producer is refused everywhere.
     assert_eq!(c.add_partitions("t", pid, 0, &[tp("a", 0)], T0), Err(ErrorCode::PRODUCER_FENCED));
-    assert_eq!(c.end_txn("t", pid, 0, true, false, T0, &mut || 0), Err(ErrorCode::PRODUCER_FENCED));
+    assert_eq!(c.end_txn("t", (pid, 0), true, false, T0, &mut || 0), Err(ErrorCode::PRODUCER_FENCED));
     assert_eq!(c.add_partitions("t", 5, 2, &[tp("a", 0)], T0), Err(ErrorCode::INVALID_PRODUCER_ID_MAPPING));
     assert_eq!(c.add_partitions("u", pid, 2, &[tp("a", 0)], T0), Err(ErrorCode::INVALID_PRODUCER_ID_MAPPING));
 }
@@ -106,23 +106,23 @@ fn tv1_commit_writes_markers_with_the_same_epoch_and_a_retry_succeeds() {
     let (mut c, mut ids) = coordinator();
     let (pid, epoch) = init(&mut c, &mut ids, "t").unwrap();
     // Commit with nothing open is refused; so is the abort under version 1.
-    assert_eq!(c.end_txn("t", pid, epoch, true, false, T0, &mut || 0), Err(ErrorCode::INVALID_TXN_STATE));
-    assert_eq!(c.end_txn("t", pid, epoch, false, false, T0, &mut || 0), Err(ErrorCode::INVALID_TXN_STATE));
+    assert_eq!(c.end_txn("t", (pid, epoch), true, false, T0, &mut || 0), Err(ErrorCode::INVALID_TXN_STATE));
+    assert_eq!(c.end_txn("t", (pid, epoch), false, false, T0, &mut || 0), Err(ErrorCode::INVALID_TXN_STATE));
     c.add_partitions("t", pid, epoch, &[tp("a", 0)], T0 + 5).unwrap();
     let m = c.get("t").unwrap();
     assert_eq!((m.state, m.start_ms), (TxnState::Ongoing, T0 + 5));
-    assert_eq!(c.end_txn("t", pid, epoch, true, false, T0, &mut || 0), Ok((pid, epoch)));
+    assert_eq!(c.end_txn("t", (pid, epoch), true, false, T0, &mut || 0), Ok((pid, epoch)));
     assert_eq!(c.get("t").unwrap().marker_producer, (pid, epoch));
     // Adding or ending while the markers are written waits.
     assert_eq!(c.add_partitions("t", pid, epoch, &[tp("a", 1)], T0), Err(ErrorCode::CONCURRENT_TRANSACTIONS));
-    assert_eq!(c.end_txn("t", pid, epoch, true, false, T0, &mut || 0), Err(ErrorCode::CONCURRENT_TRANSACTIONS));
-    assert_eq!(c.end_txn("t", pid, epoch, false, false, T0, &mut || 0), Err(ErrorCode::INVALID_TXN_STATE));
+    assert_eq!(c.end_txn("t", (pid, epoch), true, false, T0, &mut || 0), Err(ErrorCode::CONCURRENT_TRANSACTIONS));
+    assert_eq!(c.end_txn("t", (pid, epoch), false, false, T0, &mut || 0), Err(ErrorCode::INVALID_TXN_STATE));
     write_markers(&mut c, "t");
     let m = c.get("t").unwrap();
     assert_eq!((m.state, m.partitions.len()), (TxnState::CompleteCommit, 0));
     // A retry of the commit succeeds; the opposite outcome does not.
-    assert_eq!(c.end_txn("t", pid, epoch, true, false, T0, &mut || 0), Ok((pid, epoch)));
-    assert_eq!(c.end_txn("t", pid, epoch, false, false, T0, &mut || 0), Err(ErrorCode::INVALID_TXN_STATE));
+    assert_eq!(c.end_txn("t", (pid, epoch), true, false, T0, &mut || 0), Ok((pid, epoch)));
+    assert_eq!(c.end_txn("t", (pid, epoch), false, false, T0, &mut || 0), Err(ErrorCode::INVALID_TXN_STATE));
 }
 
 #[test]
@@ -145,20 +145,20 @@ fn tv2_end_bumps_the_epoch_and_recognises_retries() {
     let (pid, e0) = init(&mut c, &mut ids, "t").unwrap();
     c.verify_partition("t", pid, e0, &tp("a", 0), true, T0).unwrap();
     assert_eq!(c.get("t").unwrap().state, TxnState::Ongoing);
-    assert_eq!(c.end_txn("t", pid, e0, true, true, T0, &mut || ids.alloc()), Ok((pid, e0 + 1)));
+    assert_eq!(c.end_txn("t", (pid, e0), true, true, T0, &mut || ids.alloc()), Ok((pid, e0 + 1)));
     // Markers carry the new epoch.
     assert_eq!(c.get("t").unwrap().marker_producer, (pid, e0 + 1));
     write_markers(&mut c, "t");
     // A retry with the old epoch gets the same answer.
-    assert_eq!(c.end_txn("t", pid, e0, true, true, T0, &mut || ids.alloc()), Ok((pid, e0 + 1)));
-    assert_eq!(c.end_txn("t", pid, e0, false, true, T0, &mut || ids.alloc()), Err(ErrorCode::INVALID_TXN_STATE));
+    assert_eq!(c.end_txn("t", (pid, e0), true, true, T0, &mut || ids.alloc()), Ok((pid, e0 + 1)));
+    assert_eq!(c.end_txn("t", (pid, e0), false, true, T0, &mut || ids.alloc()), Err(ErrorCode::INVALID_TXN_STATE));
     // A commit with nothing open is refused; an abort is allowed and bumps.
-    assert_eq!(c.end_txn("t", pid, e0 + 1, true, true, T0, &mut || ids.alloc()), Err(ErrorCode::INVALID_TXN_STATE));
-    assert_eq!(c.end_txn("t", pid, e0 + 1, false, true, T0, &mut || ids.alloc()), Ok((pid, e0 + 2)));
+    assert_eq!(c.end_txn("t", (pid, e0 + 1), true, true, T0, &mut || ids.alloc()), Err(ErrorCode::INVALID_TXN_STATE));
+    assert_eq!(c.end_txn("t", (pid, e0 + 1), false, true, T0, &mut || ids.alloc()), Ok((pid, e0 + 2)));
     c.maybe_complete("t", T0);
     assert_eq!(c.get("t").unwrap().state, TxnState::CompleteAbort);
     // Older epochs are fenced.
-    assert_eq!(c.end_txn("t", pid, e0, false, true, T0, &mut || ids.alloc()), Err(ErrorCode::PRODUCER_FENCED));
+    assert_eq!(c.end_txn("t", (pid, e0), false, true, T0, &mut || ids.alloc()), Err(ErrorCode::PRODUCER_FENCED));
 }
 
 #[test]
@@ -168,7 +168,7 @@ fn tv2_end_with_an_exhausted_epoch_rotates_the_producer_id() {
     let last = i16::MAX - 1;
     c.txns.get_mut("t").unwrap().producer_epoch = last;
     c.verify_partition("t", pid, last, &tp("a", 0), true, T0).unwrap();
-    let (new_pid, new_epoch) = c.end_txn("t", pid, last, false, true, T0, &mut || ids.alloc()).unwrap();
+    let (new_pid, new_epoch) = c.end_txn("t", (pid, last), false, true, T0, &mut || ids.alloc()).unwrap();
     assert_ne!(new_pid, pid);
     assert_eq!(new_epoch, 0);
     // The markers go out under the old id with the last epoch.
