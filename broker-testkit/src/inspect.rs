@@ -51,6 +51,10 @@ pub struct BatchInfo {
     pub max_timestamp: i64,
     /// Size in bytes.
     pub size_bytes: usize,
+    /// Whether the batch belongs to a transaction.
+    pub transactional: bool,
+    /// Whether it is a control batch (a transaction marker).
+    pub control: bool,
 }
 
 impl BatchInfo {
@@ -68,6 +72,8 @@ impl BatchInfo {
             timestamp_type: h.timestamp_type(),
             max_timestamp: h.max_timestamp,
             size_bytes: h.size(),
+            transactional: h.is_transactional(),
+            control: h.is_control(),
         }
     }
 }

@@ -453,6 +453,8 @@ impl Core {
                 p.broker_stopped(id, now_ms, &online, unclean);
             }
         }
+        // Markers waiting for a leader may have one now.
+        self.drive_txn_markers(now_ms);
         let mut ready = self.wake(now_ms);
         self.ready.append(&mut ready);
         self.flush_storage();
@@ -473,6 +475,8 @@ impl Core {
                 p.broker_started(id, now_ms, &online, unclean);
             }
         }
+        // Markers waiting for a leader may have one now.
+        self.drive_txn_markers(now_ms);
         let mut ready = self.wake(now_ms);
         self.ready.append(&mut ready);
         self.flush_storage();
@@ -491,6 +495,8 @@ impl Core {
             return Err(format!("broker {broker} is not an online in-sync replica of {topic}-{partition}"));
         }
         p.elect(now_ms, &online, false, Some(broker));
+        // Markers waiting for a leader may have one now.
+        self.drive_txn_markers(now_ms);
         let mut ready = self.wake(now_ms);
         self.ready.append(&mut ready);
         self.flush_storage();
@@ -517,6 +523,8 @@ impl Core {
             return Err(format!("broker {broker} has no replica of {topic}-{partition}"));
         }
         p.set_stalled(broker, stalled, now_ms, &online);
+        // Markers waiting for a leader may have one now.
+        self.drive_txn_markers(now_ms);
         let mut ready = self.wake(now_ms);
         self.ready.append(&mut ready);
         self.flush_storage();

@@ -629,3 +629,26 @@ fn a_new_leader_rebuilds_open_and_aborted_transactions_from_its_log() {
     assert_eq!(code(end_txn(&mut h, END_TXN_V1, TID, pid, epoch, true).error_code), ErrorCode::NONE);
     assert_eq!(h.partition("t", 0).last_stable_offset(), 7);
 }
+
+#[test]
+fn a_marker_for_a_partition_without_leader_waits_for_one() {
+    let mut h = cluster(2, 1);
+    h.topic("u", &[&[2]], &[]);
+    let (pid, epoch) = init_ok(&mut h, TID);
+    assert_eq!(add_partitions(&mut h, TID, pid, epoch, &[("t", 0), ("u", 0)]), vec![ErrorCode::NONE; 2]);
+    let mut req = produce_request(1, 30_000, "u", 0, txn_batch(pid, epoch, 0, 1, "u"));
+    req.transactional_id = Some(TID.into());
+    let id = h.send(2, PRODUCE_V, req);
+    assert_eq!(code(h.produce_answer(id).error_code), ErrorCode::NONE);
+    h.stop(2);
+    // EndTxn is answered once the decision is taken; the markers follow.
+    assert_eq!(code(end_txn(&mut h, END_TXN_V1, TID, pid, epoch, true).error_code), ErrorCode::NONE);
+    assert_eq!(state(&h, TID).0, TxnState::PrepareCommit);
+    assert_eq!(markers(&h, 0), vec![(0, ControlRecordType::Commit, pid, epoch)]);
+    let c = coordinator_of(&mut h, TID);
+    assert_eq!(code(init(&mut h, c, INIT_V, TID, (-1, -1)).error_code), ErrorCode::CONCURRENT_TRANSACTIONS);
+    h.start(2);
+    assert_eq!(state(&h, TID).0, TxnState::CompleteCommit);
+    let p = h.partition("u", 0);
+    assert_eq!((p.leader, p.last_stable_offset(), p.log_end_offset()), (2, 2, 2));
+}
