@@ -437,6 +437,18 @@ pub fn describe_broker(broker_id: i32, settings: &BrokerSettings, defaults: &Top
         "Partitions of __consumer_offsets, which place group coordinators.",
     );
     fixed(
+        "transaction.state.log.num.partitions",
+        settings.transaction_state_partitions.to_string(),
+        ConfigType::Int,
+        "Partitions of __transaction_state, which place transaction coordinators.",
+    );
+    fixed(
+        "transaction.max.timeout.ms",
+        settings.transaction_max_timeout_ms.to_string(),
+        ConfigType::Int,
+        "Longest transaction timeout a producer may ask for.",
+    );
+    fixed(
         "group.initial.rebalance.delay.ms",
         settings.group_initial_rebalance_delay_ms.to_string(),
         ConfigType::Int,
@@ -517,6 +529,19 @@ pub struct BrokerSettings {
     pub group_max_session_timeout_ms: i64,
     /// `socket.request.max.bytes` (default 104857600).
     pub max_request_bytes: usize,
+    /// `transaction.state.log.num.partitions` (Kafka: 50; testkit default 50).
+    pub transaction_state_partitions: i32,
+    /// `transaction.state.log.replication.factor` (Kafka: 3; capped at the
+    /// number of brokers).
+    pub transaction_state_replication_factor: i16,
+    /// `transaction.max.timeout.ms` (default 900000): the longest
+    /// transaction timeout a producer may ask for.
+    pub transaction_max_timeout_ms: i32,
+    /// The finalized level of the `transaction.version` feature (0–2;
+    /// default 2, as a new Kafka 4.x cluster). At 2, Produce v12+ adds
+    /// partitions to a transaction implicitly, TxnOffsetCommit v5+ adds the
+    /// group, and EndTxn v5 bumps the producer epoch (KIP-890).
+    pub transaction_version: i16,
 }
 
 impl Default for BrokerSettings {
@@ -532,6 +557,10 @@ impl Default for BrokerSettings {
             group_min_session_timeout_ms: 100,
             group_max_session_timeout_ms: 1_800_000,
             max_request_bytes: 104_857_600,
+            transaction_state_partitions: 50,
+            transaction_state_replication_factor: 3,
+            transaction_max_timeout_ms: 900_000,
+            transaction_version: 2,
         }
     }
 }

@@ -51,6 +51,10 @@ pub struct BatchInfo {
     pub max_timestamp: i64,
     /// Size in bytes.
     pub size_bytes: usize,
+    /// Whether the batch belongs to a transaction.
+    pub transactional: bool,
+    /// Whether it is a control batch (a transaction marker).
+    pub control: bool,
 }
 
 impl BatchInfo {
@@ -68,6 +72,48 @@ impl BatchInfo {
             timestamp_type: h.timestamp_type(),
             max_timestamp: h.max_timestamp,
             size_bytes: h.size(),
+            transactional: h.is_transactional(),
+            control: h.is_control(),
+        }
+    }
+}
+
+/// A transactional id as its coordinator holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransactionView {
+    /// The transactional id.
+    pub transactional_id: String,
+    /// The current producer id.
+    pub producer_id: i64,
+    /// The current producer epoch.
+    pub producer_epoch: i16,
+    /// Kafka's state name: `Empty`, `Ongoing`, `PrepareCommit`,
+    /// `PrepareAbort`, `CompleteCommit` or `CompleteAbort`.
+    pub state: String,
+    /// The partitions of the current transaction, sorted (a group's
+    /// offsets appear as its `__consumer_offsets` partition).
+    pub partitions: Vec<(String, i32)>,
+    /// The transaction timeout the producer asked for, in milliseconds.
+    pub timeout_ms: i32,
+    /// When the current transaction started (cluster clock), or -1.
+    pub start_ms: i64,
+    /// The broker coordinating the id (the leader of its
+    /// `__transaction_state` partition), or -1.
+    pub coordinator: i32,
+}
+
+impl TransactionView {
+    /// Summarises a transactional id's metadata.
+    pub fn from_metadata(m: &crate::txn::TxnMetadata, coordinator: i32) -> Self {
+        TransactionView {
+            transactional_id: m.transactional_id.clone(),
+            producer_id: m.producer_id,
+            producer_epoch: m.producer_epoch,
+            state: m.state.name().to_string(),
+            partitions: m.partitions.iter().cloned().collect(),
+            timeout_ms: m.timeout_ms,
+            start_ms: m.start_ms,
+            coordinator,
         }
     }
 }

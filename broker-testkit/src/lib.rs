@@ -4,7 +4,8 @@
 //!
 //! It speaks the real protocol (Apache Kafka 4.4.0's versions), keeps record
 //! batches byte for byte as clients wrote them, replicates between brokers,
-//! elects leaders, runs classic consumer groups, and lets a test break it on
+//! elects leaders, runs classic consumer groups and transactions (a
+//! transaction coordinator, markers, read_committed fetches), and lets a test break it on
 //! purpose: stop, restart or isolate brokers, stall followers, move leaders,
 //! and inject errors, delays and dropped connections per request.
 //!
@@ -22,7 +23,8 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Transactions and SASL are out of scope: their APIs are not advertised.
+//! SASL is out of scope: its APIs are not advertised. Transaction state
+//! lives in memory and does not survive a restart of the cluster.
 #![warn(missing_docs)]
 #![warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
@@ -38,8 +40,9 @@ pub mod persist;
 mod server;
 pub mod storage;
 mod testkit;
+pub mod txn;
 
 pub use faults::{Fault, FaultAction, FaultHandle};
-pub use inspect::{BatchInfo, PartitionState};
+pub use inspect::{BatchInfo, PartitionState, TransactionView};
 pub use server::RequestStats;
 pub use testkit::{Cluster, ClusterBuilder, TestkitError, TopicSpec};

@@ -28,7 +28,7 @@ use kafka_protocol::Uuid;
 
 use crate::cluster::partition::{NO_LEADER, Partition, Replica};
 use crate::cluster::producer_state::ProducerStates;
-use crate::cluster::topic::{self, CONSUMER_OFFSETS, Topic};
+use crate::cluster::topic::{self, Topic};
 use crate::cluster::{BrokerInfo, Core, group_config};
 use crate::config::{BrokerSettings, EffectiveTopicConfig, TopicDefaults, TopicOverrides};
 use crate::group::{GroupCoordinator, GroupEvent, GroupSnapshot};
@@ -408,15 +408,13 @@ pub fn open(
                 high_watermark: 0,
                 leader_epoch_start_offset: 0,
                 producers: ProducerStates::new(),
+                txns: crate::cluster::partition_txns::PartitionTxns::new(),
             };
             if p.leader == NO_LEADER || !online(p.leader) {
                 p.elect(now_ms, &online, cfg.unclean_leader_election, None);
             }
             p.high_watermark = hw.min(p.log_end_offset());
-            p.producers = match p.leader_log() {
-                Some(log) => ProducerStates::rebuild(log.batches_from(log.log_start_offset()).map(|b| b.header())),
-                None => ProducerStates::new(),
-            };
+            p.rebuild_leader_state();
             for b in replicas {
                 if b != p.leader {
                     p.truncate_follower(b, now_ms);
@@ -429,7 +427,7 @@ pub fn open(
         core.topics.insert(
             name.clone(),
             Topic {
-                internal: mt.internal || name == CONSUMER_OFFSETS,
+                internal: mt.internal || topic::is_internal(&name),
                 name,
                 id: mt.id,
                 partitions,

@@ -16,7 +16,7 @@ use crate::cluster::{BrokerInfo, Core, topic};
 use crate::config::{self, BrokerSettings, TopicOverrides};
 use crate::faults::{Fault, FaultHandle, Faults};
 use crate::group::GroupView;
-use crate::inspect::{BatchInfo, PartitionState};
+use crate::inspect::{BatchInfo, PartitionState, TransactionView};
 use crate::persist;
 use crate::server::{self, Clock, Command, RequestStats, RunState, Shared};
 
@@ -199,6 +199,29 @@ impl ClusterBuilder {
     /// `group.max.session.timeout.ms` (default 30 minutes).
     pub fn group_max_session_timeout(mut self, d: Duration) -> Self {
         self.settings.group_max_session_timeout_ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        self
+    }
+
+    /// The finalized `transaction.version` feature level, 0–2 (default 2,
+    /// as a new Kafka 4.x cluster; values above 2 count as 2). At 2 the
+    /// cluster speaks KIP-890's transaction protocol to clients that use
+    /// it (implicit partition adds from Produce v12, epoch bump on EndTxn
+    /// v5); at 1 or 0 clients are told to use the classic one.
+    pub fn transaction_version(mut self, level: i16) -> Self {
+        self.settings.transaction_version = level.clamp(0, crate::handlers::api_versions::MAX_TRANSACTION_VERSION);
+        self
+    }
+
+    /// `transaction.state.log.num.partitions` (default 50).
+    pub fn transaction_state_partitions(mut self, n: i32) -> Self {
+        self.settings.transaction_state_partitions = n.max(1);
+        self
+    }
+
+    /// `transaction.max.timeout.ms` (default 15 minutes): InitProducerId
+    /// with a longer transaction timeout gets INVALID_TRANSACTION_TIMEOUT.
+    pub fn transaction_max_timeout(mut self, d: Duration) -> Self {
+        self.settings.transaction_max_timeout_ms = i32::try_from(d.as_millis()).unwrap_or(i32::MAX);
         self
     }
 
@@ -606,6 +629,81 @@ impl Cluster {
         let group = group.to_string();
         self.with_core(move |core, _| core.groups.committed(&group).into_iter().map(|(tp, o)| (tp, o.offset)).collect())
             .await
+    }
+
+    /// A group's offsets held pending by open transactions: (topic,
+    /// partition) → (producer id, offset). They become committed offsets
+    /// when their transaction commits.
+    pub async fn pending_transactional_offsets(
+        &self,
+        group: &str,
+    ) -> Result<BTreeMap<(String, i32), (i64, i64)>, TestkitError> {
+        let group = group.to_string();
+        self.with_core(move |core, _| core.groups.pending_txn_offsets(&group)).await
+    }
+
+    /// A transactional id's state as its coordinator holds it, if the id
+    /// is known.
+    pub async fn transaction(&self, transactional_id: &str) -> Result<Option<TransactionView>, TestkitError> {
+        let tid = transactional_id.to_string();
+        self.with_core(move |core, now| {
+            let coordinator = core.txn_coordinator_for(&tid, now).unwrap_or(-1);
+            core.txns.get(&tid).map(|m| TransactionView::from_metadata(m, coordinator))
+        })
+        .await
+    }
+
+    /// The broker coordinating `transactional_id` (creating
+    /// `__transaction_state` if needed), or None while its partition has no
+    /// leader.
+    pub async fn transaction_coordinator(&self, transactional_id: &str) -> Result<Option<i32>, TestkitError> {
+        let tid = transactional_id.to_string();
+        self.with_core(move |core, now| core.txn_coordinator_for(&tid, now)).await
+    }
+
+    /// Moves the coordination of `transactional_id` to `broker` (an online
+    /// in-sync replica of its `__transaction_state` partition) by moving
+    /// that partition's leadership. The new coordinator serves the same
+    /// state; clients on the old one get NOT_COORDINATOR.
+    pub async fn move_transaction_coordinator(&self, transactional_id: &str, broker: i32) -> Result<(), TestkitError> {
+        let tid = transactional_id.to_string();
+        self.with_core(move |core, now| {
+            core.txn_coordinator_for(&tid, now);
+            let parts = core.topics.get(topic::TRANSACTION_STATE).map_or(1, |t| t.partitions.len() as i32);
+            core.move_leader(topic::TRANSACTION_STATE, topic::txn_partition_for(&tid, parts), broker, now)
+        })
+        .await?
+        .map_err(TestkitError::Refused)
+    }
+
+    /// Holds back (or, with `false`, lets through) transaction markers:
+    /// while held, a transaction that ends stays in PrepareCommit or
+    /// PrepareAbort, its partitions' last stable offset stays where it was,
+    /// and requests for its transactional id get CONCURRENT_TRANSACTIONS.
+    pub async fn hold_transaction_markers(&self, held: bool) -> Result<(), TestkitError> {
+        self.with_core(move |core, now| {
+            core.txn_markers_held = held;
+            core.drive_txn_markers(now);
+            let mut ready = core.wake_parked(now);
+            core.ready.append(&mut ready);
+        })
+        .await
+    }
+
+    /// A partition's last stable offset (what read_committed consumers
+    /// read up to) and its open transactions: producer id → first offset.
+    pub async fn last_stable_offset(
+        &self,
+        topic: &str,
+        partition: i32,
+    ) -> Result<(i64, BTreeMap<i64, i64>), TestkitError> {
+        let topic = topic.to_string();
+        self.with_core(move |core, _| {
+            let p = core.topics.get(&topic).and_then(|t| t.partition(partition))?;
+            Some((p.last_stable_offset(), p.txns.open().clone()))
+        })
+        .await?
+        .ok_or_else(|| TestkitError::Refused(format!("no partition {partition}")))
     }
 
     /// A group's state and members, if it exists.

@@ -11,6 +11,7 @@
 //! in as milliseconds; nothing here reads a clock or touches a socket.
 
 pub mod partition;
+pub mod partition_txns;
 pub mod producer_state;
 pub mod topic;
 pub mod validate;
@@ -28,8 +29,9 @@ use crate::config::{BrokerSettings, TopicDefaults, TopicOverrides};
 use crate::group::{GroupConfig, GroupCoordinator};
 use crate::handlers;
 use crate::persist::{self, Persistence};
+use crate::txn::{TransactionCoordinator, TxnConfig};
 use partition::{NO_LEADER, Partition};
-use topic::{CONSUMER_OFFSETS, Topic};
+use topic::{CONSUMER_OFFSETS, TRANSACTION_STATE, Topic};
 
 /// The coordinator settings the broker settings imply.
 pub fn group_config(settings: &BrokerSettings) -> GroupConfig {
@@ -142,6 +144,12 @@ pub struct Core {
     pub topics: BTreeMap<String, Topic>,
     /// The group coordinator (for every group; routing decides which broker answers).
     pub groups: GroupCoordinator,
+    /// The transaction coordinator (for every transactional id; routing
+    /// decides which broker answers).
+    pub txns: TransactionCoordinator,
+    /// A test control: while set, transaction markers are not written, so
+    /// ending transactions stay in PrepareCommit / PrepareAbort.
+    pub txn_markers_held: bool,
     /// The next producer id InitProducerId hands out.
     pub next_producer_id: i64,
     pub(crate) pending_produce: Vec<PendingProduce>,
@@ -163,6 +171,7 @@ impl Core {
         storage: Option<Persistence>,
     ) -> Self {
         let groups = GroupCoordinator::new(group_config(&settings));
+        let txns = TransactionCoordinator::new(TxnConfig { max_timeout_ms: settings.transaction_max_timeout_ms });
         Core {
             cluster_id,
             settings,
@@ -170,6 +179,8 @@ impl Core {
             brokers: brokers.into_iter().map(|b| (b.id, b)).collect(),
             topics: BTreeMap::new(),
             groups,
+            txns,
+            txn_markers_held: false,
             next_producer_id: 1000,
             pending_produce: Vec::new(),
             pending_fetch: Vec::new(),
@@ -222,6 +233,7 @@ impl Core {
             handlers::Handled::Later => {}
             handlers::Handled::Replies(replies) => out.extend(replies),
         }
+        self.drive_txn_markers(now);
         out.extend(self.wake(now));
         self.flush_storage();
         out
@@ -238,6 +250,8 @@ impl Core {
             }
         }
         out.extend(handlers::groups::tick(self, now_ms));
+        self.txns.abort_timed_out(now_ms);
+        self.drive_txn_markers(now_ms);
         out.extend(self.wake(now_ms));
         out.extend(self.expire(now_ms));
         self.flush_storage();
@@ -251,7 +265,14 @@ impl Core {
         let fetch = self.pending_fetch.iter().map(|f| f.deadline_ms).min();
         let produce = self.pending_produce.iter().map(|p| p.deadline_ms).min();
         let groups = self.groups.next_deadline();
-        [isr, fetch, produce, groups].into_iter().flatten().min()
+        let txns = self.txns.next_deadline();
+        [isr, fetch, produce, groups, txns].into_iter().flatten().min()
+    }
+
+    /// Completes parked produces and fetches whose conditions now hold
+    /// (for control calls that change what they wait for).
+    pub(crate) fn wake_parked(&mut self, now_ms: i64) -> Vec<(ReplyId, Outcome)> {
+        self.wake(now_ms)
     }
 
     /// Completes parked produces and fetches whose conditions now hold.
@@ -326,7 +347,7 @@ impl Core {
             .enumerate()
             .map(|(i, r)| Partition::new(i as i32, r, log_cfg, now_ms, &is_online, record))
             .collect();
-        let t = Topic { name: name.to_string(), id, internal: name == CONSUMER_OFFSETS, partitions: parts, overrides };
+        let t = Topic { name: name.to_string(), id, internal: topic::is_internal(name), partitions: parts, overrides };
         if let Some(s) = &mut self.storage {
             s.topic_created(&t);
         }
@@ -365,6 +386,59 @@ impl Core {
         t.partition(p).map(|p| p.leader).filter(|&l| l != NO_LEADER)
     }
 
+    /// The coordinator broker of transactional id `transactional_id`: the
+    /// leader of its `__transaction_state` partition, which is created on
+    /// first use, as Kafka does.
+    pub fn txn_coordinator_for(&mut self, transactional_id: &str, now_ms: i64) -> Option<i32> {
+        if !self.topics.contains_key(TRANSACTION_STATE) {
+            let rf =
+                (self.settings.transaction_state_replication_factor.max(1) as usize).min(self.online_brokers().len());
+            if rf == 0 {
+                return None;
+            }
+            let parts = self.settings.transaction_state_partitions.max(1);
+            self.create_topic(TRANSACTION_STATE, parts, rf, None, TopicOverrides::default(), now_ms);
+        }
+        let t = self.topics.get(TRANSACTION_STATE)?;
+        let p = topic::txn_partition_for(transactional_id, t.partitions.len() as i32);
+        t.partition(p).map(|p| p.leader).filter(|&l| l != NO_LEADER)
+    }
+
+    /// The leader epoch of a transactional id's `__transaction_state`
+    /// partition: the coordinator epoch its markers carry.
+    pub fn txn_coordinator_epoch(&self, transactional_id: &str) -> i32 {
+        self.topics
+            .get(TRANSACTION_STATE)
+            .and_then(|t| t.partition(topic::txn_partition_for(transactional_id, t.partitions.len() as i32)))
+            .map_or(0, |p| p.leader_epoch)
+    }
+
+    /// The finalized `transaction.version` level.
+    pub fn transaction_version(&self) -> i16 {
+        self.settings.transaction_version
+    }
+
+    /// Hands out a fresh producer id (recorded on disk when there is one).
+    pub fn allocate_producer_id(&mut self) -> i64 {
+        let (_, mut alloc) = self.txns_with_ids();
+        alloc()
+    }
+
+    /// The transaction coordinator, with the producer-id allocator its
+    /// decisions may need.
+    pub fn txns_with_ids(&mut self) -> (&mut TransactionCoordinator, impl FnMut() -> i64 + '_) {
+        let Core { txns, next_producer_id, storage, .. } = self;
+        let alloc = move || {
+            let id = *next_producer_id;
+            *next_producer_id += 1;
+            if let Some(s) = storage.as_mut() {
+                s.producer_id_allocated(*next_producer_id);
+            }
+            id
+        };
+        (txns, alloc)
+    }
+
     /// Stops broker `id`: its replicas leave the ISR and leadership moves.
     pub fn stop_broker(&mut self, id: i32, now_ms: i64) {
         if let Some(b) = self.brokers.get_mut(&id) {
@@ -379,6 +453,8 @@ impl Core {
                 p.broker_stopped(id, now_ms, &online, unclean);
             }
         }
+        // Markers waiting for a leader may have one now.
+        self.drive_txn_markers(now_ms);
         let mut ready = self.wake(now_ms);
         self.ready.append(&mut ready);
         self.flush_storage();
@@ -399,6 +475,8 @@ impl Core {
                 p.broker_started(id, now_ms, &online, unclean);
             }
         }
+        // Markers waiting for a leader may have one now.
+        self.drive_txn_markers(now_ms);
         let mut ready = self.wake(now_ms);
         self.ready.append(&mut ready);
         self.flush_storage();
@@ -417,6 +495,8 @@ impl Core {
             return Err(format!("broker {broker} is not an online in-sync replica of {topic}-{partition}"));
         }
         p.elect(now_ms, &online, false, Some(broker));
+        // Markers waiting for a leader may have one now.
+        self.drive_txn_markers(now_ms);
         let mut ready = self.wake(now_ms);
         self.ready.append(&mut ready);
         self.flush_storage();
@@ -443,6 +523,8 @@ impl Core {
             return Err(format!("broker {broker} has no replica of {topic}-{partition}"));
         }
         p.set_stalled(broker, stalled, now_ms, &online);
+        // Markers waiting for a leader may have one now.
+        self.drive_txn_markers(now_ms);
         let mut ready = self.wake(now_ms);
         self.ready.append(&mut ready);
         self.flush_storage();
@@ -495,16 +577,8 @@ impl Core {
     }
 
     /// The API versions this cluster serves: the pinned release's, without
-    /// transactions and SASL (out of the testkit's scope).
+    /// SASL (out of the testkit's scope).
     pub fn serves(api: ApiKey) -> bool {
-        !matches!(
-            api,
-            ApiKey::AddPartitionsToTxn
-                | ApiKey::AddOffsetsToTxn
-                | ApiKey::EndTxn
-                | ApiKey::TxnOffsetCommit
-                | ApiKey::SaslHandshake
-                | ApiKey::SaslAuthenticate
-        )
+        !matches!(api, ApiKey::SaslHandshake | ApiKey::SaslAuthenticate)
     }
 }

@@ -22,6 +22,10 @@ use std::collections::BTreeMap;
 
 use kafka_protocol::ErrorCode;
 
+use kafka_protocol::Compression;
+use kafka_protocol::records::{BatchBuilder, ControlRecord, ControlRecordType};
+
+use super::partition_txns::PartitionTxns;
 use super::producer_state::{BatchMeta, ProducerStates, SequenceVerdict};
 use super::validate::ValidBatch;
 use crate::config::EffectiveTopicConfig;
@@ -85,6 +89,8 @@ pub struct Partition {
     pub leader_epoch_start_offset: i64,
     /// Idempotent-producer state, as the leader holds it.
     pub producers: ProducerStates,
+    /// Open and aborted transactions, as the leader holds them.
+    pub txns: PartitionTxns,
 }
 
 impl Partition {
@@ -125,6 +131,7 @@ impl Partition {
             high_watermark: 0,
             leader_epoch_start_offset: 0,
             producers: ProducerStates::new(),
+            txns: PartitionTxns::new(),
         };
         if leader != NO_LEADER
             && let Some(r) = p.logs.get_mut(&leader)
@@ -218,6 +225,9 @@ impl Partition {
             .append_as_leader(batch.bytes, epoch, log_append_time, now_ms)
             .map_err(|e| Refused { code: ErrorCode::KAFKA_STORAGE_ERROR, message: e.to_string() })?;
         leader.last_caught_up_ms = now_ms;
+        if h.producer_id >= 0 && h.is_transactional() {
+            self.txns.data_written(h.producer_id, info.base_offset);
+        }
         if h.producer_id >= 0 {
             self.producers.record(
                 h.producer_id,
@@ -238,6 +248,62 @@ impl Partition {
             log_append_time: info.log_append_time,
             duplicate: false,
         })
+    }
+
+    /// Rebuilds the leader's producer and transaction state from its log,
+    /// as Kafka does when a replica becomes leader or a broker restarts.
+    pub fn rebuild_leader_state(&mut self) {
+        match self.logs.get(&self.leader) {
+            Some(r) => {
+                let log = &r.log;
+                self.producers = ProducerStates::rebuild(log.batches_from(log.log_start_offset()).map(|b| b.header()));
+                self.txns = PartitionTxns::rebuild(log.batches_from(log.log_start_offset()));
+            }
+            None => {
+                self.producers = ProducerStates::new();
+                self.txns = PartitionTxns::new();
+            }
+        }
+    }
+
+    /// The last stable offset: the first offset of the oldest open
+    /// transaction, capped by the high watermark.
+    pub fn last_stable_offset(&self) -> i64 {
+        self.txns.last_stable_offset(self.high_watermark)
+    }
+
+    /// Writes a commit or abort marker of producer `pid` at `epoch` on the
+    /// leader and replicates it, as the transaction coordinator's
+    /// WriteTxnMarkers does. Returns the marker's offset.
+    pub fn append_marker(
+        &mut self,
+        pid: i64,
+        epoch: i16,
+        commit: bool,
+        coordinator_epoch: i32,
+        now_ms: i64,
+        online: &dyn Fn(i32) -> bool,
+    ) -> Result<i64, Refused> {
+        let kind = if commit { ControlRecordType::Commit } else { ControlRecordType::Abort };
+        let mut b = BatchBuilder::new(Compression::None, None);
+        // A marker carries the producer's id and epoch and no sequence.
+        b.set_producer(pid, epoch, -1);
+        b.append_control(now_ms, &ControlRecord { kind, coordinator_epoch });
+        let bytes =
+            b.finish().map_err(|e| Refused { code: ErrorCode::UNKNOWN_SERVER_ERROR, message: e.to_string() })?;
+        let leader_epoch = self.leader_epoch;
+        let Some(leader) = self.logs.get_mut(&self.leader) else {
+            return Err(Refused { code: ErrorCode::NOT_LEADER_OR_FOLLOWER, message: "no leader".into() });
+        };
+        let info = leader
+            .log
+            .append_as_leader(bytes::BytesMut::from(&bytes[..]), leader_epoch, None, now_ms)
+            .map_err(|e| Refused { code: ErrorCode::KAFKA_STORAGE_ERROR, message: e.to_string() })?;
+        leader.last_caught_up_ms = now_ms;
+        self.producers.marker(pid, epoch);
+        self.replicate(now_ms, online);
+        self.txns.marker_written(pid, commit, info.base_offset, self.high_watermark);
+        Ok(info.base_offset)
     }
 
     /// Copies new leader batches to every online, non-stalled follower, lets
@@ -412,10 +478,7 @@ impl Partition {
             // only exceed it after an unclean election.
             self.high_watermark = self.high_watermark.min(leo);
         }
-        self.producers = match self.logs.get(&leader) {
-            Some(r) => ProducerStates::rebuild(r.log.batches_from(r.log.log_start_offset()).map(|b| b.header())),
-            None => ProducerStates::new(),
-        };
+        self.rebuild_leader_state();
         // Kafka's `makeLeader` resets the followers' state: one in the ISR
         // counts as caught up now, so it gets a full replica.lag.time.max.ms
         // under the new leader.

@@ -113,11 +113,29 @@ impl ProducerStates {
         entry.batches.push_back(meta);
     }
 
+    /// A transaction marker of `pid` at `epoch` was written. Markers carry
+    /// no sequence numbers, but one with a newer epoch (a coordinator that
+    /// bumped it, KIP-890, or fenced a timed-out transaction) moves the
+    /// producer to that epoch, so batches of the old epoch are fenced and
+    /// the new epoch's sequences start afresh, as Kafka's
+    /// `appendEndTxnMarker` does.
+    pub fn marker(&mut self, pid: i64, epoch: i16) {
+        let entry = self.producers.entry(pid).or_default();
+        if epoch > entry.epoch {
+            entry.epoch = epoch;
+            entry.batches.clear();
+        }
+    }
+
     /// Rebuilds the state from a log's batch headers, oldest first.
     pub fn rebuild<'a>(headers: impl IntoIterator<Item = &'a BatchHeader>) -> Self {
         let mut s = ProducerStates::new();
         for h in headers {
-            if h.producer_id < 0 || h.base_sequence < 0 || h.is_control() {
+            if h.producer_id >= 0 && h.is_control() {
+                s.marker(h.producer_id, h.producer_epoch);
+                continue;
+            }
+            if h.producer_id < 0 || h.base_sequence < 0 {
                 continue;
             }
             s.record(

@@ -1580,3 +1580,5 @@ fn a_parked_produce_fails_when_leadership_leaves_and_comes_back() {
     let r = h.produce_answer(parked);
     assert_eq!(code(r.error_code), ErrorCode::NOT_LEADER_OR_FOLLOWER);
 }
+
+mod txn;

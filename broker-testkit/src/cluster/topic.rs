@@ -10,6 +10,14 @@ use crate::log::LogConfig;
 /// The internal topic that places group coordinators.
 pub const CONSUMER_OFFSETS: &str = "__consumer_offsets";
 
+/// The internal topic that places transaction coordinators.
+pub const TRANSACTION_STATE: &str = "__transaction_state";
+
+/// Whether `name` is one of Kafka's internal topics.
+pub fn is_internal(name: &str) -> bool {
+    name == CONSUMER_OFFSETS || name == TRANSACTION_STATE
+}
+
 /// A topic.
 #[derive(Debug)]
 pub struct Topic {
@@ -17,7 +25,7 @@ pub struct Topic {
     pub name: String,
     /// Its id; a recreated topic gets a new one.
     pub id: Uuid,
-    /// Whether it is internal (`__consumer_offsets`).
+    /// Whether it is internal (`__consumer_offsets`, `__transaction_state`).
     pub internal: bool,
     /// Its partitions, by index.
     pub partitions: Vec<Partition>,
@@ -110,12 +118,23 @@ pub fn java_string_hash(s: &str) -> i32 {
     s.encode_utf16().fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c)))
 }
 
+/// Kafka's `Utils.abs`: `n & 0x7fffffff` (so `i32::MIN` maps to 0).
+pub fn kafka_abs(n: i32) -> i32 {
+    n & 0x7fff_ffff
+}
+
 /// The `__consumer_offsets` partition of `group`: Kafka's
 /// `Utils.abs(groupId.hashCode()) % partitions`.
 pub fn offsets_partition_for(group: &str, partitions: i32) -> i32 {
     let h = java_string_hash(group);
     let abs = if h == i32::MIN { 0 } else { h.abs() };
     abs % partitions.max(1)
+}
+
+/// The `__transaction_state` partition of a transactional id: Kafka's
+/// `Utils.abs(transactionalId.hashCode()) % partitions`.
+pub fn txn_partition_for(transactional_id: &str, partitions: i32) -> i32 {
+    kafka_abs(java_string_hash(transactional_id)) % partitions.max(1)
 }
 
 #[cfg(test)]
@@ -141,6 +160,12 @@ mod tests {
         // Kafka places "my-group" here with 50 partitions.
         let p = offsets_partition_for("my-group", 50);
         assert!((0..50).contains(&p));
+        // Utils.abs keeps the low 31 bits: the two rules differ only on
+        // negative hashes. "polygenelubricants" hashes to i32::MIN.
+        assert_eq!(java_string_hash("polygenelubricants"), i32::MIN);
+        assert_eq!(txn_partition_for("polygenelubricants", 50), 0);
+        let h = java_string_hash("txn-1");
+        assert_eq!(txn_partition_for("txn-1", 50), (h & 0x7fff_ffff) % 50);
     }
 
     #[test]

@@ -6,8 +6,9 @@
 //! - size within `max.message.bytes` (MESSAGE_TOO_LARGE);
 //! - CRC32C (CORRUPT_MESSAGE);
 //! - zstd only from Produce v7 (UNSUPPORTED_COMPRESSION_TYPE);
-//! - no control batches from clients, no transactional batches (no
-//!   transactions here) (INVALID_RECORD / INVALID_TXN_STATE);
+//! - no control batches from clients, and a transactional batch must carry
+//!   a producer id (INVALID_RECORD); whether its transaction may write
+//!   there is the produce handler's check;
 //! - record count, last offset delta and every record's offset delta agree
 //!   (INVALID_RECORD) — records inside compressed batches are decompressed
 //!   and parsed;
@@ -99,8 +100,8 @@ pub fn validate(
     if header.is_control() {
         return Err(invalid(ErrorCode::INVALID_RECORD, "clients may not write control records"));
     }
-    if header.is_transactional() {
-        return Err(invalid(ErrorCode::INVALID_TXN_STATE, "transactions are not supported by broker-testkit"));
+    if header.is_transactional() && header.producer_id < 0 {
+        return Err(invalid(ErrorCode::INVALID_RECORD, "a transactional batch needs a producer id"));
     }
     if header.producer_id >= 0 && (header.producer_epoch < 0 || header.base_sequence < 0) {
         return Err(invalid(

@@ -4,7 +4,8 @@
 //! broker coordinates which group is decided elsewhere) and answers the group
 //! APIs as Apache Kafka 4.0's group coordinator does for classic groups:
 //! JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch,
-//! ListGroups, DescribeGroups, DeleteGroups and OffsetDelete. It does no I/O,
+//! ListGroups, DescribeGroups, DeleteGroups, OffsetDelete and
+//! TxnOffsetCommit (the transaction checks are the caller's). It does no I/O,
 //! reads no clock and starts no thread.
 //!
 //! # Replies
@@ -56,8 +57,8 @@
 //!   least a millisecond, so a zero timeout cannot spin a tick.
 //! - Offsets never expire (`offsets.retention.minutes`), and empty groups
 //!   without offsets are not cleaned up: they last until deleted.
-//! - There are no transactional offsets (TxnOffsetCommit is not handled
-//!   here), so OffsetFetch's `require_stable` never has anything to wait for.
+//! - Transactional offsets (TxnOffsetCommit) are held in memory until
+//!   their transaction ends; a restart forgets the pending ones.
 //! - The only group type is classic: there are no KIP-848 consumer groups,
 //!   so no conversions between the two.
 #![warn(missing_docs)]
@@ -173,6 +174,9 @@ pub struct GroupCoordinator {
     replies: Vec<(ReplyId, Reply)>,
     events: Vec<GroupEvent>,
     rng: fastrand::Rng,
+    /// Offsets transactions committed and have not ended yet, by (group,
+    /// producer id): visible once the transaction commits.
+    pending_txn_offsets: BTreeMap<(String, i64), BTreeMap<(String, i32), CommittedOffset>>,
 }
 
 impl GroupCoordinator {
@@ -184,6 +188,7 @@ impl GroupCoordinator {
             replies: Vec::new(),
             events: Vec::new(),
             rng: fastrand::Rng::new(),
+            pending_txn_offsets: BTreeMap::new(),
         }
     }
 

@@ -17,6 +17,9 @@ use kafka_protocol::messages::offset_fetch::{
     OffsetFetchRequest, OffsetFetchRequestTopics, OffsetFetchResponse, OffsetFetchResponseGroup,
     OffsetFetchResponsePartition, OffsetFetchResponsePartitions, OffsetFetchResponseTopic, OffsetFetchResponseTopics,
 };
+use kafka_protocol::messages::txn_offset_commit::{
+    TxnOffsetCommitRequest, TxnOffsetCommitResponse, TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
+};
 
 use super::model::{Group, GroupState};
 use super::persist::GroupEvent;
@@ -116,6 +119,27 @@ impl Group {
             // The member has its new generation but not yet its assignment;
             // it retries once it has synced.
             return Err(ErrorCode::REBALANCE_IN_PROGRESS);
+        }
+        Ok(())
+    }
+
+    /// Kafka's `validateOffsetCommit` for a transactional commit: a commit
+    /// without member and generation (TxnOffsetCommit before v3) is taken
+    /// whatever the group's state, and a rebalance does not refuse it.
+    fn validate_txn_offset_commit(
+        &self,
+        member_id: &str,
+        instance_id: Option<&str>,
+        generation_id: i32,
+    ) -> Result<(), ErrorCode> {
+        if generation_id < 0 && self.state == GroupState::Empty {
+            return Ok(());
+        }
+        if generation_id >= 0 || !member_id.is_empty() || instance_id.is_some() {
+            self.validate_member(member_id, instance_id)?;
+            if generation_id != self.generation {
+                return Err(ErrorCode::ILLEGAL_GENERATION);
+            }
         }
         Ok(())
     }
@@ -226,12 +250,126 @@ impl GroupCoordinator {
         .unwrap_or(Err(ErrorCode::UNKNOWN_MEMBER_ID))
     }
 
+    /// Handles a TxnOffsetCommit (v0–v5) whose transaction the caller has
+    /// verified: the offsets are held pending for the group and producer
+    /// until the transaction's marker reaches the group's offsets partition
+    /// ([`Self::complete_txn_offsets`]). From v3 the member and generation
+    /// are checked as for OffsetCommit (KIP-447); a missing group is
+    /// created for a commit without generation, else ILLEGAL_GENERATION.
+    pub fn txn_offset_commit(
+        &mut self,
+        now_ms: i64,
+        request: &TxnOffsetCommitRequest,
+        topics: &dyn TopicLookup,
+    ) -> TxnOffsetCommitResponse {
+        self.fire_due_timers(now_ms);
+        let verdict = self.validate_txn_commit(request);
+        let max_metadata = self.config.offset_metadata_max_bytes;
+        let mut response_topics = Vec::with_capacity(request.topics.len());
+        let mut held = Vec::new();
+        for topic in &request.topics {
+            let mut partitions = Vec::with_capacity(topic.partitions.len());
+            for partition in &topic.partitions {
+                let error = if !topics.partition_exists(&topic.name, partition.partition_index) {
+                    ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
+                } else if let Err(error) = verdict {
+                    error
+                } else if metadata_too_large(partition.committed_metadata.as_deref(), max_metadata) {
+                    ErrorCode::OFFSET_METADATA_TOO_LARGE
+                } else {
+                    let offset = CommittedOffset {
+                        offset: partition.committed_offset,
+                        leader_epoch: (partition.committed_leader_epoch != -1)
+                            .then_some(partition.committed_leader_epoch),
+                        metadata: partition.committed_metadata.clone().unwrap_or_default(),
+                        commit_timestamp_ms: now_ms,
+                        expire_timestamp_ms: None,
+                    };
+                    held.push(((topic.name.clone(), partition.partition_index), offset));
+                    ErrorCode::NONE
+                };
+                partitions.push(TxnOffsetCommitResponsePartition {
+                    partition_index: partition.partition_index,
+                    error_code: error.0,
+                    ..Default::default()
+                });
+            }
+            response_topics.push(TxnOffsetCommitResponseTopic {
+                name: topic.name.clone(),
+                partitions,
+                ..Default::default()
+            });
+        }
+        if !held.is_empty() {
+            let pending = self.pending_txn_offsets.entry((request.group_id.clone(), request.producer_id)).or_default();
+            pending.extend(held);
+        }
+        TxnOffsetCommitResponse { topics: response_topics, ..Default::default() }
+    }
+
+    fn validate_txn_commit(&mut self, request: &TxnOffsetCommitRequest) -> Result<(), ErrorCode> {
+        if !self.groups.contains_key(&request.group_id) {
+            if request.generation_id >= 0 {
+                return Err(ErrorCode::ILLEGAL_GENERATION);
+            }
+            self.groups.insert(request.group_id.clone(), Group::new(request.group_id.clone()));
+        }
+        let group = self.groups.get(&request.group_id).ok_or(ErrorCode::COORDINATOR_NOT_AVAILABLE)?;
+        group.validate_txn_offset_commit(
+            &request.member_id,
+            request.group_instance_id.as_deref(),
+            request.generation_id,
+        )
+    }
+
+    /// The transaction of producer `producer_id` ended: its pending offsets
+    /// become the groups' committed offsets (`commit`) or are dropped.
+    pub fn complete_txn_offsets(&mut self, producer_id: i64, commit: bool, now_ms: i64) {
+        let keys: Vec<(String, i64)> =
+            self.pending_txn_offsets.keys().filter(|(_, pid)| *pid == producer_id).cloned().collect();
+        for key in keys {
+            let Some(offsets) = self.pending_txn_offsets.remove(&key) else { continue };
+            if !commit {
+                continue;
+            }
+            let group_id = key.0;
+            let group = self.groups.entry(group_id.clone()).or_insert_with(|| Group::new(group_id.clone()));
+            for ((topic, partition), mut offset) in offsets {
+                offset.commit_timestamp_ms = now_ms;
+                group.offsets.insert((topic.clone(), partition), offset.clone());
+                self.events.push(GroupEvent::OffsetCommitted { group_id: group_id.clone(), topic, partition, offset });
+            }
+        }
+    }
+
+    /// Whether a transaction holds an offset of `group_id` for a partition
+    /// pending (what OffsetFetch's `require_stable` waits for).
+    pub fn has_pending_txn_offset(&self, group_id: &str, topic: &str, partition: i32) -> bool {
+        self.pending_txn_offsets
+            .iter()
+            .any(|((g, _), offsets)| g == group_id && offsets.contains_key(&(topic.to_string(), partition)))
+    }
+
+    /// The offsets transactions hold pending for `group_id`:
+    /// (topic, partition) → (producer id, offset).
+    pub fn pending_txn_offsets(&self, group_id: &str) -> BTreeMap<(String, i32), (i64, i64)> {
+        let mut out = BTreeMap::new();
+        for ((g, pid), offsets) in &self.pending_txn_offsets {
+            if g == group_id {
+                for (tp, o) in offsets {
+                    out.insert(tp.clone(), (*pid, o.offset));
+                }
+            }
+        }
+        out
+    }
+
     /// Handles an OffsetFetch (v1–v7 for one group, v8–v9 for several).
     ///
     /// A partition without an offset, or a group that does not exist, reads
     /// as offset -1, leader epoch -1 and empty metadata, without an error.
-    /// `require_stable` has nothing to wait for: there are no transactional
-    /// offsets here.
+    /// With `require_stable` (v7+) a partition whose offset a transaction
+    /// holds pending answers UNSTABLE_OFFSET_COMMIT, and the client retries.
     pub fn offset_fetch(
         &mut self,
         now_ms: i64,
@@ -246,7 +384,7 @@ impl GroupCoordinator {
                 .iter()
                 .map(|g| OffsetFetchResponseGroup {
                     group_id: g.group_id.clone(),
-                    topics: self.fetch_offsets(&g.group_id, g.topics.as_deref()),
+                    topics: self.fetch_offsets(&g.group_id, g.topics.as_deref(), request.require_stable),
                     ..Default::default()
                 })
                 .collect();
@@ -263,7 +401,7 @@ impl GroupCoordinator {
                     .collect()
             });
             let topics = self
-                .fetch_offsets(&request.group_id, wanted.as_deref())
+                .fetch_offsets(&request.group_id, wanted.as_deref(), request.require_stable)
                 .into_iter()
                 .map(|t| OffsetFetchResponseTopic {
                     name: t.name,
@@ -294,14 +432,27 @@ impl GroupCoordinator {
         &self,
         group_id: &str,
         wanted: Option<&[OffsetFetchRequestTopics]>,
+        require_stable: bool,
     ) -> Vec<OffsetFetchResponseTopics> {
         let offsets = self.groups.get(group_id).map(|g| &g.offsets);
-        let entry = |partition: i32, offset: Option<&CommittedOffset>| OffsetFetchResponsePartitions {
-            partition_index: partition,
-            committed_offset: offset.map_or(-1, |o| o.offset),
-            committed_leader_epoch: offset.and_then(|o| o.leader_epoch).unwrap_or(-1),
-            metadata: Some(offset.map(|o| o.metadata.clone()).unwrap_or_default()),
-            ..Default::default()
+        let entry = |topic: &str, partition: i32, offset: Option<&CommittedOffset>| {
+            if require_stable && self.has_pending_txn_offset(group_id, topic, partition) {
+                return OffsetFetchResponsePartitions {
+                    partition_index: partition,
+                    committed_offset: -1,
+                    committed_leader_epoch: -1,
+                    metadata: Some(String::new()),
+                    error_code: ErrorCode::UNSTABLE_OFFSET_COMMIT.0,
+                    ..Default::default()
+                };
+            }
+            OffsetFetchResponsePartitions {
+                partition_index: partition,
+                committed_offset: offset.map_or(-1, |o| o.offset),
+                committed_leader_epoch: offset.and_then(|o| o.leader_epoch).unwrap_or(-1),
+                metadata: Some(offset.map(|o| o.metadata.clone()).unwrap_or_default()),
+                ..Default::default()
+            }
         };
         match wanted {
             Some(topics) => topics
@@ -311,7 +462,7 @@ impl GroupCoordinator {
                     partitions: t
                         .partition_indexes
                         .iter()
-                        .map(|&p| entry(p, offsets.and_then(|o| o.get(&(t.name.clone(), p)))))
+                        .map(|&p| entry(&t.name, p, offsets.and_then(|o| o.get(&(t.name.clone(), p)))))
                         .collect(),
                     ..Default::default()
                 })
@@ -323,7 +474,7 @@ impl GroupCoordinator {
                         topics.push(OffsetFetchResponseTopics { name: name.clone(), ..Default::default() });
                     }
                     if let Some(topic) = topics.last_mut() {
-                        topic.partitions.push(entry(*partition, Some(offset)));
+                        topic.partitions.push(entry(name, *partition, Some(offset)));
                     }
                 }
                 topics

@@ -13,7 +13,7 @@ use kafka_protocol::messages::*;
 
 use super::metadata::CLUSTER_OPERATIONS;
 use crate::cluster::partition::Partition;
-use crate::cluster::topic::{self, CONSUMER_OFFSETS};
+use crate::cluster::topic;
 use crate::cluster::{Core, RequestCtx};
 use crate::config::{self, TopicOverrides};
 
@@ -192,9 +192,9 @@ pub fn delete_topics(core: &mut Core, ctx: &RequestCtx, req: DeleteTopicsRequest
                 r.error_code = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.0;
                 r.error_message = Some("This server does not host this topic-partition.".into());
             }
-            Some((n, _)) if n == CONSUMER_OFFSETS => {
+            Some((n, _)) if topic::is_internal(&n) => {
                 r.error_code = ErrorCode::INVALID_REQUEST.0;
-                r.error_message = Some("the internal topic __consumer_offsets cannot be deleted".into());
+                r.error_message = Some(format!("the internal topic {n} cannot be deleted"));
             }
             Some((n, tid)) => {
                 core.delete_topic(&n);

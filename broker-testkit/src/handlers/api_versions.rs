@@ -1,9 +1,11 @@
 //! ApiVersions: what the pinned Kafka release advertises for the APIs the
-//! testkit serves (Produce from v0, as Kafka 4.x lists it), and from v5 the
-//! check that the client talks to the cluster and node it believes it does
-//! (KIP-1242).
+//! testkit serves (Produce from v0, as Kafka 4.x lists it), from v3 the
+//! `transaction.version` feature (supported 0–2, finalized at the
+//! cluster's level, which clients read to choose KIP-890's transaction
+//! protocol), and from v5 the check that the client talks to the cluster
+//! and node it believes it does (KIP-1242).
 
-use kafka_protocol::messages::api_versions::ApiVersion;
+use kafka_protocol::messages::api_versions::{ApiVersion, FinalizedFeatureKey, SupportedFeatureKey};
 use kafka_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse, ResponseBody};
 use kafka_protocol::{ApiKey, ErrorCode};
 
@@ -21,10 +23,25 @@ pub fn advertised() -> Vec<(ApiKey, i16, i16)> {
         .collect()
 }
 
+/// The name of the transaction protocol feature (KIP-890).
+pub const TRANSACTION_VERSION: &str = "transaction.version";
+
+/// The highest `transaction.version` the testkit supports.
+pub const MAX_TRANSACTION_VERSION: i16 = 2;
+
+/// The epoch of the finalized features: they never change while a cluster
+/// runs.
+const FINALIZED_FEATURES_EPOCH: i64 = 1;
+
+/// The first ApiVersions version carrying features.
+const FIRST_WITH_FEATURES: i16 = 3;
+
 /// ApiVersions: the advertised version ranges, or REBOOTSTRAP_REQUIRED when
 /// the client names another cluster or node. The ids come as a pair: one
 /// without the other is INVALID_REQUEST (as Kafka 4.4 answers).
-pub fn handle(ctx: &RequestCtx, cluster_id: &str, req: &ApiVersionsRequest) -> ResponseBody {
+/// `transaction_version` is the finalized level; Kafka lists no finalized
+/// entry for a feature at level 0.
+pub fn handle(ctx: &RequestCtx, cluster_id: &str, transaction_version: i16, req: &ApiVersionsRequest) -> ResponseBody {
     let error = match (req.cluster_id.as_deref(), req.node_id) {
         (None, -1) => None,
         (None, _) | (Some(_), -1) => Some(ErrorCode::INVALID_REQUEST),
@@ -33,6 +50,24 @@ pub fn handle(ctx: &RequestCtx, cluster_id: &str, req: &ApiVersionsRequest) -> R
     };
     if let Some(code) = error {
         return ResponseBody::ApiVersions(ApiVersionsResponse { error_code: code.0, ..Default::default() });
+    }
+    let mut resp = ApiVersionsResponse::default();
+    if ctx.version >= FIRST_WITH_FEATURES {
+        resp.supported_features = vec![SupportedFeatureKey {
+            name: TRANSACTION_VERSION.into(),
+            min_version: 0,
+            max_version: MAX_TRANSACTION_VERSION,
+            ..Default::default()
+        }];
+        resp.finalized_features_epoch = FINALIZED_FEATURES_EPOCH;
+        if transaction_version > 0 {
+            resp.finalized_features = vec![FinalizedFeatureKey {
+                name: TRANSACTION_VERSION.into(),
+                max_version_level: transaction_version,
+                min_version_level: transaction_version,
+                ..Default::default()
+            }];
+        }
     }
     ResponseBody::ApiVersions(ApiVersionsResponse {
         api_keys: advertised()
@@ -44,6 +79,6 @@ pub fn handle(ctx: &RequestCtx, cluster_id: &str, req: &ApiVersionsRequest) -> R
                 ..Default::default()
             })
             .collect(),
-        ..Default::default()
+        ..resp
     })
 }

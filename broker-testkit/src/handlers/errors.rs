@@ -348,14 +348,64 @@ pub fn error_response(req: &RequestBody, code: ErrorCode) -> ResponseBody {
             error_message: msg(),
             ..Default::default()
         }),
-        RequestBody::AddPartitionsToTxn(_) => {
-            ResponseBody::AddPartitionsToTxn(AddPartitionsToTxnResponse { error_code: e, ..Default::default() })
+        RequestBody::AddPartitionsToTxn(r) => {
+            let topics = |ts: &[add_partitions_to_txn::AddPartitionsToTxnTopic]| {
+                ts.iter()
+                    .map(|t| add_partitions_to_txn::AddPartitionsToTxnTopicResult {
+                        name: t.name.clone(),
+                        results_by_partition: t
+                            .partitions
+                            .iter()
+                            .map(|&p| add_partitions_to_txn::AddPartitionsToTxnPartitionResult {
+                                partition_index: p,
+                                partition_error_code: e,
+                                ..Default::default()
+                            })
+                            .collect(),
+                        ..Default::default()
+                    })
+                    .collect()
+            };
+            ResponseBody::AddPartitionsToTxn(AddPartitionsToTxnResponse {
+                error_code: e,
+                results_by_topic_v3_and_below: topics(&r.v3_and_below_topics),
+                results_by_transaction: r
+                    .transactions
+                    .iter()
+                    .map(|t| add_partitions_to_txn::AddPartitionsToTxnResult {
+                        transactional_id: t.transactional_id.clone(),
+                        topic_results: topics(&t.topics),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            })
         }
         RequestBody::AddOffsetsToTxn(_) => {
             ResponseBody::AddOffsetsToTxn(AddOffsetsToTxnResponse { error_code: e, ..Default::default() })
         }
         RequestBody::EndTxn(_) => ResponseBody::EndTxn(EndTxnResponse { error_code: e, ..Default::default() }),
-        RequestBody::TxnOffsetCommit(_) => ResponseBody::TxnOffsetCommit(TxnOffsetCommitResponse::default()),
+        RequestBody::TxnOffsetCommit(r) => ResponseBody::TxnOffsetCommit(TxnOffsetCommitResponse {
+            topics: r
+                .topics
+                .iter()
+                .map(|t| txn_offset_commit::TxnOffsetCommitResponseTopic {
+                    name: t.name.clone(),
+                    topic_id: t.topic_id,
+                    partitions: t
+                        .partitions
+                        .iter()
+                        .map(|p| txn_offset_commit::TxnOffsetCommitResponsePartition {
+                            partition_index: p.partition_index,
+                            error_code: e,
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }),
     }
 }
 

@@ -8,10 +8,14 @@
 //! (KIP-74). Partitions without data, errors included, carry empty (never
 //! null) records, as in Kafka. There are no fetch sessions: answers carry
 //! session id 0, which tells clients to send full fetches (legal per KIP-227).
+//!
+//! A read_committed fetch (isolation level 1) reads only up to the last
+//! stable offset and lists the aborted transactions its range overlaps, so
+//! the consumer can drop their records; every answer carries the LSO.
 
 use kafka_protocol::ErrorCode;
 use kafka_protocol::messages::fetch::{
-    EpochEndOffset, FetchableTopicResponse, LeaderIdAndEpoch, NodeEndpoint, PartitionData,
+    AbortedTransaction, EpochEndOffset, FetchableTopicResponse, LeaderIdAndEpoch, NodeEndpoint, PartitionData,
 };
 use kafka_protocol::messages::{FetchRequest, FetchResponse, ResponseBody};
 
@@ -99,8 +103,9 @@ fn build(core: &Core, req: &FetchRequest, version: i16, broker: i32) -> (FetchRe
                     Some(p) if fp.current_leader_epoch > p.leader_epoch => Some(ErrorCode::UNKNOWN_LEADER_EPOCH),
                     Some(p) => {
                         let Some(log) = p.leader_log() else { return (resp, total, true) };
+                        let lso = p.last_stable_offset();
                         pd.high_watermark = p.high_watermark;
-                        pd.last_stable_offset = p.high_watermark;
+                        pd.last_stable_offset = lso;
                         pd.log_start_offset = log.log_start_offset();
                         // KIP-320: a fetcher whose last fetched epoch ended
                         // earlier on this leader has diverged; tell it where.
@@ -113,9 +118,27 @@ fn build(core: &Core, req: &FetchRequest, version: i16, broker: i32) -> (FetchRe
                         } else {
                             let budget =
                                 (fp.partition_max_bytes.max(0) as usize).min(response_max.saturating_sub(total));
-                            match log.read(fp.fetch_offset, budget, p.high_watermark, total == 0) {
+                            let max_offset = if read_committed { lso } else { p.high_watermark };
+                            match log.read(fp.fetch_offset, budget, max_offset, total == 0) {
                                 Err(_) => Some(ErrorCode::OFFSET_OUT_OF_RANGE),
                                 Ok(r) => {
+                                    if read_committed && !r.records.is_empty() {
+                                        // Kafka bounds the lookup by the
+                                        // fetched range; the LSO bounds
+                                        // it here (a few more entries,
+                                        // which consumers ignore).
+                                        pd.aborted_transactions = Some(
+                                            p.txns
+                                                .aborted_between(fp.fetch_offset, lso)
+                                                .into_iter()
+                                                .map(|(producer_id, first_offset)| AbortedTransaction {
+                                                    producer_id,
+                                                    first_offset,
+                                                    ..Default::default()
+                                                })
+                                                .collect(),
+                                        );
+                                    }
                                     total += r.records.len();
                                     pd.records = Some(r.records);
                                     None

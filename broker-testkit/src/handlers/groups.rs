@@ -27,12 +27,12 @@ use crate::group::{self, ClientInfo, Reply, TopicLookup};
 const FIRST_BY_ID: i16 = 10;
 
 /// The name of the topic with id `id`, if it exists.
-fn topic_name(topics: &BTreeMap<String, Topic>, id: Uuid) -> Option<String> {
+pub(crate) fn topic_name(topics: &BTreeMap<String, Topic>, id: Uuid) -> Option<String> {
     (!id.is_zero()).then(|| topics.values().find(|t| t.id == id).map(|t| t.name.clone())).flatten()
 }
 
 /// Topics as the coordinator needs to see them.
-struct Topics<'a>(&'a BTreeMap<String, Topic>);
+pub(crate) struct Topics<'a>(pub(crate) &'a BTreeMap<String, Topic>);
 
 impl TopicLookup for Topics<'_> {
     fn topic_exists(&self, topic: &str) -> bool {

@@ -1,4 +1,5 @@
-//! ListOffsets: earliest (-2), latest (-1, the high watermark), max
+//! ListOffsets: earliest (-2), latest (-1, the high watermark; the last
+//! stable offset for read_committed, isolation level 1), max
 //! timestamp (-3, v7+), earliest local (-4, v8+: the log start, nothing is
 //! tiered), latest tiered (-5, v9+: none), earliest pending upload (-6,
 //! v11+: none), or the first offset whose
@@ -35,18 +36,19 @@ pub fn handle(core: &mut Core, ctx: &RequestCtx, req: ListOffsetsRequest) -> Res
                     None => Some(ErrorCode::LEADER_NOT_AVAILABLE),
                     Some(log) => {
                         let epoch_at = |offset: i64| log.epoch_for_offset(offset).unwrap_or(-1);
+                        // read_committed sees nothing past the last stable offset.
+                        let limit = if req.isolation_level == 1 { p.last_stable_offset() } else { p.high_watermark };
                         match rp.timestamp {
                             -2 | -4 => {
                                 pr.offset = log.log_start_offset();
                                 pr.leader_epoch = epoch_at(pr.offset);
                             }
                             -1 => {
-                                pr.offset = p.high_watermark;
+                                pr.offset = limit;
                                 pr.leader_epoch = p.leader_epoch;
                             }
                             -3 if ctx.version >= 7 => {
-                                if let Some(t) =
-                                    log.max_timestamp_offset().ok().flatten().filter(|t| t.offset < p.high_watermark)
+                                if let Some(t) = log.max_timestamp_offset().ok().flatten().filter(|t| t.offset < limit)
                                 {
                                     pr.offset = t.offset;
                                     pr.timestamp = t.timestamp;
@@ -59,7 +61,7 @@ pub fn handle(core: &mut Core, ctx: &RequestCtx, req: ListOffsetsRequest) -> Res
                             -6 if ctx.version >= 11 => {}
                             t if t >= 0 => {
                                 if let Some(found) =
-                                    log.offset_for_timestamp(t).ok().flatten().filter(|f| f.offset < p.high_watermark)
+                                    log.offset_for_timestamp(t).ok().flatten().filter(|f| f.offset < limit)
                                 {
                                     pr.offset = found.offset;
                                     pr.timestamp = found.timestamp;

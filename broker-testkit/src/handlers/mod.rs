@@ -14,6 +14,7 @@ pub mod list_offsets;
 pub mod metadata;
 pub mod offset_for_leader_epoch;
 pub mod produce;
+pub mod txn;
 
 use kafka_protocol::messages::{RequestBody, ResponseBody};
 
@@ -39,7 +40,7 @@ pub enum Handled {
 pub fn dispatch(core: &mut Core, ctx: &RequestCtx, body: RequestBody) -> Handled {
     use RequestBody as R;
     match body {
-        R::ApiVersions(r) => Handled::Now(api_versions::handle(ctx, &core.cluster_id, &r)),
+        R::ApiVersions(r) => Handled::Now(api_versions::handle(ctx, &core.cluster_id, core.transaction_version(), &r)),
         R::Metadata(r) => Handled::Now(metadata::handle(core, ctx, r)),
         R::Produce(r) => produce::handle(core, ctx, r),
         R::Fetch(r) => fetch::handle(core, ctx, r),
@@ -65,12 +66,11 @@ pub fn dispatch(core: &mut Core, ctx: &RequestCtx, body: RequestBody) -> Handled
         R::DescribeConfigs(r) => Handled::Now(configs::describe(core, ctx, r)),
         R::AlterConfigs(r) => Handled::Now(configs::alter(core, ctx, r)),
         R::IncrementalAlterConfigs(r) => Handled::Now(configs::incremental_alter(core, ctx, r)),
-        R::AddPartitionsToTxn(_)
-        | R::AddOffsetsToTxn(_)
-        | R::EndTxn(_)
-        | R::TxnOffsetCommit(_)
-        | R::SaslHandshake(_)
-        | R::SaslAuthenticate(_) => Handled::Close,
+        R::AddPartitionsToTxn(r) => Handled::Now(txn::add_partitions(core, ctx, r)),
+        R::AddOffsetsToTxn(r) => Handled::Now(txn::add_offsets(core, ctx, r)),
+        R::EndTxn(r) => Handled::Now(txn::end(core, ctx, r)),
+        R::TxnOffsetCommit(r) => Handled::Now(txn::txn_offset_commit(core, ctx, r)),
+        R::SaslHandshake(_) | R::SaslAuthenticate(_) => Handled::Close,
     }
 }
 

@@ -2,18 +2,81 @@
 //! answer by acks — at once for acks=1, after the ISR has the records for
 //! acks=all (parked until the high watermark passes them), never for acks=0
 //! (where any failure closes the connection instead, as in Kafka).
+//!
+//! A transactional batch is written only inside its producer's transaction:
+//! either the partition already holds the producer's open transaction, or
+//! the transaction coordinator confirms that the partition was added to it
+//! (Kafka 3.6+'s verification, KIP-890 part 1) — or, from Produce v12 on a
+//! cluster at transaction version 2, adds it (part 2). Otherwise the batch
+//! is refused with INVALID_TXN_STATE.
 
 use kafka_protocol::ErrorCode;
 use kafka_protocol::messages::produce::{
     BatchIndexAndErrorMessage, LeaderIdAndEpoch, NodeEndpoint, PartitionProduceResponse, TopicProduceResponse,
 };
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse, ResponseBody};
+use kafka_protocol::records::BatchHeader;
 
 use super::{Handled, leader_hint};
 use crate::cluster::{Core, Outcome, PendingProduce, ProduceWait, ReplyId, RequestCtx, validate};
 
 /// The first Produce version that names topics by id.
 const FIRST_BY_ID: i16 = 13;
+
+/// The first Produce version of transaction version 2 (KIP-890): its
+/// partitions join the transaction implicitly.
+const FIRST_TV2: i16 = 12;
+
+/// The header of `records` when it is a transactional data batch.
+fn transactional_header(records: Option<&bytes::Bytes>) -> Option<BatchHeader> {
+    let h = BatchHeader::parse(records?).ok()?;
+    (h.is_transactional() && !h.is_control() && h.producer_id >= 0).then_some(h)
+}
+
+/// Whether a transactional batch of `h` may be written to `topic`-`partition`
+/// led by this broker: see the module docs. Errors as Kafka's produce path
+/// reports the coordinator's: a fenced epoch as INVALID_PRODUCER_EPOCH, and
+/// before v12 a transaction still completing as the retriable
+/// NOT_ENOUGH_REPLICAS.
+fn check_transactional(
+    core: &mut Core,
+    ctx: &RequestCtx,
+    transactional_id: Option<&str>,
+    topic: &str,
+    partition: i32,
+    h: &BatchHeader,
+) -> Result<(), (ErrorCode, String)> {
+    let Some(tid) = transactional_id else {
+        return Err((
+            ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+            "a transactional batch needs the request's transactional id".into(),
+        ));
+    };
+    let Some(p) = core.topics.get(topic).and_then(|t| t.partition(partition)) else { return Ok(()) };
+    // Not the leader: the append path answers NOT_LEADER_OR_FOLLOWER. An
+    // open transaction of the producer here needs no check: the producer
+    // state fences a stale epoch at append.
+    if p.leader != ctx.broker || p.txns.is_open(h.producer_id) {
+        return Ok(());
+    }
+    let add = ctx.version >= FIRST_TV2 && core.transaction_version() >= 2;
+    core.txns
+        .verify_partition(tid, h.producer_id, h.producer_epoch, &(topic.to_string(), partition), add, ctx.now_ms)
+        .map_err(|e| {
+            let code = match e {
+                ErrorCode::PRODUCER_FENCED => ErrorCode::INVALID_PRODUCER_EPOCH,
+                ErrorCode::CONCURRENT_TRANSACTIONS if ctx.version < FIRST_TV2 => ErrorCode::NOT_ENOUGH_REPLICAS,
+                e => e,
+            };
+            (
+                code,
+                format!(
+                    "producer {} epoch {} may not write to {topic}-{partition} now",
+                    h.producer_id, h.producer_epoch
+                ),
+            )
+        })
+}
 
 /// Produce: validates, appends, and answers by acks.
 pub fn handle(core: &mut Core, ctx: &RequestCtx, req: ProduceRequest) -> Handled {
@@ -54,13 +117,10 @@ pub fn handle(core: &mut Core, ctx: &RequestCtx, req: ProduceRequest) -> Handled
         };
         for pd in td.partition_data {
             let mut pr = PartitionProduceResponse { index: pd.index, base_offset: -1, ..Default::default() };
-            let code = if req.transactional_id.is_some() {
-                Some((
-                    ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
-                    "transactions are not supported by broker-testkit".to_string(),
-                ))
-            } else if !matches!(acks, -1..=1) {
+            let code = if !matches!(acks, -1..=1) {
                 Some((ErrorCode::INVALID_REQUIRED_ACKS, format!("acks={acks} is not -1, 0 or 1")))
+            } else if let Some(h) = transactional_header(pd.records.as_ref()) {
+                check_transactional(core, ctx, req.transactional_id.as_deref(), &name, pd.index, &h).err()
             } else {
                 None
             };

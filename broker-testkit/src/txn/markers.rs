@@ -1,0 +1,58 @@
+//! Writing the markers of ending transactions: the cluster's side of the
+//! coordinator's Prepare states (Kafka's `TransactionMarkerChannelManager`
+//! and WriteTxnMarkers).
+//!
+//! Every call of [`Core::handle`] and [`Core::tick`] writes what it can: a
+//! marker goes to a partition's leader through the normal append path and
+//! is replicated like any batch; a partition without a leader keeps its
+//! marker pending until one is elected; a partition that no longer exists
+//! needs none. A marker written to a `__consumer_offsets` partition also
+//! completes the producer's pending transactional offsets there: they
+//! become visible on commit and are dropped on abort, as Kafka's group
+//! coordinator does when it sees the marker.
+
+use crate::cluster::Core;
+use crate::cluster::partition::NO_LEADER;
+use crate::cluster::topic::CONSUMER_OFFSETS;
+
+use super::{TopicPartition, TxnState};
+
+impl Core {
+    /// Writes the pending markers of every ending transaction that can be
+    /// written now, and completes the transactions left with none.
+    pub fn drive_txn_markers(&mut self, now_ms: i64) {
+        if self.txn_markers_held {
+            return;
+        }
+        let brokers = self.brokers.clone();
+        let online = |b: i32| brokers.get(&b).is_some_and(|x| x.online);
+        for tid in self.txns.ending() {
+            let Some(txn) = self.txns.get(&tid) else { continue };
+            let (pid, epoch) = txn.marker_producer;
+            let commit = txn.state == TxnState::PrepareCommit;
+            let pending: Vec<TopicPartition> = txn.pending_markers.iter().cloned().collect();
+            let coordinator_epoch = self.txn_coordinator_epoch(&tid);
+            for tp in pending {
+                let written = match self.topics.get_mut(&tp.0).and_then(|t| t.partition_mut(tp.1)) {
+                    // Deleted since it was added: there is nothing to mark.
+                    None => true,
+                    Some(p) if p.leader == NO_LEADER || !online(p.leader) => false,
+                    Some(p) => match p.append_marker(pid, epoch, commit, coordinator_epoch, now_ms, &online) {
+                        Ok(_) => true,
+                        Err(e) => {
+                            tracing::warn!(topic = %tp.0, partition = tp.1, error = %e.message, "transaction marker not written");
+                            false
+                        }
+                    },
+                };
+                if written {
+                    if tp.0 == CONSUMER_OFFSETS {
+                        self.groups.complete_txn_offsets(pid, commit, now_ms);
+                    }
+                    self.txns.marker_written(&tid, &tp, now_ms);
+                }
+            }
+            self.txns.maybe_complete(&tid, now_ms);
+        }
+    }
+}

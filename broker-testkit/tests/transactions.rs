@@ -1,0 +1,255 @@
+//! Transactions over the wire: what ApiVersions advertises (the APIs and
+//! the `transaction.version` feature), a version-2 transaction encoded at
+//! the versions clients send, and the testkit's transaction controls.
+
+use std::time::Duration;
+
+use broker_testkit::Cluster;
+use bytes::BytesMut;
+use kafka_protocol::frame::{FrameDecoder, encode_typed_request};
+use kafka_protocol::header::{RequestHeader, ResponseHeader};
+use kafka_protocol::messages::add_partitions_to_txn::{AddPartitionsToTxnTopic, AddPartitionsToTxnTransaction};
+use kafka_protocol::messages::fetch::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::produce::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::*;
+use kafka_protocol::records::{BatchBuilder, RecordSet, RecordSetEntry};
+use kafka_protocol::{ApiKey, Compression, ErrorCode};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+
+/// Every wait of these tests ends by then.
+const DEADLINE: Duration = Duration::from_secs(20);
+
+struct Client {
+    stream: TcpStream,
+    buf: BytesMut,
+    corr: i32,
+}
+
+impl Client {
+    async fn connect(addr: &str) -> Client {
+        let stream = timeout(DEADLINE, TcpStream::connect(addr)).await.unwrap().unwrap();
+        Client { stream, buf: BytesMut::new(), corr: 0 }
+    }
+
+    async fn call<R: Request>(&mut self, req: &R, version: i16) -> R::Response {
+        timeout(DEADLINE, self.call_inner(req, version)).await.expect("the broker answers in time")
+    }
+
+    async fn call_inner<R: Request>(&mut self, req: &R, version: i16) -> R::Response {
+        self.corr += 1;
+        let header = RequestHeader {
+            api_key: R::API_KEY as i16,
+            api_version: version,
+            correlation_id: self.corr,
+            client_id: Some("txn-wire".into()),
+            ..Default::default()
+        };
+        for part in encode_typed_request(&header, req).unwrap().into_parts() {
+            self.stream.write_all(&part).await.unwrap();
+        }
+        let dec = FrameDecoder::new(1 << 30);
+        loop {
+            if let Some(mut frame) = dec.decode(&mut self.buf).unwrap() {
+                let h = ResponseHeader::decode(&mut frame, R::API_KEY.info().response_header_version(version)).unwrap();
+                assert_eq!(h.correlation_id, self.corr);
+                return R::Response::from_bytes(frame, version).unwrap();
+            }
+            let n = self.stream.read_buf(&mut self.buf).await.unwrap();
+            assert!(n > 0, "connection closed");
+        }
+    }
+}
+
+fn api_versions_request() -> ApiVersionsRequest {
+    ApiVersionsRequest {
+        client_software_name: "txn-wire".into(),
+        client_software_version: "1".into(),
+        ..Default::default()
+    }
+}
+
+fn broker_addr(cluster: &Cluster, id: i32) -> String {
+    cluster.broker_addr(id).unwrap().to_string()
+}
+
+#[tokio::test]
+async fn api_versions_advertises_the_transaction_apis_and_the_finalized_transaction_version() {
+    for (level, finalized) in [(2, Some(2)), (1, Some(1)), (0, None)] {
+        let cluster = Cluster::builder().transaction_version(level).start().await.unwrap();
+        let mut c = Client::connect(&broker_addr(&cluster, 1)).await;
+        let r = c.call(&api_versions_request(), 3).await;
+        assert_eq!(ErrorCode::from(r.error_code), ErrorCode::NONE);
+        for (api, max) in [
+            (ApiKey::AddPartitionsToTxn, 5),
+            (ApiKey::AddOffsetsToTxn, 4),
+            (ApiKey::EndTxn, 5),
+            (ApiKey::TxnOffsetCommit, 6),
+        ] {
+            let k = r.api_keys.iter().find(|k| k.api_key == api as i16).unwrap();
+            assert_eq!(k.max_version, max, "{api:?}");
+        }
+        let supported = r.supported_features.iter().find(|f| f.name == "transaction.version").unwrap();
+        assert_eq!((supported.min_version, supported.max_version), (0, 2));
+        let got = r.finalized_features.iter().find(|f| f.name == "transaction.version").map(|f| f.max_version_level);
+        assert_eq!(got, finalized, "level {level}");
+        cluster.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn a_version_2_transaction_over_the_wire() {
+    let cluster = Cluster::builder().brokers(2).start().await.unwrap();
+    cluster.create_topic("orders", 1, 2).await.unwrap();
+    let tid = "wire-txn";
+    let mut any = Client::connect(&broker_addr(&cluster, 1)).await;
+    let found = any
+        .call(&FindCoordinatorRequest { key_type: 1, coordinator_keys: vec![tid.into()], ..Default::default() }, 4)
+        .await;
+    let coordinator = &found.coordinators[0];
+    assert_eq!(ErrorCode::from(coordinator.error_code), ErrorCode::NONE);
+    assert_eq!(cluster.transaction_coordinator(tid).await.unwrap(), Some(coordinator.node_id));
+    let mut coord = Client::connect(&broker_addr(&cluster, coordinator.node_id)).await;
+    let init = InitProducerIdRequest {
+        transactional_id: Some(tid.into()),
+        transaction_timeout_ms: 60_000,
+        producer_id: -1,
+        producer_epoch: -1,
+        ..Default::default()
+    };
+    let r = coord.call(&init, 5).await;
+    assert_eq!(ErrorCode::from(r.error_code), ErrorCode::NONE);
+    let (pid, epoch) = (r.producer_id, r.producer_epoch);
+
+    // Produce v12 joins the partition to the transaction implicitly.
+    let leader = cluster.partition_state("orders", 0).await.unwrap().leader;
+    let mut lc = Client::connect(&broker_addr(&cluster, leader)).await;
+    let mut b = BatchBuilder::new(Compression::None, None);
+    b.set_producer(pid, epoch, 0);
+    b.set_transactional(true);
+    // Now, not a fixed past time: a marker stamped now would otherwise
+    // roll a new segment (segment.ms counts record time), and a fetch
+    // reads one segment.
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    b.append(now_ms, None, Some(b"in-txn"), &[]);
+    let produce = ProduceRequest {
+        transactional_id: Some(tid.into()),
+        acks: -1,
+        timeout_ms: 5000,
+        topic_data: vec![TopicProduceData {
+            name: "orders".into(),
+            partition_data: vec![PartitionProduceData {
+                index: 0,
+                records: Some(b.finish().unwrap()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let r = lc.call(&produce, 12).await;
+    assert_eq!(ErrorCode::from(r.responses[0].partition_responses[0].error_code), ErrorCode::NONE);
+    let view = cluster.transaction(tid).await.unwrap().unwrap();
+    assert_eq!(view.state, "Ongoing");
+    assert_eq!(view.partitions, vec![("orders".to_string(), 0)]);
+    assert_eq!((view.producer_id, view.producer_epoch), (pid, epoch));
+
+    // The brokers' verification form (v4+) sees the partition in it.
+    let verify = AddPartitionsToTxnRequest {
+        transactions: vec![AddPartitionsToTxnTransaction {
+            transactional_id: tid.into(),
+            producer_id: pid,
+            producer_epoch: epoch,
+            verify_only: true,
+            topics: vec![AddPartitionsToTxnTopic { name: "orders".into(), partitions: vec![0], ..Default::default() }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let r = coord.call(&verify, 5).await;
+    let code = r.results_by_transaction[0].topic_results[0].results_by_partition[0].partition_error_code;
+    assert_eq!(ErrorCode::from(code), ErrorCode::NONE);
+
+    // read_committed sees nothing yet.
+    let fetch = |isolation_level: i8| FetchRequest {
+        max_wait_ms: 0,
+        min_bytes: 1,
+        max_bytes: 1 << 20,
+        isolation_level,
+        topics: vec![FetchTopic {
+            topic: "orders".into(),
+            partitions: vec![FetchPartition {
+                partition: 0,
+                fetch_offset: 0,
+                current_leader_epoch: -1,
+                partition_max_bytes: 1 << 20,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let r = lc.call(&fetch(1), 12).await;
+    let p = &r.responses[0].partitions[0];
+    assert_eq!((p.high_watermark, p.last_stable_offset), (1, 0));
+    assert!(p.records.as_ref().is_none_or(|r| r.is_empty()));
+
+    // EndTxn v5 commits and hands out the bumped epoch.
+    let end = EndTxnRequest {
+        transactional_id: tid.into(),
+        producer_id: pid,
+        producer_epoch: epoch,
+        committed: true,
+        ..Default::default()
+    };
+    let r = coord.call(&end, 5).await;
+    assert_eq!(ErrorCode::from(r.error_code), ErrorCode::NONE);
+    assert_eq!((r.producer_id, r.producer_epoch), (pid, epoch + 1));
+    let view = cluster.transaction(tid).await.unwrap().unwrap();
+    assert_eq!((view.state.as_str(), view.producer_epoch), ("CompleteCommit", epoch + 1));
+
+    let r = lc.call(&fetch(1), 12).await;
+    let p = &r.responses[0].partitions[0];
+    assert_eq!((p.high_watermark, p.last_stable_offset), (2, 2));
+    let batches: Vec<_> = RecordSet::new(p.records.clone().unwrap())
+        .map(|e| match e.unwrap() {
+            RecordSetEntry::Batch(b) => *b.header(),
+            RecordSetEntry::Legacy(_) => panic!("legacy"),
+        })
+        .collect();
+    assert_eq!(batches.len(), 2);
+    assert!(batches[1].is_control() && batches[1].is_transactional());
+    assert_eq!((batches[1].producer_id, batches[1].producer_epoch), (pid, epoch + 1));
+    cluster.shutdown().await;
+}
+
+#[tokio::test]
+async fn moving_the_transaction_coordinator_redirects_its_clients() {
+    let cluster = Cluster::builder().brokers(2).transaction_state_partitions(3).start().await.unwrap();
+    let tid = "moving";
+    let before = cluster.transaction_coordinator(tid).await.unwrap().unwrap();
+    let other = if before == 1 { 2 } else { 1 };
+    let init = InitProducerIdRequest {
+        transactional_id: Some(tid.into()),
+        transaction_timeout_ms: 60_000,
+        producer_id: -1,
+        producer_epoch: -1,
+        ..Default::default()
+    };
+    let mut old = Client::connect(&broker_addr(&cluster, before)).await;
+    let r = old.call(&init, 4).await;
+    assert_eq!((ErrorCode::from(r.error_code), r.producer_epoch), (ErrorCode::NONE, 0));
+
+    cluster.move_transaction_coordinator(tid, other).await.unwrap();
+    assert_eq!(cluster.transaction_coordinator(tid).await.unwrap(), Some(other));
+    let r = old.call(&init, 4).await;
+    assert_eq!(ErrorCode::from(r.error_code), ErrorCode::NOT_COORDINATOR);
+    // The new coordinator serves the same state: the epoch moves on.
+    let mut new = Client::connect(&broker_addr(&cluster, other)).await;
+    let r = new.call(&init, 4).await;
+    assert_eq!((ErrorCode::from(r.error_code), r.producer_epoch), (ErrorCode::NONE, 1));
+    let view = cluster.transaction(tid).await.unwrap().unwrap();
+    assert_eq!((view.coordinator, view.state.as_str()), (other, "Empty"));
+    cluster.shutdown().await;
+}
