@@ -14,6 +14,15 @@ success, 1 on any client error, so the Rust test can parse and assert:
              watermark seen at start (manual assignment, no group):
                record <partition> <offset> <key> <value>
                done <count>
+  txconsume  Read TOPIC with isolation.level=read_committed from the
+             beginning until --expect records came, then one second more:
+               record <partition> <offset> <key> <value>
+               done <count>
+  txproduce  A transactional producer (--transactional-id): values
+             j-0..j-(COUNT-1), five records per transaction, every third
+             transaction aborted; per record:
+               committed <value>  |  aborted <value>
+               done <committed> <aborted>
   stream     Produce records 0, 1, 2, ... (key "<n>", value "v<n>" and the
              padding) until a line "stop" (or EOF) on stdin, then flush; the
              test disturbs the cluster meanwhile:
@@ -257,6 +266,70 @@ def cmd_consume(args):
             pending.discard(msg.partition())
     c.close()
     out("done", count)
+    return 0
+
+
+def cmd_txconsume(args):
+    c = Consumer(
+        base_conf(
+            args,
+            {
+                "group.id": "testkit-interop-txn-reader",
+                "enable.auto.commit": False,
+                "isolation.level": "read_committed",
+            },
+        )
+    )
+    md = c.list_topics(args.topic, timeout=WAIT_S)
+    tmd = md.topics[args.topic]
+    if tmd.error is not None:
+        err(f"metadata of {args.topic}: {tmd.error}")
+        return 1
+    c.assign([TopicPartition(args.topic, p, OFFSET_BEGINNING) for p in sorted(tmd.partitions)])
+    count = 0
+    deadline = time.monotonic() + WAIT_S
+    extra = None
+    while extra is None or time.monotonic() < extra:
+        if time.monotonic() > deadline:
+            err(f"txconsume timed out after {count} of {args.expect} records")
+            return 1
+        if count >= args.expect and extra is None:
+            extra = time.monotonic() + 1.0
+        msg = c.poll(0.2)
+        if msg is None:
+            continue
+        if msg.error() is not None:
+            if msg.error().code() == KafkaError._PARTITION_EOF:
+                continue
+            err(f"consume error: {msg.error()}")
+            return 1
+        count += 1
+        out("record", msg.partition(), msg.offset(), text(msg.key()), text(msg.value()))
+    c.close()
+    out("done", count)
+    return 0
+
+
+def cmd_txproduce(args):
+    p = Producer(base_conf(args, {"transactional.id": args.transactional_id, "linger.ms": 5}))
+    p.init_transactions(WAIT_S)
+    committed = aborted = 0
+    for start in range(0, args.count, 5):
+        p.begin_transaction()
+        values = [f"j-{i}" for i in range(start, min(args.count, start + 5))]
+        for v in values:
+            p.produce(args.topic, key=f"k{v}", value=v)
+        abort = (start // 5) % 3 == 2
+        if abort:
+            p.flush(WAIT_S)
+            p.abort_transaction(WAIT_S)
+            aborted += len(values)
+        else:
+            p.commit_transaction(WAIT_S)
+            committed += len(values)
+        for v in values:
+            out("aborted" if abort else "committed", v)
+    out("done", committed, aborted)
     return 0
 
 
@@ -514,6 +587,17 @@ def main():
     p = sub.add_parser("consume", parents=[common])
     p.add_argument("--topic", required=True)
     p.set_defaults(fn=cmd_consume)
+
+    p = sub.add_parser("txconsume", parents=[common])
+    p.add_argument("--topic", required=True)
+    p.add_argument("--expect", type=int, required=True)
+    p.set_defaults(fn=cmd_txconsume)
+
+    p = sub.add_parser("txproduce", parents=[common])
+    p.add_argument("--topic", required=True)
+    p.add_argument("--transactional-id", required=True)
+    p.add_argument("--count", type=int, required=True)
+    p.set_defaults(fn=cmd_txproduce)
 
     for name, fn in [("create", cmd_create), ("describe", cmd_describe), ("delete", cmd_delete)]:
         p = sub.add_parser(name, parents=[common])

@@ -465,6 +465,79 @@ async fn confluent_kafka_idempotent_producer() {
     cluster.shutdown().await;
 }
 
+/// librdkafka's transactional producer (confluent-kafka) against the
+/// testkit, read by our read_committed consumer and by its own; and ours
+/// read by librdkafka's read_committed consumer: committed records once
+/// each, aborted ones never.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn confluent_kafka_transactions() {
+    use kafka_client::consumer::{Consumer, IsolationLevel, OffsetReset};
+    use kafka_client::producer::{Producer, ProducerRecord};
+
+    let cluster = Cluster::builder().brokers(3).start().await.unwrap();
+    let boot = cluster.bootstrap_servers();
+    cluster.create_topic("ck-txn", 3, 3).await.unwrap();
+    let r =
+        run_ok(py("txproduce", &boot, &["--topic", "ck-txn", "--transactional-id", "ck-writer", "--count", "30"]), "");
+    let committed: BTreeSet<String> = r.lines("committed").into_iter().map(|f| f[0].clone()).collect();
+    assert_eq!((committed.len(), r.lines("aborted").len()), (20, 10));
+    let theirs = run_ok(py("txconsume", &boot, &["--topic", "ck-txn", "--expect", "20"]), "");
+    let seen: Vec<String> = theirs.lines("record").into_iter().map(|f| f[3].clone()).collect();
+    assert_eq!(seen.len(), 20, "librdkafka's read_committed: each committed record once");
+    assert_eq!(seen.into_iter().collect::<BTreeSet<_>>(), committed);
+
+    let c = Consumer::builder()
+        .bootstrap_servers(&boot)
+        .auto_offset_reset(OffsetReset::Earliest)
+        .isolation_level(IsolationLevel::ReadCommitted)
+        .build()
+        .unwrap();
+    let tps: Vec<kafka_client::TopicPartition> =
+        (0..3).map(|p| kafka_client::TopicPartition::new("ck-txn", p)).collect();
+    c.assign(tps).unwrap();
+    let mut ours = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while ours.len() < 20 && std::time::Instant::now() < deadline {
+        ours.extend(c.poll(Duration::from_millis(200)).await.unwrap());
+    }
+    ours.extend(c.poll(Duration::from_millis(500)).await.unwrap());
+    c.close().await.unwrap();
+    let ours: Vec<String> =
+        ours.iter().map(|r| String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).into_owned()).collect();
+    assert_eq!(ours.len(), 20, "our read_committed: each committed librdkafka record once");
+    assert_eq!(ours.into_iter().collect::<BTreeSet<_>>(), committed);
+
+    cluster.create_topic("ck-txn-ours", 3, 3).await.unwrap();
+    let p = Producer::builder().bootstrap_servers(&boot).transactional_id("rust-writer").build().unwrap();
+    p.init_transactions().await.unwrap();
+    let mut expected = BTreeSet::new();
+    for t in 0..6 {
+        let txn = p.transaction().await.unwrap();
+        for i in 0..5 {
+            let v = format!("r-{}", t * 5 + i);
+            txn.send(ProducerRecord::new("ck-txn-ours").key(v.clone()).value(v.clone()))
+                .await
+                .map_err(|e| e.error)
+                .unwrap();
+            if t % 3 != 2 {
+                expected.insert(v);
+            }
+        }
+        if t % 3 == 2 {
+            p.flush().await;
+            txn.abort().await.unwrap();
+        } else {
+            txn.commit().await.unwrap();
+        }
+    }
+    p.close().await.unwrap();
+    let theirs = run_ok(py("txconsume", &boot, &["--topic", "ck-txn-ours", "--expect", "20"]), "");
+    let seen: Vec<String> = theirs.lines("record").into_iter().map(|f| f[3].clone()).collect();
+    assert_eq!(seen.len(), 20, "librdkafka's read_committed reads each of our committed records once");
+    assert_eq!(seen.into_iter().collect::<BTreeSet<_>>(), expected);
+    cluster.shutdown().await;
+}
+
 /// kcat with librdkafka's `murmur2_random` partitioner puts keys where the
 /// Java client's default partitioner does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

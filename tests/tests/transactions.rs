@@ -13,8 +13,6 @@
 //! - offsets sent to a transaction are committed only if it commits;
 //! - a `Transaction` dropped without commit is aborted.
 
-#![cfg(feature = "real-kafka")]
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
@@ -374,6 +372,20 @@ async fn java_peers(bootstrap: &str) {
     assert_eq!(read.into_iter().collect::<BTreeSet<_>>(), expected);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactions_on_the_testkit() {
+    let cluster = broker_testkit::Cluster::builder().start().await.unwrap();
+    all_bodies(&cluster.bootstrap_servers()).await;
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactions_on_the_testkit_at_transaction_version_1() {
+    let cluster = broker_testkit::Cluster::builder().transaction_version(1).start().await.unwrap();
+    all_bodies(&cluster.bootstrap_servers()).await;
+    cluster.shutdown().await;
+}
+
 #[cfg(feature = "real-kafka")]
 mod real {
     use std::collections::BTreeSet;
@@ -434,6 +446,15 @@ mod real {
             aborts += text.matches("endTxnMarker: ABORT").count();
         }
         (epochs, commits, aborts)
+    }
+
+    /// Java's transactional producer and read_committed consumer against
+    /// the testkit (Kafka's newest client).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn java_transactions_on_the_testkit() {
+        let cluster = broker_testkit::Cluster::builder().start().await.unwrap();
+        super::java_peers(&cluster.bootstrap_servers()).await;
+        cluster.shutdown().await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
