@@ -970,3 +970,34 @@ async fn a_fetch_response_cut_in_half_is_fetched_again() {
     p.close_timeout(Duration::from_secs(5)).await.ok();
     cluster.shutdown().await;
 }
+
+/// `group_metadata` names the member and generation the assignment came
+/// with, also after the membership is lost: a transaction holding records
+/// read under it must be refused by the coordinator (KIP-447), not pass as
+/// a commit from outside any generation (-1, no member id), which the
+/// exactly-once simulation once caught committing a batch twice.
+#[tokio::test(start_paused = true)]
+async fn group_metadata_keeps_the_assignment_generation_after_the_membership_is_lost() {
+    let cluster = Cluster::builder().start().await.unwrap();
+    cluster.create_topic("t", 1, 1).await.unwrap();
+    produce(&cluster, "t", "v", 5).await;
+    let c = builder(&cluster, "g").build().unwrap();
+    assert_eq!(c.group_metadata().map(|m| m.generation_id), Some(-1), "not joined yet");
+    c.subscribe(["t"]).unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while c.poll(Duration::from_millis(50)).await.unwrap().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "no records");
+    }
+    let joined = c.group_metadata().unwrap();
+    assert!(joined.generation_id >= 1 && !joined.member_id.is_empty(), "{joined:?}");
+    // The coordinator forgets the member: its next heartbeat says so.
+    cluster.add_fault(
+        Fault::on(ApiKey::Heartbeat).action(FaultAction::Error(kafka_protocol::ErrorCode::UNKNOWN_MEMBER_ID)).times(1),
+    );
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while c.group_member().is_some() {
+        assert!(tokio::time::Instant::now() < deadline, "the heartbeat error never came");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(c.group_metadata().unwrap(), joined, "the lost assignment's generation, not -1");
+}

@@ -130,6 +130,9 @@ pub(crate) struct Published {
     pub subscription_generation: u64,
     pub subscribed: Option<BTreeSet<String>>,
     pub member: Option<(String, i32)>,
+    /// The member id and generation the current (or last) assignment came
+    /// with: what a transaction's offset commit carries (KIP-447).
+    pub assigned_as: Option<(String, i32)>,
     pub buffered_bytes: usize,
 }
 
@@ -303,7 +306,10 @@ impl Engine {
         self.tasks.abort_all();
         self.io.net.close();
         self.io.group_net.close();
-        self.published.send_modify(|p| p.member = None);
+        self.published.send_modify(|p| {
+            p.member = None;
+            p.assigned_as = None;
+        });
         if let Some(reply) = closed {
             let _ = reply.send(());
         }
@@ -1166,17 +1172,20 @@ impl Engine {
 
     fn publish(&self) {
         let member = self.membership.as_ref().filter(|m| m.in_generation()).map(|m| (&m.member_id, m.generation));
+        let assigned_as =
+            self.membership.as_ref().filter(|m| m.owned_generation >= 0).map(|m| (&m.owned_member, m.owned_generation));
         let bytes = self.state.buffered_bytes();
+        let same = |a: &Option<(String, i32)>, b: Option<(&String, i32)>| match (a, b) {
+            (Some((id, generation)), Some((b_id, b_generation))) => id == b_id && *generation == b_generation,
+            (None, None) => true,
+            _ => false,
+        };
         self.published.send_if_modified(|p| {
-            let same_member = match (&p.member, member) {
-                (Some((id, generation)), Some((m_id, m_generation))) => id == m_id && *generation == m_generation,
-                (None, None) => true,
-                _ => false,
-            };
-            if same_member && p.buffered_bytes == bytes {
+            if same(&p.member, member) && same(&p.assigned_as, assigned_as) && p.buffered_bytes == bytes {
                 return false;
             }
             p.member = member.map(|(id, generation)| (id.clone(), generation));
+            p.assigned_as = assigned_as.map(|(id, generation)| (id.clone(), generation));
             p.buffered_bytes = bytes;
             true
         });

@@ -133,6 +133,10 @@ pub(crate) struct Membership {
     backoff_until_ms: i64,
     /// Generation the owned partitions belong to (for commits).
     pub owned_generation: i32,
+    /// The member id they were assigned to. Kept when the membership is
+    /// lost: a transactional offset commit for records read under it must
+    /// carry it and be refused, not pass as a commit outside any group.
+    pub owned_member: String,
 }
 
 fn code(c: i16) -> ErrorCode {
@@ -162,6 +166,7 @@ impl Membership {
             left_for_poll_timeout: false,
             backoff_until_ms: 0,
             owned_generation: -1,
+            owned_member: String::new(),
         }
     }
 
@@ -241,6 +246,7 @@ impl Membership {
         }
         self.owned = std::mem::take(&mut self.pending_assignment);
         self.owned_generation = self.generation;
+        self.owned_member.clone_from(&self.member_id);
         self.phase = Phase::Stable;
         true
     }

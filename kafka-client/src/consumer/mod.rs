@@ -593,8 +593,12 @@ impl Consumer {
     /// offsets in its transaction ([`crate::producer::Producer::send_offsets_to_transaction`]):
     /// the group, and the member's id, generation and instance id, so the
     /// coordinator refuses the commit of a member that has been replaced
-    /// (Java's `groupMetadata()`). Before the member has joined, the
-    /// generation is -1 and the member id empty. None without `group.id`.
+    /// (Java's `groupMetadata()`). These are the member id and generation
+    /// the current assignment came with — still after the membership is
+    /// lost, so a transaction holding records read under it is refused
+    /// (and aborts) rather than committing outside any generation. Before
+    /// the first assignment, the generation is -1 and the member id empty.
+    /// None without `group.id`.
     ///
     /// ```no_run
     /// # fn f(consumer: &kafka_client::consumer::Consumer) {
@@ -604,7 +608,10 @@ impl Consumer {
     /// ```
     pub fn group_metadata(&self) -> Option<ConsumerGroupMetadata> {
         let group_id = self.io.cfg.group_id.clone()?;
-        let (member_id, generation_id) = self.group_member().unwrap_or((String::new(), -1));
+        let published = self.published.borrow();
+        let (member_id, generation_id) =
+            published.assigned_as.clone().or_else(|| published.member.clone()).unwrap_or((String::new(), -1));
+        drop(published);
         Some(ConsumerGroupMetadata {
             group_id,
             generation_id,
