@@ -123,8 +123,11 @@ fn add_one(
         return topics.iter().map(|t| results_for(t, |_| e)).collect();
     }
     let now = ctx.now_ms;
-    if verify_only {
-        // KIP-890's verification: each partition on its own.
+    if ctx.version >= FIRST_BATCHED {
+        // A broker asking for a client (KIP-890): verification, or from a
+        // version-2 produce or offset commit, the implicit add. Each
+        // partition is answered on its own.
+        let add = !verify_only;
         return topics
             .iter()
             .map(|t| {
@@ -133,7 +136,7 @@ fn add_one(
                     .iter()
                     .map(|&p| {
                         core.txns
-                            .verify_partition(tid, pid, epoch, &(t.name.clone(), p), false, now)
+                            .verify_partition(tid, pid, epoch, &(t.name.clone(), p), add, now)
                             .err()
                             .unwrap_or(ErrorCode::NONE)
                     })
