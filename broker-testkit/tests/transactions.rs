@@ -253,3 +253,77 @@ async fn moving_the_transaction_coordinator_redirects_its_clients() {
     assert_eq!((view.coordinator, view.state.as_str()), (other, "Empty"));
     cluster.shutdown().await;
 }
+
+/// A directory under the system temp dir, removed when dropped.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+        let path = std::env::temp_dir().join(format!("broker-testkit-{name}-{}-{nanos}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[tokio::test]
+async fn a_restart_from_the_data_directory_aborts_transactions_left_open() {
+    let dir = TempDir::new("txn-restart");
+    let tid = "restarted";
+    let cluster = Cluster::builder().data_dir(&dir.0).start().await.unwrap();
+    cluster.create_topic("orders", 1, 1).await.unwrap();
+    let coordinator = cluster.transaction_coordinator(tid).await.unwrap().unwrap();
+    let mut c = Client::connect(&broker_addr(&cluster, coordinator)).await;
+    let init = InitProducerIdRequest {
+        transactional_id: Some(tid.into()),
+        transaction_timeout_ms: 60_000,
+        producer_id: -1,
+        producer_epoch: -1,
+        ..Default::default()
+    };
+    let r = c.call(&init, 5).await;
+    let (pid, epoch) = (r.producer_id, r.producer_epoch);
+    let mut b = BatchBuilder::new(Compression::None, None);
+    b.set_producer(pid, epoch, 0);
+    b.set_transactional(true);
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    b.append(now_ms, None, Some(b"left-open"), &[]);
+    let produce = ProduceRequest {
+        transactional_id: Some(tid.into()),
+        acks: -1,
+        timeout_ms: 5000,
+        topic_data: vec![TopicProduceData {
+            name: "orders".into(),
+            partition_data: vec![PartitionProduceData {
+                index: 0,
+                records: Some(b.finish().unwrap()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let r = c.call(&produce, 12).await;
+    assert_eq!(ErrorCode::from(r.responses[0].partition_responses[0].error_code), ErrorCode::NONE);
+    assert_eq!(cluster.last_stable_offset("orders", 0).await.unwrap().0, 0);
+    drop(c);
+    cluster.shutdown().await;
+
+    // The coordinator's state is gone; the open transaction is aborted so
+    // the partition's last stable offset can move again.
+    let cluster = Cluster::builder().data_dir(&dir.0).start().await.unwrap();
+    assert_eq!(cluster.transaction(tid).await.unwrap(), None);
+    let (lso, open) = cluster.last_stable_offset("orders", 0).await.unwrap();
+    assert_eq!((lso, open.len()), (2, 0));
+    let batches = cluster.batches("orders", 0, None).await.unwrap();
+    assert_eq!(batches.len(), 2);
+    assert!(batches[1].control && batches[1].transactional);
+    assert_eq!((batches[1].producer_id, batches[1].producer_epoch), (pid, epoch + 1));
+    cluster.shutdown().await;
+}
