@@ -8,7 +8,7 @@
 //! the transaction coordinator confirms that the partition was added to it
 //! (Kafka 3.6+'s verification, KIP-890 part 1) — or, from Produce v12 on a
 //! cluster at transaction version 2, adds it (part 2). Otherwise the batch
-//! is refused with INVALID_TXN_STATE.
+//! is refused with TRANSACTION_ABORTABLE (INVALID_TXN_STATE up to v10).
 
 use kafka_protocol::ErrorCode;
 use kafka_protocol::messages::produce::{

@@ -24,8 +24,13 @@
 //! # Where this differs from Kafka
 //!
 //! - The metadata is not written to `__transaction_state`: it lives in
-//!   memory and does not survive a restart of the cluster; it survives
-//!   coordinator moves (the new leader serves the same state).
+//!   memory and survives coordinator moves (the new leader serves the same
+//!   state) but not a restart of the cluster from its data directory,
+//!   which aborts the transactions its logs show open
+//!   ([`crate::cluster::Core::abort_orphaned_transactions`]).
+//! - Markers are written within the request or tick that ends the
+//!   transaction, carrying the leader epoch of the id's
+//!   `__transaction_state` partition as the coordinator epoch.
 //! - Transactional ids never expire (`transactional.id.expiration.ms`).
 //! - The timeout check is exact (a transaction is aborted the moment its
 //!   timeout passes) where Kafka checks every
