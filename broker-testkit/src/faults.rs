@@ -216,13 +216,14 @@ impl Faults {
     }
 }
 
-/// The topic ids a request names topics by (Fetch v13+, Produce v13+ and
-/// OffsetCommit v10+ do), if any.
+/// The topic ids a request names topics by (Fetch v13+, Produce v13+,
+/// OffsetCommit v10+ and TxnOffsetCommit v6+ do), if any.
 pub fn topic_ids(body: &RequestBody) -> Vec<Uuid> {
     match body {
         RequestBody::Fetch(r) => r.topics.iter().map(|t| t.topic_id).filter(|id| !id.is_zero()).collect(),
         RequestBody::Produce(r) => r.topic_data.iter().map(|t| t.topic_id).filter(|id| !id.is_zero()).collect(),
         RequestBody::OffsetCommit(r) => r.topics.iter().map(|t| t.topic_id).filter(|id| !id.is_zero()).collect(),
+        RequestBody::TxnOffsetCommit(r) => r.topics.iter().map(|t| t.topic_id).filter(|id| !id.is_zero()).collect(),
         _ => Vec::new(),
     }
 }
@@ -263,6 +264,17 @@ pub fn touches(body: &RequestBody, topic: &str, partition: Option<i32>, topic_na
             .topics
             .iter()
             .any(|t| named(&t.name, t.topic_id) && p_ok(&mut t.partitions.iter().map(|p| p.partition_index))),
+        RequestBody::TxnOffsetCommit(r) => r
+            .topics
+            .iter()
+            .any(|t| named(&t.name, t.topic_id) && p_ok(&mut t.partitions.iter().map(|p| p.partition_index))),
+        // A transaction's partitions: the client form (v0-v3) and the
+        // brokers' batched one.
+        RequestBody::AddPartitionsToTxn(r) => r
+            .v3_and_below_topics
+            .iter()
+            .chain(r.transactions.iter().flat_map(|x| x.topics.iter()))
+            .any(|t| t.name == topic && p_ok(&mut t.partitions.iter().copied())),
         RequestBody::Metadata(r) => r.topics.iter().flatten().any(|t| t.name.as_deref() == Some(topic)),
         RequestBody::CreateTopics(r) => r.topics.iter().any(|t| t.name == topic),
         RequestBody::DeleteTopics(r) => {

@@ -436,6 +436,10 @@ pub fn open(
         );
     }
     core.storage = Some(persistence);
+    let orphaned = core.abort_orphaned_transactions(now_ms);
+    if orphaned > 0 {
+        tracing::info!(orphaned, "aborted transactions left open before the restart");
+    }
     core.flush_storage();
     Ok(core)
 }

@@ -253,3 +253,202 @@ async fn moving_the_transaction_coordinator_redirects_its_clients() {
     assert_eq!((view.coordinator, view.state.as_str()), (other, "Empty"));
     cluster.shutdown().await;
 }
+
+/// A directory under the system temp dir, removed when dropped.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+        let path = std::env::temp_dir().join(format!("broker-testkit-{name}-{}-{nanos}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[tokio::test]
+async fn a_restart_from_the_data_directory_aborts_transactions_left_open() {
+    let dir = TempDir::new("txn-restart");
+    let tid = "restarted";
+    let cluster = Cluster::builder().data_dir(&dir.0).start().await.unwrap();
+    cluster.create_topic("orders", 1, 1).await.unwrap();
+    let coordinator = cluster.transaction_coordinator(tid).await.unwrap().unwrap();
+    let mut c = Client::connect(&broker_addr(&cluster, coordinator)).await;
+    let init = InitProducerIdRequest {
+        transactional_id: Some(tid.into()),
+        transaction_timeout_ms: 60_000,
+        producer_id: -1,
+        producer_epoch: -1,
+        ..Default::default()
+    };
+    let r = c.call(&init, 5).await;
+    let (pid, epoch) = (r.producer_id, r.producer_epoch);
+    let mut b = BatchBuilder::new(Compression::None, None);
+    b.set_producer(pid, epoch, 0);
+    b.set_transactional(true);
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    b.append(now_ms, None, Some(b"left-open"), &[]);
+    let produce = ProduceRequest {
+        transactional_id: Some(tid.into()),
+        acks: -1,
+        timeout_ms: 5000,
+        topic_data: vec![TopicProduceData {
+            name: "orders".into(),
+            partition_data: vec![PartitionProduceData {
+                index: 0,
+                records: Some(b.finish().unwrap()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let r = c.call(&produce, 12).await;
+    assert_eq!(ErrorCode::from(r.responses[0].partition_responses[0].error_code), ErrorCode::NONE);
+    assert_eq!(cluster.last_stable_offset("orders", 0).await.unwrap().0, 0);
+    drop(c);
+    cluster.shutdown().await;
+
+    // The coordinator's state is gone; the open transaction is aborted so
+    // the partition's last stable offset can move again.
+    let cluster = Cluster::builder().data_dir(&dir.0).start().await.unwrap();
+    assert_eq!(cluster.transaction(tid).await.unwrap(), None);
+    let (lso, open) = cluster.last_stable_offset("orders", 0).await.unwrap();
+    assert_eq!((lso, open.len()), (2, 0));
+    let batches = cluster.batches("orders", 0, None).await.unwrap();
+    assert_eq!(batches.len(), 2);
+    assert!(batches[1].control && batches[1].transactional);
+    assert_eq!((batches[1].producer_id, batches[1].producer_epoch), (pid, epoch + 1));
+    cluster.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_version_1_transaction_with_offsets_over_the_wire() {
+    let cluster = Cluster::builder().transaction_version(1).offsets_topic_partitions(3).start().await.unwrap();
+    cluster.create_topic("orders", 1, 1).await.unwrap();
+    let (tid, group) = ("classic-txn", "classic-group");
+    let mut c = Client::connect(&broker_addr(&cluster, 1)).await;
+    let found = c.call(&FindCoordinatorRequest { key: tid.into(), key_type: 1, ..Default::default() }, 3).await;
+    assert_eq!((ErrorCode::from(found.error_code), found.node_id), (ErrorCode::NONE, 1));
+    let init = InitProducerIdRequest {
+        transactional_id: Some(tid.into()),
+        transaction_timeout_ms: 60_000,
+        producer_id: -1,
+        producer_epoch: -1,
+        ..Default::default()
+    };
+    let r = c.call(&init, 3).await;
+    let (pid, epoch) = (r.producer_id, r.producer_epoch);
+
+    let add = AddPartitionsToTxnRequest {
+        v3_and_below_transactional_id: tid.into(),
+        v3_and_below_producer_id: pid,
+        v3_and_below_producer_epoch: epoch,
+        v3_and_below_topics: vec![AddPartitionsToTxnTopic {
+            name: "orders".into(),
+            partitions: vec![0],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let r = c.call(&add, 3).await;
+    let code = r.results_by_topic_v3_and_below[0].results_by_partition[0].partition_error_code;
+    assert_eq!(ErrorCode::from(code), ErrorCode::NONE);
+
+    let mut b = BatchBuilder::new(Compression::Zstd, None);
+    b.set_producer(pid, epoch, 0);
+    b.set_transactional(true);
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    for i in 0..3 {
+        b.append(now_ms + i, None, Some(b"classic"), &[]);
+    }
+    let produce = ProduceRequest {
+        transactional_id: Some(tid.into()),
+        acks: -1,
+        timeout_ms: 5000,
+        topic_data: vec![TopicProduceData {
+            name: "orders".into(),
+            partition_data: vec![PartitionProduceData {
+                index: 0,
+                records: Some(b.finish().unwrap()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let r = c.call(&produce, 9).await;
+    assert_eq!(ErrorCode::from(r.responses[0].partition_responses[0].error_code), ErrorCode::NONE);
+
+    let add_offsets = AddOffsetsToTxnRequest {
+        transactional_id: tid.into(),
+        producer_id: pid,
+        producer_epoch: epoch,
+        group_id: group.into(),
+        ..Default::default()
+    };
+    assert_eq!(ErrorCode::from(c.call(&add_offsets, 3).await.error_code), ErrorCode::NONE);
+    let commit = TxnOffsetCommitRequest {
+        transactional_id: tid.into(),
+        group_id: group.into(),
+        producer_id: pid,
+        producer_epoch: epoch,
+        generation_id: -1,
+        topics: vec![kafka_protocol::messages::txn_offset_commit::TxnOffsetCommitRequestTopic {
+            name: "orders".into(),
+            partitions: vec![kafka_protocol::messages::txn_offset_commit::TxnOffsetCommitRequestPartition {
+                partition_index: 0,
+                committed_offset: 3,
+                committed_leader_epoch: -1,
+                committed_metadata: None,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let r = c.call(&commit, 3).await;
+    assert_eq!(ErrorCode::from(r.topics[0].partitions[0].error_code), ErrorCode::NONE);
+    let fetch_offsets = OffsetFetchRequest {
+        group_id: group.into(),
+        topics: Some(vec![kafka_protocol::messages::offset_fetch::OffsetFetchRequestTopic {
+            name: "orders".into(),
+            partition_indexes: vec![0],
+            ..Default::default()
+        }]),
+        require_stable: true,
+        ..Default::default()
+    };
+    let r = c.call(&fetch_offsets, 7).await;
+    let p = &r.topics[0].partitions[0];
+    assert_eq!((ErrorCode::from(p.error_code), p.committed_offset), (ErrorCode::UNSTABLE_OFFSET_COMMIT, -1));
+
+    let end = EndTxnRequest {
+        transactional_id: tid.into(),
+        producer_id: pid,
+        producer_epoch: epoch,
+        committed: true,
+        ..Default::default()
+    };
+    let r = c.call(&end, 3).await;
+    assert_eq!(ErrorCode::from(r.error_code), ErrorCode::NONE);
+    let r = c.call(&fetch_offsets, 7).await;
+    let p = &r.topics[0].partitions[0];
+    assert_eq!((ErrorCode::from(p.error_code), p.committed_offset), (ErrorCode::NONE, 3));
+    assert_eq!(cluster.committed_offsets(group).await.unwrap().get(&("orders".to_string(), 0)), Some(&3));
+
+    let view = cluster.transaction(tid).await.unwrap().unwrap();
+    assert_eq!((view.state.as_str(), view.producer_epoch), ("CompleteCommit", epoch));
+    let batches = cluster.batches("orders", 0, None).await.unwrap();
+    assert_eq!(batches.len(), 2);
+    assert!(batches[0].transactional && !batches[0].control);
+    assert!(batches[1].control);
+    assert_eq!(cluster.last_stable_offset("orders", 0).await.unwrap(), (4, Default::default()));
+    cluster.shutdown().await;
+}

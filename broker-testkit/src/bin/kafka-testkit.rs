@@ -3,6 +3,7 @@
 //! ```text
 //! kafka-testkit [--brokers N] [--port P] [--data-dir DIR] [--partitions N]
 //!               [--replication-factor R] [--no-auto-create]
+//!               [--transaction-version V]
 //! ```
 //!
 //! Prints the bootstrap servers once every broker listens, then serves
@@ -26,6 +27,7 @@ Options:
   --partitions N           num.partitions of auto-created topics (default 1)
   --replication-factor R   default.replication.factor of auto-created topics (default 1)
   --no-auto-create         disable auto.create.topics.enable
+  --transaction-version V  finalized transaction.version feature level, 0-2 (default 2)
   -h, --help               print this help
 ";
 
@@ -37,6 +39,7 @@ struct Args {
     partitions: i32,
     replication_factor: i16,
     auto_create: bool,
+    transaction_version: i16,
 }
 
 fn parse() -> Result<Option<Args>, String> {
@@ -49,6 +52,7 @@ fn parse() -> Result<Option<Args>, String> {
         partitions: 1,
         replication_factor: 1,
         auto_create: true,
+        transaction_version: 2,
     };
     let mut p = lexopt::Parser::from_env();
     let num = |v: Result<std::ffi::OsString, lexopt::Error>, what: &str| -> Result<i64, String> {
@@ -68,6 +72,12 @@ fn parse() -> Result<Option<Args>, String> {
                 a.replication_factor = i16::try_from(num(p.value(), "--replication-factor")?).unwrap_or(1).max(1)
             }
             Long("no-auto-create") => a.auto_create = false,
+            Long("transaction-version") => {
+                a.transaction_version = match num(p.value(), "--transaction-version")? {
+                    v @ 0..=2 => v as i16,
+                    v => return Err(format!("--transaction-version must be 0, 1 or 2, got {v}")),
+                }
+            }
             Short('h') | Long("help") => return Ok(None),
             other => return Err(other.unexpected().to_string()),
         }
@@ -98,7 +108,8 @@ async fn main() -> ExitCode {
         .port(args.port)
         .num_partitions(args.partitions)
         .default_replication_factor(args.replication_factor)
-        .auto_create_topics(args.auto_create);
+        .auto_create_topics(args.auto_create)
+        .transaction_version(args.transaction_version);
     if let Some(d) = &args.data_dir {
         b = b.data_dir(d);
     }

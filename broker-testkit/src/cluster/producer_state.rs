@@ -44,6 +44,9 @@ pub struct BatchMeta {
 struct ProducerEntry {
     epoch: i16,
     batches: VecDeque<BatchMeta>,
+    /// A transaction marker moved the producer to `epoch` and it has
+    /// written nothing since: its next batch must start at sequence 0.
+    bumped_by_marker: bool,
 }
 
 /// The verdict on an incoming batch.
@@ -90,6 +93,9 @@ impl ProducerStates {
                 Some(last) if !in_sequence(last.last_seq, first_seq) => {
                     SequenceVerdict::Reject(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER)
                 }
+                None if entry.bumped_by_marker && first_seq != 0 => {
+                    SequenceVerdict::Reject(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER)
+                }
                 _ => SequenceVerdict::Append,
             };
         }
@@ -107,6 +113,7 @@ impl ProducerStates {
             entry.epoch = epoch;
             entry.batches.clear();
         }
+        entry.bumped_by_marker = false;
         if entry.batches.len() == BATCHES_TO_RETAIN {
             entry.batches.pop_front();
         }
@@ -124,6 +131,7 @@ impl ProducerStates {
         if epoch > entry.epoch {
             entry.epoch = epoch;
             entry.batches.clear();
+            entry.bumped_by_marker = true;
         }
     }
 
@@ -208,6 +216,22 @@ mod tests {
         assert_eq!(s.check(9, 0, 2, 2), SequenceVerdict::Duplicate(meta(2, 2, 2)));
         // Older than the window: no longer recognised, and out of sequence.
         assert_eq!(s.check(9, 0, 1, 1), SequenceVerdict::Reject(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER));
+    }
+
+    #[test]
+    fn a_marker_with_a_newer_epoch_fences_the_old_one_and_restarts_sequences() {
+        let mut s = ProducerStates::new();
+        s.record(4, 0, meta(0, 9, 0));
+        // A marker at the same epoch (transaction version 1) changes nothing.
+        s.marker(4, 0);
+        assert_eq!(s.check(4, 0, 10, 10), SequenceVerdict::Append);
+        // A bumped one (version 2, or a fenced producer) does.
+        s.marker(4, 1);
+        assert_eq!(s.check(4, 0, 10, 10), SequenceVerdict::Reject(ErrorCode::INVALID_PRODUCER_EPOCH));
+        assert_eq!(s.check(4, 1, 3, 3), SequenceVerdict::Reject(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER));
+        assert_eq!(s.check(4, 1, 0, 3), SequenceVerdict::Append);
+        s.record(4, 1, meta(0, 3, 11));
+        assert_eq!(s.check(4, 1, 4, 4), SequenceVerdict::Append);
     }
 
     #[test]

@@ -118,20 +118,21 @@ pub fn java_string_hash(s: &str) -> i32 {
     s.encode_utf16().fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c)))
 }
 
-/// Kafka's `Utils.abs`: `n & 0x7fffffff` (so `i32::MIN` maps to 0).
+/// Kafka's `Utils.abs`: `Math.abs`, except that `i32::MIN` maps to 0. (Not
+/// `Utils.toPositive`, `n & 0x7fffffff`, which the partitioner uses: the
+/// two differ on every negative hash.)
 pub fn kafka_abs(n: i32) -> i32 {
-    n & 0x7fff_ffff
+    if n == i32::MIN { 0 } else { n.abs() }
 }
 
 /// The `__consumer_offsets` partition of `group`: Kafka's
 /// `Utils.abs(groupId.hashCode()) % partitions`.
 pub fn offsets_partition_for(group: &str, partitions: i32) -> i32 {
-    let h = java_string_hash(group);
-    let abs = if h == i32::MIN { 0 } else { h.abs() };
-    abs % partitions.max(1)
+    kafka_abs(java_string_hash(group)) % partitions.max(1)
 }
 
 /// The `__transaction_state` partition of a transactional id: Kafka's
+/// `TransactionStateManager.partitionFor`,
 /// `Utils.abs(transactionalId.hashCode()) % partitions`.
 pub fn txn_partition_for(transactional_id: &str, partitions: i32) -> i32 {
     kafka_abs(java_string_hash(transactional_id)) % partitions.max(1)
@@ -160,12 +161,16 @@ mod tests {
         // Kafka places "my-group" here with 50 partitions.
         let p = offsets_partition_for("my-group", 50);
         assert!((0..50).contains(&p));
-        // Utils.abs keeps the low 31 bits: the two rules differ only on
-        // negative hashes. "polygenelubricants" hashes to i32::MIN.
+        // Utils.abs is Math.abs with i32::MIN mapped to 0
+        // ("polygenelubricants" hashes to i32::MIN).
         assert_eq!(java_string_hash("polygenelubricants"), i32::MIN);
         assert_eq!(txn_partition_for("polygenelubricants", 50), 0);
-        let h = java_string_hash("txn-1");
-        assert_eq!(txn_partition_for("txn-1", 50), (h & 0x7fff_ffff) % 50);
+        assert_eq!(txn_partition_for("txn-1", 50), 10);
+        // A negative hash: "my-txn".hashCode() is -1061187895, so 45 (where
+        // n & 0x7fffffff would give 3).
+        assert_eq!(java_string_hash("my-txn"), -1_061_187_895);
+        assert_eq!(txn_partition_for("my-txn", 50), 45);
+        assert_eq!(offsets_partition_for("my-txn", 50), 45);
     }
 
     #[test]

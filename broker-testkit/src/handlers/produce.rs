@@ -8,7 +8,7 @@
 //! the transaction coordinator confirms that the partition was added to it
 //! (Kafka 3.6+'s verification, KIP-890 part 1) — or, from Produce v12 on a
 //! cluster at transaction version 2, adds it (part 2). Otherwise the batch
-//! is refused with INVALID_TXN_STATE.
+//! is refused with TRANSACTION_ABORTABLE (INVALID_TXN_STATE up to v10).
 
 use kafka_protocol::ErrorCode;
 use kafka_protocol::messages::produce::{
@@ -33,11 +33,17 @@ fn transactional_header(records: Option<&bytes::Bytes>) -> Option<BatchHeader> {
     (h.is_transactional() && !h.is_control() && h.producer_id >= 0).then_some(h)
 }
 
+/// The last Produce version whose clients do not know
+/// TRANSACTION_ABORTABLE (KIP-890): they are told INVALID_TXN_STATE.
+const LAST_WITHOUT_ABORTABLE: i16 = 10;
+
 /// Whether a transactional batch of `h` may be written to `topic`-`partition`
 /// led by this broker: see the module docs. Errors as Kafka's produce path
-/// reports the coordinator's: a fenced epoch as INVALID_PRODUCER_EPOCH, and
-/// before v12 a transaction still completing as the retriable
-/// NOT_ENOUGH_REPLICAS.
+/// reports the coordinator's: a fenced epoch as INVALID_PRODUCER_EPOCH, a
+/// partition outside the transaction as TRANSACTION_ABORTABLE (before v11
+/// INVALID_TXN_STATE), and a coordinator that cannot answer now (a
+/// transaction still completing, no coordinator) as the retriable
+/// NOT_ENOUGH_REPLICAS, which old clients retry without a metadata refresh.
 fn check_transactional(
     core: &mut Core,
     ctx: &RequestCtx,
@@ -60,22 +66,25 @@ fn check_transactional(
         return Ok(());
     }
     let add = ctx.version >= FIRST_TV2 && core.transaction_version() >= 2;
-    core.txns
-        .verify_partition(tid, h.producer_id, h.producer_epoch, &(topic.to_string(), partition), add, ctx.now_ms)
-        .map_err(|e| {
-            let code = match e {
-                ErrorCode::PRODUCER_FENCED => ErrorCode::INVALID_PRODUCER_EPOCH,
-                ErrorCode::CONCURRENT_TRANSACTIONS if ctx.version < FIRST_TV2 => ErrorCode::NOT_ENOUGH_REPLICAS,
-                e => e,
-            };
-            (
-                code,
-                format!(
-                    "producer {} epoch {} may not write to {topic}-{partition} now",
-                    h.producer_id, h.producer_epoch
-                ),
-            )
-        })
+    let tp = (topic.to_string(), partition);
+    let verified = match core.txn_coordinator_for(tid, ctx.now_ms) {
+        None => Err(ErrorCode::COORDINATOR_NOT_AVAILABLE),
+        Some(_) => core.txns.verify_partition(tid, h.producer_id, h.producer_epoch, &tp, add, ctx.now_ms),
+    };
+    verified.map_err(|e| {
+        let code = match e {
+            ErrorCode::PRODUCER_FENCED => ErrorCode::INVALID_PRODUCER_EPOCH,
+            ErrorCode::TRANSACTION_ABORTABLE if ctx.version <= LAST_WITHOUT_ABORTABLE => ErrorCode::INVALID_TXN_STATE,
+            ErrorCode::CONCURRENT_TRANSACTIONS | ErrorCode::COORDINATOR_NOT_AVAILABLE | ErrorCode::NOT_COORDINATOR => {
+                ErrorCode::NOT_ENOUGH_REPLICAS
+            }
+            e => e,
+        };
+        (
+            code,
+            format!("producer {} epoch {} may not write to {topic}-{partition} now", h.producer_id, h.producer_epoch),
+        )
+    })
 }
 
 /// Produce: validates, appends, and answers by acks.

@@ -7,9 +7,10 @@
 //! that does not coordinate the id gets NOT_COORDINATOR
 //! (COORDINATOR_NOT_AVAILABLE when nobody leads the partition);
 //! PRODUCER_FENCED is reported as INVALID_PRODUCER_EPOCH to versions older
-//! than KIP-588's (AddPartitionsToTxn, AddOffsetsToTxn and EndTxn v0–v1),
-//! and a transactional offset commit's fencing, checked as a produce's is,
-//! as INVALID_PRODUCER_EPOCH.
+//! than KIP-588's (AddPartitionsToTxn, AddOffsetsToTxn and EndTxn v0–v1).
+//! A transactional offset commit is checked as a produce is: fencing is
+//! INVALID_PRODUCER_EPOCH, and a group outside the transaction
+//! TRANSACTION_ABORTABLE (INVALID_TXN_STATE before v4).
 
 use kafka_protocol::messages::add_partitions_to_txn::{
     AddPartitionsToTxnPartitionResult, AddPartitionsToTxnResult, AddPartitionsToTxnTopic, AddPartitionsToTxnTopicResult,
@@ -36,6 +37,10 @@ const FIRST_BATCHED: i16 = 4;
 /// The first EndTxn and TxnOffsetCommit versions of transaction version 2.
 const FIRST_TV2_END_TXN: i16 = 5;
 const FIRST_TV2_TXN_OFFSET_COMMIT: i16 = 5;
+
+/// The last TxnOffsetCommit version whose clients do not know
+/// TRANSACTION_ABORTABLE: they are told INVALID_TXN_STATE.
+const LAST_TXN_OFFSET_COMMIT_WITHOUT_ABORTABLE: i16 = 3;
 
 /// The first TxnOffsetCommit version naming topics by id.
 const FIRST_TXN_OFFSET_COMMIT_BY_ID: i16 = 6;
@@ -118,8 +123,11 @@ fn add_one(
         return topics.iter().map(|t| results_for(t, |_| e)).collect();
     }
     let now = ctx.now_ms;
-    if verify_only {
-        // KIP-890's verification: each partition on its own.
+    if ctx.version >= FIRST_BATCHED {
+        // A broker asking for a client (KIP-890): verification, or from a
+        // version-2 produce or offset commit, the implicit add. Each
+        // partition is answered on its own.
+        let add = !verify_only;
         return topics
             .iter()
             .map(|t| {
@@ -128,7 +136,7 @@ fn add_one(
                     .iter()
                     .map(|&p| {
                         core.txns
-                            .verify_partition(tid, pid, epoch, &(t.name.clone(), p), false, now)
+                            .verify_partition(tid, pid, epoch, &(t.name.clone(), p), add, now)
                             .err()
                             .unwrap_or(ErrorCode::NONE)
                     })
@@ -260,6 +268,9 @@ pub fn txn_offset_commit(core: &mut Core, ctx: &RequestCtx, mut req: TxnOffsetCo
         );
         match verified {
             Err(ErrorCode::PRODUCER_FENCED) => whole(ErrorCode::INVALID_PRODUCER_EPOCH, &req),
+            Err(ErrorCode::TRANSACTION_ABORTABLE) if ctx.version <= LAST_TXN_OFFSET_COMMIT_WITHOUT_ABORTABLE => {
+                whole(ErrorCode::INVALID_TXN_STATE, &req)
+            }
             Err(e) => whole(e, &req),
             Ok(()) => {
                 let Core { groups, topics, .. } = core;

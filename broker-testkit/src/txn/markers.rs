@@ -55,4 +55,36 @@ impl Core {
             self.txns.maybe_complete(&tid, now_ms);
         }
     }
+
+    /// Aborts the transactions left open in the logs of a cluster rebuilt
+    /// from its data directory. The coordinator's state is not persisted,
+    /// so nothing would ever end them and their partitions' last stable
+    /// offset would never move; Kafka's coordinator, which reloads its
+    /// state, would abort them once they time out. The abort markers carry
+    /// the producer's epoch bumped, fencing the producer as a timeout
+    /// would. Returns how many were aborted.
+    pub fn abort_orphaned_transactions(&mut self, now_ms: i64) -> usize {
+        let brokers = self.brokers.clone();
+        let online = |b: i32| brokers.get(&b).is_some_and(|x| x.online);
+        let coordinator_epoch = 0;
+        let mut aborted = 0;
+        for t in self.topics.values_mut() {
+            for p in &mut t.partitions {
+                if p.leader == NO_LEADER {
+                    continue;
+                }
+                let open: Vec<i64> = p.txns.open().keys().copied().collect();
+                for pid in open {
+                    let epoch = p.producers.epoch_of(pid).unwrap_or(0).saturating_add(1);
+                    match p.append_marker(pid, epoch, false, coordinator_epoch, now_ms, &online) {
+                        Ok(_) => aborted += 1,
+                        Err(e) => {
+                            tracing::warn!(topic = %t.name, partition = p.index, error = %e.message, "orphaned transaction not aborted");
+                        }
+                    }
+                }
+            }
+        }
+        aborted
+    }
 }

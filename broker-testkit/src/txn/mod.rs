@@ -24,8 +24,13 @@
 //! # Where this differs from Kafka
 //!
 //! - The metadata is not written to `__transaction_state`: it lives in
-//!   memory and does not survive a restart of the cluster; it survives
-//!   coordinator moves (the new leader serves the same state).
+//!   memory and survives coordinator moves (the new leader serves the same
+//!   state) but not a restart of the cluster from its data directory,
+//!   which aborts the transactions its logs show open
+//!   ([`crate::cluster::Core::abort_orphaned_transactions`]).
+//! - Markers are written within the request or tick that ends the
+//!   transaction, carrying the leader epoch of the id's
+//!   `__transaction_state` partition as the coordinator epoch.
 //! - Transactional ids never expire (`transactional.id.expiration.ms`).
 //! - The timeout check is exact (a transaction is aborted the moment its
 //!   timeout passes) where Kafka checks every
@@ -85,10 +90,6 @@ impl TxnState {
     fn is_prepare(self) -> bool {
         matches!(self, TxnState::PrepareCommit | TxnState::PrepareAbort)
     }
-
-    fn is_complete_or_empty(self) -> bool {
-        matches!(self, TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort)
-    }
 }
 
 /// The metadata of one transactional id.
@@ -123,6 +124,11 @@ pub struct TxnMetadata {
     /// In the Prepare states: the producer id to move to once the markers
     /// are written (the epoch was exhausted), with epoch 0.
     pub next_producer_id: Option<i64>,
+    /// Whether the producer speaks transaction version 2 (it added a
+    /// partition implicitly or ended a transaction with EndTxn v5): a
+    /// fenced transaction's abort then bumps the epoch once more, as every
+    /// version-2 end does.
+    pub client_tv2: bool,
 }
 
 impl TxnMetadata {
@@ -141,15 +147,33 @@ impl TxnMetadata {
             pending_markers: BTreeSet::new(),
             marker_producer: (NO_PRODUCER_ID, NO_PRODUCER_EPOCH),
             next_producer_id: None,
+            client_tv2: false,
         }
     }
 
     /// KIP-360: whether a producer that names itself `(pid, epoch)` may
-    /// re-initialise this transactional id.
+    /// re-initialise this transactional id (Kafka's `isValidProducerId`;
+    /// the epoch is judged when it is bumped).
     fn accepts_init_from(&self, pid: i64, epoch: i16) -> bool {
         self.producer_epoch == NO_PRODUCER_EPOCH
-            || (pid == self.producer_id && (epoch == self.producer_epoch || epoch == self.last_producer_epoch))
+            || pid == self.producer_id
             || (pid == self.previous_producer_id && epoch_exhausted(epoch))
+    }
+
+    /// Kafka's `prepareIncrementProducerEpoch`: the new (epoch, last epoch)
+    /// after an InitProducerId naming `expected` (None: no epoch given).
+    fn init_epochs(&self, expected: Option<i16>) -> Result<(i16, i16), ErrorCode> {
+        let bumped = self.producer_epoch.saturating_add(1);
+        match expected {
+            None => Ok((bumped, NO_PRODUCER_EPOCH)),
+            Some(e) if self.producer_epoch == NO_PRODUCER_EPOCH || e == self.producer_epoch => {
+                Ok((bumped, self.producer_epoch))
+            }
+            // A retry of an InitProducerId that already bumped the epoch:
+            // the same answer again.
+            Some(e) if e == self.last_producer_epoch => Ok((self.producer_epoch, self.last_producer_epoch)),
+            Some(_) => Err(ErrorCode::PRODUCER_FENCED),
+        }
     }
 
     /// Starts a transaction's end: Prepare state, markers for every
@@ -161,15 +185,19 @@ impl TxnMetadata {
         self.last_update_ms = now_ms;
     }
 
-    /// Bumps the epoch at the end of a transaction (transaction version 2):
-    /// markers carry the bumped epoch; an exhausted epoch moves the producer
-    /// to a fresh id at epoch 0 once the markers are written.
-    fn bump_for_end(&mut self, alloc: &mut dyn FnMut() -> i64) {
+    /// Ends the transaction under version 2 (Kafka's `prepareAbortOrCommit`
+    /// with an epoch bump): the markers carry the bumped epoch; an
+    /// exhausted epoch moves the producer to a fresh id at epoch 0 once
+    /// they are written. Returns the id and epoch the client uses next.
+    fn end_with_bump(&mut self, commit: bool, alloc: &mut dyn FnMut() -> i64, now_ms: i64) -> (i64, i16) {
         if epoch_exhausted(self.producer_epoch) {
             self.next_producer_id = Some(alloc());
         }
         self.last_producer_epoch = self.producer_epoch;
         self.producer_epoch = self.producer_epoch.saturating_add(1);
+        self.client_tv2 = true;
+        self.prepare_end(commit, (self.producer_id, self.producer_epoch), now_ms);
+        self.client_producer()
     }
 
     /// The producer id and epoch the client is to use from now on.
@@ -275,25 +303,22 @@ impl TransactionCoordinator {
                 Err(ErrorCode::CONCURRENT_TRANSACTIONS)
             }
             TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort => {
+                let expected_epoch = expected.map(|(_, e)| e);
+                if epoch_exhausted(txn.producer_epoch) && expected_epoch.is_none_or(|e| e == txn.producer_epoch) {
+                    // Kafka's `prepareProducerIdRotation`: the last epoch
+                    // is kept when the caller named it, so its retry is
+                    // recognised.
+                    txn.last_producer_epoch = if expected.is_some() { txn.producer_epoch } else { NO_PRODUCER_EPOCH };
+                    txn.previous_producer_id = txn.producer_id;
+                    txn.producer_id = alloc();
+                    txn.producer_epoch = 0;
+                } else {
+                    let (epoch, last) = txn.init_epochs(expected_epoch)?;
+                    txn.producer_epoch = epoch;
+                    txn.last_producer_epoch = last;
+                }
                 txn.timeout_ms = timeout_ms;
                 txn.last_update_ms = now_ms;
-                // A retry of the InitProducerId that already bumped the
-                // epoch gets the same answer again.
-                let retry = expected.is_some_and(|(pid, epoch)| {
-                    (pid == txn.producer_id && epoch == txn.last_producer_epoch && epoch != NO_PRODUCER_EPOCH)
-                        || (pid == txn.previous_producer_id && epoch_exhausted(epoch))
-                });
-                if !retry {
-                    if epoch_exhausted(txn.producer_epoch) {
-                        txn.previous_producer_id = txn.producer_id;
-                        txn.producer_id = alloc();
-                        txn.producer_epoch = 0;
-                        txn.last_producer_epoch = NO_PRODUCER_EPOCH;
-                    } else {
-                        txn.last_producer_epoch = txn.producer_epoch;
-                        txn.producer_epoch += 1;
-                    }
-                }
                 txn.state = TxnState::Empty;
                 txn.partitions.clear();
                 txn.start_ms = -1;
@@ -319,6 +344,7 @@ impl TransactionCoordinator {
         }
         txn.begin_if_needed(now_ms);
         txn.partitions.extend(partitions.iter().cloned());
+        txn.client_tv2 = false;
         Ok(())
     }
 
@@ -326,9 +352,11 @@ impl TransactionCoordinator {
     /// coordinator before a transactional offset commit (KIP-890): the
     /// partition must be in the producer's ongoing transaction. With `add`
     /// (transaction version 2) it is added instead, starting a transaction
-    /// if none is open. Errors are the coordinator's: the caller maps
-    /// PRODUCER_FENCED to INVALID_PRODUCER_EPOCH, as Kafka's
-    /// `AddPartitionsToTxnManager` does.
+    /// if none is open. Errors are the coordinator's: a partition outside
+    /// the transaction is TRANSACTION_ABORTABLE, and the caller maps errors
+    /// for its client as Kafka's `AddPartitionsToTxnManager` does
+    /// (PRODUCER_FENCED to INVALID_PRODUCER_EPOCH, TRANSACTION_ABORTABLE to
+    /// INVALID_TXN_STATE for clients that predate it).
     pub fn verify_partition(
         &mut self,
         transactional_id: &str,
@@ -347,20 +375,20 @@ impl TransactionCoordinator {
             return Ok(());
         }
         if !add {
-            return Err(ErrorCode::INVALID_TXN_STATE);
+            return Err(ErrorCode::TRANSACTION_ABORTABLE);
         }
         txn.begin_if_needed(now_ms);
         txn.partitions.insert(partition.clone());
+        txn.client_tv2 = true;
         Ok(())
     }
 
     /// EndTxn: the producer named by its id and epoch commits (`commit`) or
-    /// aborts the transaction; returns the
-    /// producer id and epoch the client is to use next. `tv2` is
-    /// transaction version 2 (EndTxn v5 on a cluster at level 2): the epoch
-    /// is bumped on every end, a retry with the previous epoch is
-    /// recognised, and an abort with nothing open is allowed (it bumps the
-    /// epoch too).
+    /// aborts the transaction. `tv2` is transaction version 2 (EndTxn v5
+    /// on a cluster at level 2): the epoch is bumped on every end, the
+    /// previous epoch is a retry, and an abort with nothing open is allowed
+    /// (it bumps the epoch too). Returns the producer id and epoch the
+    /// answer carries: under version 2 those to use next, else -1 and -1.
     pub fn end_txn(
         &mut self,
         transactional_id: &str,
@@ -371,53 +399,7 @@ impl TransactionCoordinator {
         alloc: &mut dyn FnMut() -> i64,
     ) -> Result<(i64, i16), ErrorCode> {
         let txn = self.txns.get_mut(transactional_id).ok_or(ErrorCode::INVALID_PRODUCER_ID_MAPPING)?;
-        if !tv2 {
-            txn.check_producer(pid, epoch)?;
-        }
-        // Under version 2 the previous epoch is a retry of the EndTxn that
-        // bumped it (also across a producer-id rotation).
-        let retry = tv2
-            && ((pid == txn.producer_id
-                && txn.last_producer_epoch != NO_PRODUCER_EPOCH
-                && epoch == txn.last_producer_epoch)
-                || (pid == txn.previous_producer_id && txn.producer_epoch == 0 && epoch_exhausted(epoch)));
-        if tv2 && !retry {
-            txn.check_producer(pid, epoch)?;
-        }
-        let same_outcome_done = match txn.state {
-            TxnState::CompleteCommit => Some(commit),
-            TxnState::CompleteAbort => Some(!commit),
-            _ => None,
-        };
-        match txn.state {
-            TxnState::PrepareCommit if commit => Err(ErrorCode::CONCURRENT_TRANSACTIONS),
-            TxnState::PrepareAbort if !commit => Err(ErrorCode::CONCURRENT_TRANSACTIONS),
-            TxnState::PrepareCommit | TxnState::PrepareAbort => Err(ErrorCode::INVALID_TXN_STATE),
-            TxnState::Ongoing if retry => Err(ErrorCode::PRODUCER_FENCED),
-            TxnState::Ongoing => {
-                let marker_producer = if tv2 {
-                    txn.bump_for_end(alloc);
-                    (txn.producer_id, txn.producer_epoch)
-                } else {
-                    (txn.producer_id, txn.producer_epoch)
-                };
-                txn.prepare_end(commit, marker_producer, now_ms);
-                Ok(txn.client_producer())
-            }
-            // The retry of an end that already completed succeeds.
-            _ if same_outcome_done == Some(true) && (retry || !tv2) => Ok((txn.producer_id, txn.producer_epoch)),
-            // Version 2 lets a producer abort when nothing is open (it may
-            // not know whether a partition was added): the epoch is bumped
-            // and there is nothing to mark.
-            _ if tv2 && !commit && !retry && txn.state.is_complete_or_empty() => {
-                txn.bump_for_end(alloc);
-                txn.partitions.clear();
-                let marker_producer = (txn.producer_id, txn.producer_epoch);
-                txn.prepare_end(false, marker_producer, now_ms);
-                Ok(txn.client_producer())
-            }
-            _ => Err(ErrorCode::INVALID_TXN_STATE),
-        }
+        if tv2 { end_v2(txn, (pid, epoch), commit, now_ms, alloc) } else { end_v1(txn, (pid, epoch), commit, now_ms) }
     }
 
     /// A marker was written to `partition` for the ending transaction of
@@ -477,12 +459,81 @@ impl TransactionCoordinator {
     }
 }
 
+/// EndTxn under transaction version 1: the epoch must be the current one,
+/// and a retry of a completed end succeeds.
+fn end_v1(txn: &mut TxnMetadata, (pid, epoch): (i64, i16), commit: bool, now_ms: i64) -> Result<(i64, i16), ErrorCode> {
+    txn.check_producer(pid, epoch)?;
+    let none = (NO_PRODUCER_ID, NO_PRODUCER_EPOCH);
+    match (txn.state, commit) {
+        (TxnState::Ongoing, _) => {
+            txn.client_tv2 = false;
+            txn.prepare_end(commit, (pid, epoch), now_ms);
+            Ok(none)
+        }
+        (TxnState::CompleteCommit, true) | (TxnState::CompleteAbort, false) => Ok(none),
+        (TxnState::PrepareCommit, true) | (TxnState::PrepareAbort, false) => Err(ErrorCode::CONCURRENT_TRANSACTIONS),
+        _ => Err(ErrorCode::INVALID_TXN_STATE),
+    }
+}
+
+/// EndTxn under transaction version 2, by Kafka's table: "retry" is the
+/// epoch just before the current one (or the last epoch of the previous
+/// producer id after a rotation), "current" the current epoch.
+///
+/// | state          | abort, retry | abort, current | commit, retry | commit, current |
+/// |----------------|--------------|----------------|---------------|-----------------|
+/// | Empty          | fenced       | bump           | fenced        | invalid state   |
+/// | CompleteAbort  | ok           | bump           | invalid state | invalid state   |
+/// | CompleteCommit | invalid state| bump           | ok            | invalid state   |
+///
+/// Ongoing takes only the current epoch; the Prepare states only a retry
+/// (CONCURRENT_TRANSACTIONS for the same outcome).
+fn end_v2(
+    txn: &mut TxnMetadata,
+    (pid, epoch): (i64, i16),
+    commit: bool,
+    now_ms: i64,
+    alloc: &mut dyn FnMut() -> i64,
+) -> Result<(i64, i16), ErrorCode> {
+    let retry_on_overflow = txn.previous_producer_id == pid && epoch == i16::MAX - 1 && txn.producer_epoch == 0;
+    let retry_on_bump = i32::from(txn.producer_epoch) == i32::from(epoch) + 1;
+    let retry = retry_on_bump || retry_on_overflow;
+    let valid_epoch = match txn.state {
+        TxnState::Ongoing | TxnState::Empty => epoch == txn.producer_epoch,
+        TxnState::PrepareCommit | TxnState::PrepareAbort => retry_on_bump,
+        TxnState::CompleteCommit | TxnState::CompleteAbort => retry || epoch == txn.producer_epoch,
+    };
+    if txn.producer_id != pid && !retry_on_overflow {
+        return Err(ErrorCode::INVALID_PRODUCER_ID_MAPPING);
+    }
+    if !valid_epoch {
+        return Err(ErrorCode::PRODUCER_FENCED);
+    }
+    let current = (txn.producer_id, txn.producer_epoch);
+    match (txn.state, commit) {
+        (TxnState::Ongoing, _) => Ok(txn.end_with_bump(commit, alloc, now_ms)),
+        (TxnState::CompleteCommit, true) | (TxnState::CompleteAbort, false) if retry => Ok(current),
+        (TxnState::CompleteCommit | TxnState::CompleteAbort | TxnState::Empty, false) if !retry => {
+            // Nothing is open: there is nothing to mark.
+            txn.partitions.clear();
+            Ok(txn.end_with_bump(false, alloc, now_ms))
+        }
+        (TxnState::PrepareCommit, true) | (TxnState::PrepareAbort, false) => Err(ErrorCode::CONCURRENT_TRANSACTIONS),
+        _ => Err(ErrorCode::INVALID_TXN_STATE),
+    }
+}
+
 /// Kafka's `prepareFenceProducerEpoch` followed by an abort: the epoch is
-/// bumped (not past `i16::MAX`) and the markers carry the bumped epoch, so
-/// the fenced producer's later batches are refused by every partition.
+/// bumped, so the fenced producer's later batches are refused by every
+/// partition; a version-2 producer's abort bumps it once more, as every
+/// version-2 end does. The markers carry the final epoch.
 fn fence_and_abort(txn: &mut TxnMetadata, now_ms: i64) {
     txn.producer_epoch = txn.producer_epoch.saturating_add(1);
     txn.last_producer_epoch = NO_PRODUCER_EPOCH;
+    if txn.client_tv2 {
+        txn.last_producer_epoch = txn.producer_epoch;
+        txn.producer_epoch = txn.producer_epoch.saturating_add(1);
+    }
     let marker_producer = (txn.producer_id, txn.producer_epoch);
     txn.prepare_end(false, marker_producer, now_ms);
 }

@@ -58,7 +58,7 @@ fn a_new_id_starts_at_epoch_0_and_each_init_bumps_it() {
 fn kip_360_init_accepts_the_current_or_retried_epoch_and_fences_others() {
     let (mut c, mut ids) = coordinator();
     init(&mut c, &mut ids, "t").unwrap();
-    init(&mut c, &mut ids, "t").unwrap(); // epoch 1, last 0
+    init(&mut c, &mut ids, "t").unwrap(); // epoch 1
     let mut bump = |c: &mut TransactionCoordinator, pid, epoch| {
         c.init_producer_id("t", 60_000, Some((pid, epoch)), T0, &mut || ids.alloc())
     };
@@ -111,7 +111,7 @@ fn tv1_commit_writes_markers_with_the_same_epoch_and_a_retry_succeeds() {
     c.add_partitions("t", pid, epoch, &[tp("a", 0)], T0 + 5).unwrap();
     let m = c.get("t").unwrap();
     assert_eq!((m.state, m.start_ms), (TxnState::Ongoing, T0 + 5));
-    assert_eq!(c.end_txn("t", (pid, epoch), true, false, T0, &mut || 0), Ok((pid, epoch)));
+    assert_eq!(c.end_txn("t", (pid, epoch), true, false, T0, &mut || 0), Ok((NO_PRODUCER_ID, NO_PRODUCER_EPOCH)));
     assert_eq!(c.get("t").unwrap().marker_producer, (pid, epoch));
     // Adding or ending while the markers are written waits.
     assert_eq!(c.add_partitions("t", pid, epoch, &[tp("a", 1)], T0), Err(ErrorCode::CONCURRENT_TRANSACTIONS));
@@ -121,7 +121,7 @@ fn tv1_commit_writes_markers_with_the_same_epoch_and_a_retry_succeeds() {
     let m = c.get("t").unwrap();
     assert_eq!((m.state, m.partitions.len()), (TxnState::CompleteCommit, 0));
     // A retry of the commit succeeds; the opposite outcome does not.
-    assert_eq!(c.end_txn("t", (pid, epoch), true, false, T0, &mut || 0), Ok((pid, epoch)));
+    assert_eq!(c.end_txn("t", (pid, epoch), true, false, T0, &mut || 0), Ok((NO_PRODUCER_ID, NO_PRODUCER_EPOCH)));
     assert_eq!(c.end_txn("t", (pid, epoch), false, false, T0, &mut || 0), Err(ErrorCode::INVALID_TXN_STATE));
 }
 
@@ -130,10 +130,10 @@ fn verification_accepts_added_partitions_and_version_2_adds_them() {
     let (mut c, mut ids) = coordinator();
     let (pid, epoch) = init(&mut c, &mut ids, "t").unwrap();
     let a = tp("a", 0);
-    assert_eq!(c.verify_partition("t", pid, epoch, &a, false, T0), Err(ErrorCode::INVALID_TXN_STATE));
+    assert_eq!(c.verify_partition("t", pid, epoch, &a, false, T0), Err(ErrorCode::TRANSACTION_ABORTABLE));
     c.add_partitions("t", pid, epoch, std::slice::from_ref(&a), T0).unwrap();
     assert_eq!(c.verify_partition("t", pid, epoch, &a, false, T0), Ok(()));
-    assert_eq!(c.verify_partition("t", pid, epoch, &tp("b", 0), false, T0), Err(ErrorCode::INVALID_TXN_STATE));
+    assert_eq!(c.verify_partition("t", pid, epoch, &tp("b", 0), false, T0), Err(ErrorCode::TRANSACTION_ABORTABLE));
     assert_eq!(c.verify_partition("t", pid, epoch + 1, &a, false, T0), Err(ErrorCode::PRODUCER_FENCED));
     assert_eq!(c.verify_partition("t", pid, epoch, &tp("b", 0), true, T0), Ok(()));
     assert!(c.get("t").unwrap().partitions.contains(&tp("b", 0)));
@@ -192,4 +192,62 @@ fn a_transaction_past_its_timeout_is_fenced_and_aborted() {
     write_markers(&mut c, "t");
     assert_eq!(c.add_partitions("t", pid, epoch, &[tp("a", 0)], T0), Err(ErrorCode::PRODUCER_FENCED));
     assert_eq!(c.next_deadline(), None);
+}
+
+#[test]
+fn tv2_end_follows_kafkas_table() {
+    let (mut c, mut ids) = coordinator();
+    let (pid, e0) = init(&mut c, &mut ids, "t").unwrap();
+    let mut end = |c: &mut TransactionCoordinator, epoch: i16, commit: bool| {
+        let r = c.end_txn("t", (pid, epoch), commit, true, T0, &mut || ids.alloc());
+        if c.get("t").unwrap().state.name().starts_with("Prepare") {
+            write_markers(c, "t");
+        }
+        r
+    };
+    // Empty: a retry is fenced, a current commit invalid, a current abort bumps.
+    assert_eq!(end(&mut c, e0 - 1, false), Err(ErrorCode::PRODUCER_FENCED));
+    assert_eq!(end(&mut c, e0, true), Err(ErrorCode::INVALID_TXN_STATE));
+    assert_eq!(end(&mut c, e0, false), Ok((pid, e0 + 1)));
+    // CompleteAbort: the abort's retry is fine, a commit never is.
+    assert_eq!(end(&mut c, e0, false), Ok((pid, e0 + 1)));
+    assert_eq!(end(&mut c, e0, true), Err(ErrorCode::INVALID_TXN_STATE));
+    assert_eq!(end(&mut c, e0 + 1, true), Err(ErrorCode::INVALID_TXN_STATE));
+    // Ongoing takes only the current epoch.
+    c.verify_partition("t", pid, e0 + 1, &tp("a", 0), true, T0).unwrap();
+    assert_eq!(end(&mut c, e0, true), Err(ErrorCode::PRODUCER_FENCED));
+    assert_eq!(end(&mut c, e0 + 1, true), Ok((pid, e0 + 2)));
+    // CompleteCommit: the commit's retry is fine, the abort's retry is
+    // not, a current abort bumps.
+    assert_eq!(end(&mut c, e0 + 1, true), Ok((pid, e0 + 2)));
+    assert_eq!(end(&mut c, e0 + 1, false), Err(ErrorCode::INVALID_TXN_STATE));
+    assert_eq!(end(&mut c, e0 + 2, false), Ok((pid, e0 + 3)));
+    // Another producer id is not this transactional id's.
+    assert_eq!(
+        c.end_txn("t", (pid + 1, e0 + 3), false, true, T0, &mut || 0),
+        Err(ErrorCode::INVALID_PRODUCER_ID_MAPPING)
+    );
+}
+
+#[test]
+fn a_fenced_version_2_transaction_is_aborted_with_a_second_bump() {
+    let (mut c, mut ids) = coordinator();
+    let (pid, e0) = init(&mut c, &mut ids, "t").unwrap();
+    c.verify_partition("t", pid, e0, &tp("a", 0), true, T0).unwrap();
+    assert_eq!(init(&mut c, &mut ids, "t"), Err(ErrorCode::CONCURRENT_TRANSACTIONS));
+    // The fence bumps once and the version-2 abort once more.
+    assert_eq!(c.get("t").unwrap().marker_producer, (pid, e0 + 2));
+    write_markers(&mut c, "t");
+    // The fenced producer's abort is not mistaken for a retry.
+    assert_eq!(c.end_txn("t", (pid, e0), false, true, T0, &mut || ids.alloc()), Err(ErrorCode::PRODUCER_FENCED));
+    assert_eq!(init(&mut c, &mut ids, "t"), Ok((pid, e0 + 3)));
+}
+
+#[test]
+fn init_without_an_expected_epoch_forgets_the_last_one() {
+    let (mut c, mut ids) = coordinator();
+    let (pid, _) = init(&mut c, &mut ids, "t").unwrap();
+    init(&mut c, &mut ids, "t").unwrap(); // epoch 1; no epoch named, so no retry of it
+    let r = c.init_producer_id("t", 60_000, Some((pid, 0)), T0, &mut || ids.alloc());
+    assert_eq!(r, Err(ErrorCode::PRODUCER_FENCED));
 }

@@ -369,12 +369,15 @@ fn an_aborted_transaction_is_listed_for_read_committed_consumers() {
 fn transactional_batches_outside_the_transaction_are_refused() {
     let mut h = cluster(1, 1);
     let (pid, epoch) = init_ok(&mut h, TID);
-    // Not added: INVALID_TXN_STATE.
+    // Not added: TRANSACTION_ABORTABLE, or INVALID_TXN_STATE for clients
+    // older than KIP-890 (Produce v10 and below).
     let r = produce_txn(&mut h, PRODUCE_V, Some(TID), 0, txn_batch(pid, epoch, 0, 1, "a"));
+    assert_eq!(code(r.error_code), ErrorCode::TRANSACTION_ABORTABLE);
+    let r = produce_txn(&mut h, 10, Some(TID), 0, txn_batch(pid, epoch, 0, 1, "a"));
     assert_eq!(code(r.error_code), ErrorCode::INVALID_TXN_STATE);
     add_partitions(&mut h, TID, pid, epoch, &[("t", 0)]);
     let r = produce_txn(&mut h, PRODUCE_V, Some(TID), 1, txn_batch(pid, epoch, 0, 1, "a"));
-    assert_eq!(code(r.error_code), ErrorCode::INVALID_TXN_STATE);
+    assert_eq!(code(r.error_code), ErrorCode::TRANSACTION_ABORTABLE);
     // Without the request's transactional id.
     let r = produce_txn(&mut h, PRODUCE_V, None, 0, txn_batch(pid, epoch, 0, 1, "a"));
     assert_eq!(code(r.error_code), ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
@@ -439,11 +442,12 @@ fn at_version_1_produce_v12_and_end_txn_v5_keep_the_classic_rules() {
     let mut h = cluster(1, 1);
     let (pid, e0) = init_ok(&mut h, TID);
     let r = produce_txn(&mut h, PRODUCE_V2, Some(TID), 0, txn_batch(pid, e0, 0, 2, "a"));
-    assert_eq!(code(r.error_code), ErrorCode::INVALID_TXN_STATE);
+    assert_eq!(code(r.error_code), ErrorCode::TRANSACTION_ABORTABLE);
     add_partitions(&mut h, TID, pid, e0, &[("t", 0)]);
     produce_txn(&mut h, PRODUCE_V2, Some(TID), 0, txn_batch(pid, e0, 0, 2, "a"));
+    // Version 1's EndTxn answer carries no producer id or epoch.
     let r = end_txn(&mut h, END_TXN_V2, TID, pid, e0, true);
-    assert_eq!((code(r.error_code), r.producer_epoch), (ErrorCode::NONE, e0));
+    assert_eq!((code(r.error_code), r.producer_id, r.producer_epoch), (ErrorCode::NONE, -1, -1));
     assert_eq!(markers(&h, 0), vec![(2, ControlRecordType::Commit, pid, e0)]);
 }
 
@@ -502,8 +506,10 @@ fn add_offsets(h: &mut Harness, group: &str, pid: i64, epoch: i16) -> ErrorCode 
 fn transactional_offsets_are_visible_only_once_the_transaction_commits() {
     let mut h = cluster(1, 1);
     let (pid, epoch) = init_ok(&mut h, TID);
-    // Without AddOffsetsToTxn the commit is outside the transaction.
+    // Without AddOffsetsToTxn the commit is outside the transaction:
+    // INVALID_TXN_STATE before v4, TRANSACTION_ABORTABLE from v4.
     assert_eq!(txn_offset_commit(&mut h, TXN_OFFSET_COMMIT_V, "g", pid, epoch, 7), ErrorCode::INVALID_TXN_STATE);
+    assert_eq!(txn_offset_commit(&mut h, 4, "g", pid, epoch, 7), ErrorCode::TRANSACTION_ABORTABLE);
     assert_eq!(add_offsets(&mut h, "g", pid, epoch), ErrorCode::NONE);
     let offsets_tp = (CONSUMER_OFFSETS.to_string(), offsets_partition_for("g", 5));
     assert!(h.core.txns.get(TID).unwrap().partitions.contains(&offsets_tp));
