@@ -167,3 +167,44 @@ async fn consumer_perf_reads_and_reports() {
     assert!(r.failed_with_one_line().contains("Missing required argument \"[messages]\""));
     cluster.shutdown().await;
 }
+
+/// `--transactional-id` and `--transaction-duration-ms`, as Kafka's tool:
+/// every record is sent in a transaction that commits once it is older
+/// than the duration; the partitions end with commit markers and every
+/// data batch is transactional.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn producer_perf_runs_transactions() {
+    let cluster = cluster(None).await;
+    let boot = cluster.bootstrap_servers();
+    topic(&cluster, "perf-txn", 2).await;
+    let servers = format!("bootstrap.servers={boot}");
+    let args = [
+        "--topic",
+        "perf-txn",
+        "--num-records",
+        "3000",
+        "--payload-monotonic",
+        "--throughput",
+        "20000",
+        "--transactional-id",
+        "perf-txn-writer",
+        "--transaction-duration-ms",
+        "30",
+        "--producer-props",
+        &servers,
+    ];
+    let r = run(PP, &args, "").await.ok();
+    let n = summary(r.stdout.lines().last().unwrap());
+    assert_eq!(n[0], 3000.0, "{}", r.stdout);
+    let records = stored(&cluster, "perf-txn", 2).await;
+    assert_eq!(records.len(), 3000, "data records (markers are control batches)");
+    let mut commits = 0;
+    for p in 0..2 {
+        let batches = cluster.batches("perf-txn", p, None).await.unwrap();
+        assert!(batches.iter().all(|b| b.transactional), "partition {p}: {batches:?}");
+        commits += batches.iter().filter(|b| b.control).count();
+        assert!(batches.last().is_some_and(|b| b.control), "partition {p} ends with a marker");
+    }
+    // 3000 records at 20000/s take about 150 ms: several transactions.
+    assert!(commits >= 4, "{commits} markers");
+}

@@ -126,10 +126,16 @@ pub fn handle(core: &mut Core, ctx: &RequestCtx, req: ProduceRequest) -> Handled
         };
         for pd in td.partition_data {
             let mut pr = PartitionProduceResponse { index: pd.index, base_offset: -1, ..Default::default() };
+            // Refused by the transaction check, before the log: Kafka then
+            // reports no log start offset, whatever the error.
+            let mut before_log = false;
             let code = if !matches!(acks, -1..=1) {
                 Some((ErrorCode::INVALID_REQUIRED_ACKS, format!("acks={acks} is not -1, 0 or 1")))
             } else if let Some(h) = transactional_header(pd.records.as_ref()) {
-                check_transactional(core, ctx, req.transactional_id.as_deref(), &name, pd.index, &h).err()
+                let refused =
+                    check_transactional(core, ctx, req.transactional_id.as_deref(), &name, pd.index, &h).err();
+                before_log = refused.is_some();
+                refused
             } else {
                 None
             };
@@ -201,7 +207,7 @@ pub fn handle(core: &mut Core, ctx: &RequestCtx, req: ProduceRequest) -> Handled
                 // Errors from the producer-state check come from the log, and
                 // Kafka then reports the log start offset; all others -1.
                 pr.log_start_offset = match code {
-                    ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER | ErrorCode::INVALID_PRODUCER_EPOCH => {
+                    ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER | ErrorCode::INVALID_PRODUCER_EPOCH if !before_log => {
                         core.topics.get(&name).and_then(|t| t.partition(pd.index)).map_or(-1, |p| p.log_start_offset())
                     }
                     _ => -1,

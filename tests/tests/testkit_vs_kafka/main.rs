@@ -21,6 +21,7 @@ mod list_offsets;
 mod metadata;
 mod newest;
 mod produce;
+mod transactions;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -40,6 +41,7 @@ fn scenarios(release: &str) -> Vec<(&'static str, Scenario)> {
         ("groups", |s| Box::pin(groups::membership_and_offsets(s))),
         ("admin", |s| Box::pin(admin::topics_configs_records(s))),
         ("bad-input", |s| Box::pin(bad_input::refused_and_still_serving(s))),
+        ("transactions", |s| Box::pin(transactions::coordinator_and_markers(s))),
     ];
     if release == NEWEST {
         all.push(("after-4.0", |s| Box::pin(newest::versions_after_4_0(s))));
@@ -84,6 +86,7 @@ async fn compare_with(release: &str, findings: &mut Findings) {
         .num_partitions(1)
         .default_replication_factor(1)
         .offsets_topic_partitions(3)
+        .transaction_state_partitions(3)
         .group_initial_rebalance_delay(Duration::ZERO)
         .start()
         .await
@@ -96,7 +99,15 @@ async fn compare_with(release: &str, findings: &mut Findings) {
         scenario(&mut k).await;
         let mut t = Session::new(testkit_addr.clone());
         scenario(&mut t).await;
-        assert_eq!(k.exchanges.len(), t.exchanges.len(), "{name}: the runs took different paths");
+        if k.exchanges.len() != t.exchanges.len() {
+            let show =
+                |x: &Session| x.exchanges.iter().map(|e| format!("  {} = {}", e.label, e.answer)).collect::<Vec<_>>();
+            panic!(
+                "{name}: the runs took different paths\nKafka:\n{}\ntestkit:\n{}",
+                show(&k).join("\n"),
+                show(&t).join("\n")
+            );
+        }
         for (ke, te) in k.exchanges.iter().zip(&t.exchanges) {
             if std::env::var_os("CONFORMANCE_VERBOSE").is_some() {
                 eprintln!("{release} / {name} / {}: {}", ke.label, ke.answer);
