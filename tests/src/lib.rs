@@ -1,5 +1,6 @@
 //! Workspace integration tests.
 
+pub mod eos;
 pub mod netsim;
 #[cfg(feature = "real-kafka")]
 pub mod real_kafka;

@@ -23,14 +23,15 @@
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use broker_testkit::{Cluster, TopicSpec};
-use kafka_client::consumer::{Consumer, IsolationLevel, OffsetAndMetadata, OffsetReset};
+use kafka_client::TopicPartition;
+use kafka_client::consumer::{Consumer, IsolationLevel, OffsetReset};
 use kafka_client::producer::{Producer, ProducerRecord};
-use kafka_client::{TopicPartition, TransactionErrorKind};
+use tests::eos::{Clients, Stats, Worker, start_worker};
 use tests::netsim::Network;
 use tokio::time::Instant;
 
@@ -85,191 +86,54 @@ fn schedule(seed: u64) -> Vec<Step> {
     steps
 }
 
-/// What the workers did, for the summary.
-#[derive(Default)]
-struct Stats {
-    committed: AtomicU64,
-    aborted: AtomicU64,
-    fenced_zombies: AtomicU64,
-    restarts: AtomicU64,
-    crashes: AtomicU64,
-    /// What each transaction held and how it ended, printed on failure.
-    log: Mutex<Vec<String>>,
-    /// Anything a worker saw that breaks a promise (a zombie's commit that
-    /// succeeded).
-    violations: Mutex<Vec<String>>,
-}
-
-struct Worker {
-    stop: Arc<AtomicBool>,
-    zombie: Arc<AtomicBool>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-fn producer(cluster: &Cluster, net: &Network, name: &str, txn_id: &str) -> Producer {
-    Producer::builder()
-        .bootstrap_servers(cluster.bootstrap_servers())
-        .clock(kafka_client::Clock::starting_at(T0))
-        .connector(net.connector(name))
-        .transactional_id(txn_id)
-        .transaction_timeout(Duration::from_secs(5))
-        .linger(Duration::from_millis(2))
-        .request_timeout(Duration::from_secs(2))
-        .delivery_timeout(Duration::from_secs(10))
-        .max_block(Duration::from_secs(10))
-        .retry_backoff(Duration::from_millis(20), Duration::from_millis(300))
-        .metadata_max_age(Duration::from_millis(500))
-        .build()
-        .expect("producer")
-}
-
-/// Moves the consumer back to the group's committed offsets (or the start)
-/// after a transaction did not commit, so its records are processed again.
-async fn rewind(c: &Consumer) {
-    let assigned: Vec<TopicPartition> = c.assignment().into_iter().collect();
-    if let Ok(committed) = c.committed(&assigned).await {
-        for (tp, o) in committed {
-            let _ = c.seek(&tp, o.map_or(0, |o| o.offset));
-        }
-    } else {
-        for tp in &assigned {
-            let _ = c.seek(tp, 0);
-        }
-    }
-}
-
-fn start_worker(cluster: &Cluster, net: &Network, k: usize, incarnation: u64, stats: Arc<Stats>) -> Worker {
-    let name = format!("worker-{k}-{incarnation}");
-    let txn_id = format!("eos-worker-{k}");
-    let consumer = Consumer::builder()
-        .bootstrap_servers(cluster.bootstrap_servers())
-        .clock(kafka_client::Clock::starting_at(T0))
-        .connector(net.connector(&name))
-        .group_id(GROUP)
-        .auto_offset_reset(OffsetReset::Earliest)
-        .enable_auto_commit(false)
-        .isolation_level(IsolationLevel::ReadCommitted)
-        .session_timeout(Duration::from_millis(1500))
-        .heartbeat_interval(Duration::from_millis(150))
-        .request_timeout(Duration::from_secs(2))
-        .max_poll_interval(Duration::from_secs(10))
-        .max_poll_records(PER_POLL)
-        .metadata_max_age(Duration::from_millis(500))
-        .retry_backoff(Duration::from_millis(20), Duration::from_millis(200))
-        .build()
-        .expect("consumer");
-    let (cluster, net) = (cluster.clone(), net.clone());
-    // Each worker's processing time per transaction, drawn from the seed.
-    let mut rng = fastrand::Rng::with_seed(fastrand::u64(..));
-    let stop = Arc::new(AtomicBool::new(false));
-    let zombie = Arc::new(AtomicBool::new(false));
-    let (flag, make_zombie) = (stop.clone(), zombie.clone());
-    let task = tokio::spawn(async move {
-        let mut generation = 0u64;
-        let mut p = producer(&cluster, &net, &name, &txn_id);
-        while p.init_transactions().await.is_err() {
-            if flag.load(Ordering::SeqCst) {
-                return;
-            }
-            generation += 1;
-            p = producer(&cluster, &net, &format!("{name}-p{generation}"), &txn_id);
-        }
-        if consumer.subscribe([INPUT]).is_err() {
-            return;
-        }
-        while !flag.load(Ordering::SeqCst) {
-            let records = match consumer.poll(Duration::from_millis(50)).await {
-                Ok(r) if !r.is_empty() => r,
-                _ => continue,
-            };
-            let Some(meta) = consumer.group_metadata() else { return };
-            let held: Vec<String> = records.iter().map(|r| format!("{}@{}", r.partition, r.offset)).collect();
-            let outcome: Result<(), kafka_client::Error> = async {
-                let txn = p.transaction().await?;
-                let mut next: BTreeMap<TopicPartition, OffsetAndMetadata> = BTreeMap::new();
-                for r in records.iter() {
-                    let v = String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).into_owned();
-                    let out =
-                        ProducerRecord::new(OUTPUT).key(r.key.clone().unwrap_or_default()).value(format!("out-{v}"));
-                    txn.send(out).await.map_err(|e| e.error)?;
-                    next.insert(
-                        TopicPartition::new(r.topic.as_ref(), r.partition),
-                        OffsetAndMetadata::new(r.offset + 1),
-                    );
-                }
-                tokio::time::sleep(Duration::from_millis(rng.u64(10..120))).await;
-                txn.send_offsets(next, &meta).await?;
-                if make_zombie.swap(false, Ordering::SeqCst) {
-                    // A new producer with this id takes over while this one
-                    // holds the open transaction: this one is now a zombie,
-                    // whose commit must fail.
-                    generation += 1;
-                    let successor = producer(&cluster, &net, &format!("{name}-p{generation}"), &txn_id);
-                    if successor.init_transactions().await.is_ok() {
-                        match txn.commit().await {
-                            Ok(()) => stats.violations.lock().unwrap().push(format!("zombie of {txn_id} committed")),
-                            Err(e) if e.transaction_error_kind() == Some(TransactionErrorKind::Fenced) => {
-                                stats.fenced_zombies.fetch_add(1, Ordering::Relaxed);
-                            }
-                            Err(_) => {}
-                        }
-                        let old = std::mem::replace(&mut p, successor);
-                        old.close_timeout(Duration::from_secs(1)).await.ok();
-                        return Err(kafka_client::Error::IllegalState("replaced by a successor".into()));
-                    }
-                    successor.close_timeout(Duration::from_secs(1)).await.ok();
-                }
-                txn.commit().await
-            }
-            .await;
-            stats.log.lock().unwrap().push(format!(
-                "{name} gen {} [{}] -> {outcome:?}",
-                meta.generation_id,
-                held.join(" ")
-            ));
-            match outcome {
-                Ok(()) => {
-                    stats.committed.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(e) => {
-                    stats.aborted.fetch_add(1, Ordering::Relaxed);
-                    if matches!(
-                        e.transaction_error_kind(),
-                        Some(TransactionErrorKind::Fenced) | Some(TransactionErrorKind::Fatal)
-                    ) || matches!(e, kafka_client::Error::Timeout { .. })
-                    {
-                        // This producer can do no more: a new one with the
-                        // same id fences it and completes what it left.
-                        stats.restarts.fetch_add(1, Ordering::Relaxed);
-                        generation += 1;
-                        let old = std::mem::replace(
-                            &mut p,
-                            producer(&cluster, &net, &format!("{name}-p{generation}"), &txn_id),
-                        );
-                        old.close_timeout(Duration::from_secs(1)).await.ok();
-                        while p.init_transactions().await.is_err() && !flag.load(Ordering::SeqCst) {
-                            generation += 1;
-                            p = producer(&cluster, &net, &format!("{name}-p{generation}"), &txn_id);
-                        }
-                    } else if e.transaction_error_kind() == Some(TransactionErrorKind::Abortable) {
-                        // Transaction::commit aborted it; wait for that.
-                        let _ = p.abort_transaction().await;
-                    }
-                    rewind(&consumer).await;
-                }
-            }
-        }
-        p.close_timeout(Duration::from_secs(5)).await.ok();
-        consumer.close_timeout(Duration::from_secs(5)).await.ok();
-    });
-    Worker { stop, zombie, task }
+/// The workers' clients, on the simulated network and the paused clock.
+fn clients(cluster: &Cluster, net: &Network) -> Arc<Clients> {
+    let (c1, n1) = (cluster.clone(), net.clone());
+    let (c2, n2) = (cluster.clone(), net.clone());
+    Arc::new(Clients {
+        producer: Box::new(move |name, txn_id| {
+            Producer::builder()
+                .bootstrap_servers(c1.bootstrap_servers())
+                .clock(kafka_client::Clock::starting_at(T0))
+                .connector(n1.connector(name))
+                .transactional_id(txn_id)
+                .transaction_timeout(Duration::from_secs(5))
+                .linger(Duration::from_millis(2))
+                .request_timeout(Duration::from_secs(2))
+                .delivery_timeout(Duration::from_secs(10))
+                .max_block(Duration::from_secs(10))
+                .retry_backoff(Duration::from_millis(20), Duration::from_millis(300))
+                .metadata_max_age(Duration::from_millis(500))
+                .build()
+                .expect("producer")
+        }),
+        consumer: Box::new(move |name| {
+            Consumer::builder()
+                .bootstrap_servers(c2.bootstrap_servers())
+                .clock(kafka_client::Clock::starting_at(T0))
+                .connector(n2.connector(name))
+                .group_id(GROUP)
+                .auto_offset_reset(OffsetReset::Earliest)
+                .enable_auto_commit(false)
+                .isolation_level(IsolationLevel::ReadCommitted)
+                .session_timeout(Duration::from_millis(1500))
+                .heartbeat_interval(Duration::from_millis(150))
+                .request_timeout(Duration::from_secs(2))
+                .max_poll_interval(Duration::from_secs(10))
+                .max_poll_records(PER_POLL)
+                .metadata_max_age(Duration::from_millis(500))
+                .retry_backoff(Duration::from_millis(20), Duration::from_millis(200))
+                .build()
+                .expect("consumer")
+        }),
+    })
 }
 
 async fn run_seed(seed: u64) -> Result<String, String> {
     fastrand::seed(seed);
     let started = Instant::now();
     let steps = schedule(seed);
-    let version = if seed % 3 == 0 { 1 } else { 2 };
+    let version = if seed.is_multiple_of(3) { 1 } else { 2 };
     let cluster = Cluster::builder()
         .in_memory_only()
         .brokers(3)
@@ -304,8 +168,19 @@ async fn run_seed(seed: u64) -> Result<String, String> {
     seeder.close().await.map_err(|e| e.to_string())?;
 
     let stats = Arc::new(Stats::default());
+    let clients = clients(&cluster, &net);
     let mut incarnation = 0u64;
-    let mut workers: Vec<Worker> = (0..3).map(|k| start_worker(&cluster, &net, k, 0, stats.clone())).collect();
+    let start = |k: usize, incarnation: u64| {
+        start_worker(
+            clients.clone(),
+            (INPUT, OUTPUT),
+            k,
+            incarnation,
+            seed ^ ((k as u64) << 8) ^ (incarnation << 16),
+            stats.clone(),
+        )
+    };
+    let mut workers: Vec<Worker> = (0..3).map(|k| start(k, 0)).collect();
 
     let mut stopped: BTreeSet<i32> = BTreeSet::new();
     for step in &steps {
@@ -353,7 +228,7 @@ async fn run_seed(seed: u64) -> Result<String, String> {
                 w.task.abort();
                 stats.crashes.fetch_add(1, Ordering::Relaxed);
                 incarnation += 1;
-                *w = start_worker(&cluster, &net, k, incarnation, stats.clone());
+                *w = start(k, incarnation);
             }
             Step::Zombie(k) => workers[k].zombie.store(true, Ordering::SeqCst),
             Step::Pause(d) => tokio::time::sleep(d).await,
@@ -414,16 +289,7 @@ async fn run_seed(seed: u64) -> Result<String, String> {
     }
     reader.close().await.ok();
     let mut violations = stats.violations.lock().unwrap().clone();
-    for i in 0..RECORDS {
-        match seen.get(&format!("out-in-{i}")) {
-            None => violations.push(format!("in-{i} has no result")),
-            Some(1) => {}
-            Some(n) => violations.push(format!("in-{i} has {n} results")),
-        }
-    }
-    if seen.len() != RECORDS {
-        violations.push(format!("{} distinct results for {RECORDS} inputs", seen.len()));
-    }
+    violations.extend(tests::eos::violations(&seen, RECORDS));
     let committed = cluster.committed_offsets(GROUP).await.map_err(|e| e.to_string())?;
     cluster.shutdown().await;
     let summary = format!(

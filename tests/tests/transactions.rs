@@ -479,6 +479,164 @@ mod real {
         assert!(commits >= 2 && aborts >= 2, "markers: {commits} commits, {aborts} aborts");
     }
 
+    /// Exactly-once on a real 3-node Kafka 4.4.0 cluster: three
+    /// consume-transform-produce workers (tests::eos) while one broker is
+    /// frozen and thawed, another killed and restarted, a worker crashes
+    /// (its successor starts with the same transactional.id) and a
+    /// worker's producer is made a zombie. Every input's result is read
+    /// exactly once by read_committed, the group's offsets end at the
+    /// input's end, and no zombie commits.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn exactly_once_on_three_kafka_nodes_under_failures() {
+        use std::collections::BTreeMap;
+        use std::sync::Arc;
+        use std::sync::atomic::Ordering;
+        use std::time::{Duration, Instant};
+
+        use kafka_client::admin::{Admin, NewTopic};
+        use kafka_client::consumer::{Consumer, IsolationLevel, OffsetReset};
+        use kafka_client::producer::{Producer, ProducerRecord};
+        use tests::eos::{Clients, Stats, start_worker, violations};
+        use tests::real_kafka::Signal;
+
+        const RECORDS: usize = 1500;
+        let mut kafka = KafkaCluster::launch(NEWEST, 3).await.expect("kafka");
+        let bootstrap = kafka.bootstrap_servers();
+        let admin = Admin::builder().bootstrap_servers(&bootstrap).build().unwrap();
+        for topic in ["eos-in", "eos-out"] {
+            let t = NewTopic::new(topic, 4, 3).config("min.insync.replicas", "2");
+            for (name, r) in admin.create_topics(vec![t], Default::default()).await.unwrap() {
+                r.unwrap_or_else(|e| panic!("create {name}: {e}"));
+            }
+        }
+        let seeder = Producer::builder().bootstrap_servers(&bootstrap).build().unwrap();
+        let mut sent = Vec::new();
+        for i in 0..RECORDS {
+            let r = ProducerRecord::new("eos-in").key(format!("k{i}")).value(format!("in-{i}"));
+            sent.push(seeder.send(r).await.map_err(|e| e.error).unwrap());
+        }
+        for d in sent {
+            d.await.unwrap();
+        }
+        seeder.close().await.unwrap();
+
+        let (b1, b2) = (bootstrap.clone(), bootstrap.clone());
+        let clients = Arc::new(Clients {
+            producer: Box::new(move |name, txn_id| {
+                Producer::builder()
+                    .bootstrap_servers(&b1)
+                    .client_id(name)
+                    .transactional_id(txn_id)
+                    .transaction_timeout(Duration::from_secs(10))
+                    .request_timeout(Duration::from_secs(5))
+                    .delivery_timeout(Duration::from_secs(20))
+                    .max_block(Duration::from_secs(20))
+                    .build()
+                    .expect("producer")
+            }),
+            consumer: Box::new(move |name| {
+                Consumer::builder()
+                    .bootstrap_servers(&b2)
+                    .client_id(name)
+                    .group_id("eos-group")
+                    .auto_offset_reset(OffsetReset::Earliest)
+                    .enable_auto_commit(false)
+                    .isolation_level(IsolationLevel::ReadCommitted)
+                    .session_timeout(Duration::from_secs(6))
+                    .heartbeat_interval(Duration::from_millis(500))
+                    .max_poll_records(5)
+                    .build()
+                    .expect("consumer")
+            }),
+        });
+        let stats = Arc::new(Stats::default());
+        let start = |k: usize, incarnation: u64| {
+            start_worker(clients.clone(), ("eos-in", "eos-out"), k, incarnation, 7 + k as u64, stats.clone())
+        };
+        let started = Instant::now();
+        let mut workers: Vec<_> = (0..3).map(|k| start(k, 0)).collect();
+        let pause = |ms| tokio::time::sleep(Duration::from_millis(ms));
+        pause(1500).await;
+        kafka.signal(2, Signal::Stop).unwrap();
+        pause(3000).await;
+        kafka.signal(2, Signal::Cont).unwrap();
+        pause(1000).await;
+        workers[1].task.abort();
+        stats.crashes.fetch_add(1, Ordering::Relaxed);
+        workers[1] = start(1, 1);
+        workers[2].zombie.store(true, Ordering::SeqCst);
+        pause(1000).await;
+        // The faults must meet the pipeline at work, or they prove little.
+        let progress = |admin: &Admin| {
+            let admin = admin.clone();
+            async move {
+                let committed = admin.list_consumer_group_offsets("eos-group", None).await.unwrap_or_default();
+                committed.values().filter_map(|o| o.as_ref().ok()?.as_ref().map(|o| o.offset)).sum::<i64>()
+            }
+        };
+        let before_kill = progress(&admin).await;
+        assert!(before_kill < RECORDS as i64, "the pipeline was done before the broker was killed");
+        tokio::task::block_in_place(|| kafka.signal(3, Signal::Kill)).unwrap();
+        pause(3000).await;
+        tokio::task::block_in_place(|| kafka.restart(3)).unwrap();
+        let faults_done = started.elapsed();
+
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let committed = admin.list_consumer_group_offsets("eos-group", None).await.unwrap_or_default();
+            let done: i64 = committed.values().filter_map(|o| o.as_ref().ok()?.as_ref().map(|o| o.offset)).sum();
+            if done == RECORDS as i64 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the pipeline stalled at {done} of {RECORDS}");
+            pause(250).await;
+        }
+        let finished = started.elapsed();
+        for w in &workers {
+            w.stop.store(true, Ordering::SeqCst);
+        }
+        for w in workers {
+            tokio::time::timeout(Duration::from_secs(60), w.task).await.expect("a worker stops").ok();
+        }
+        let reader = Consumer::builder()
+            .bootstrap_servers(&bootstrap)
+            .auto_offset_reset(OffsetReset::Earliest)
+            .isolation_level(IsolationLevel::ReadCommitted)
+            .build()
+            .unwrap();
+        reader.assign((0..4).map(|p| kafka_client::TopicPartition::new("eos-out", p))).unwrap();
+        let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+        let mut count = 0;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut quiet = Instant::now();
+        while Instant::now() < deadline && (count < RECORDS || quiet.elapsed() < Duration::from_secs(2)) {
+            let records = reader.poll(Duration::from_millis(200)).await.unwrap();
+            if !records.is_empty() {
+                quiet = Instant::now();
+            }
+            for r in records.iter() {
+                count += 1;
+                *seen
+                    .entry(String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).into_owned())
+                    .or_default() += 1;
+            }
+        }
+        reader.close().await.unwrap();
+        let mut broken = stats.violations.lock().unwrap().clone();
+        broken.extend(violations(&seen, RECORDS));
+        eprintln!(
+            "3-node Kafka {NEWEST}: {before_kill} of {RECORDS} inputs committed when a broker was killed, faults over after {faults_done:?}, input done after {finished:?}; {} transactions committed, {} not, {} zombies fenced, {} producer restarts, {} worker crashes, {count} results read, violations {}",
+            stats.committed.load(Ordering::Relaxed),
+            stats.aborted.load(Ordering::Relaxed),
+            stats.fenced_zombies.load(Ordering::Relaxed),
+            stats.restarts.load(Ordering::Relaxed),
+            stats.crashes.load(Ordering::Relaxed),
+            broken.len()
+        );
+        assert!(broken.is_empty(), "{}\ntransactions:\n{}", broken.join("\n"), stats.log.lock().unwrap().join("\n"));
+        admin.close().await.unwrap();
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn transactions_on_kafka_oldest() {
         let kafka = KafkaCluster::launch(OLDEST, 1).await.expect("kafka");

@@ -358,12 +358,17 @@ impl Accumulator {
         self.queues.iter().filter(|(_, q)| !q.is_empty()).map(|(tp, _)| tp)
     }
 
-    /// Takes the batches that were never sent (no sequence yet): an
-    /// aborted transaction fails them. Retries keep their place, so the
-    /// partition's sequences stay whole.
-    pub(crate) fn take_undrained(&mut self) -> Vec<ProducerBatch> {
+    /// Takes the batches that were never sent (no sequence yet), and every
+    /// batch of the partitions `blocked` names: a transaction that cannot
+    /// commit fails them. Other retries keep their place, so their
+    /// partitions' sequences stay whole.
+    pub(crate) fn take_unsendable(&mut self, blocked: &dyn Fn(&TopicPartition) -> bool) -> Vec<ProducerBatch> {
         let mut out = Vec::new();
-        for q in self.queues.values_mut() {
+        for (tp, q) in self.queues.iter_mut() {
+            if blocked(tp) {
+                out.extend(q.drain(..));
+                continue;
+            }
             let (keep, gone): (VecDeque<_>, VecDeque<_>) = q.drain(..).partition(|b| b.identity.is_some());
             *q = keep;
             out.extend(gone);

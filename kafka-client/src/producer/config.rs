@@ -298,7 +298,8 @@ impl ProducerBuilder {
     /// assert_eq!(cfg.transactional_id(), Some("orders-1"));
     /// ```
     pub fn transactional_id(mut self, id: impl Into<String>) -> Self {
-        self.transactional_id = Some(id.into());
+        // An empty id is no id, as in Java.
+        self.transactional_id = Some(id.into()).filter(|id| !id.is_empty());
         self
     }
 

@@ -330,7 +330,10 @@ impl Engine {
             self.begin_waiters.clear();
             return;
         };
-        if self.begin_waiters.is_empty() || matches!(t.phase(), Phase::Committing | Phase::Aborting) {
+        // A caller that gave up waiting (max.block.ms) owns no transaction:
+        // none is begun for it.
+        self.begin_waiters.retain(|r| !r.is_closed());
+        if self.begin_waiters.is_empty() || t.ending() {
             return;
         }
         let answers: Vec<_> = std::mem::take(&mut self.begin_waiters).into_iter().map(|r| (r, t.begin())).collect();
@@ -357,19 +360,37 @@ impl Engine {
                         i.set_id(pid, epoch);
                     }
                 }
-                Effect::FailUndrained => {
-                    let undrained = lock(&self.shared.acc).take_undrained();
-                    let id = self.txn.as_ref().map(|t| t.id().to_string()).unwrap_or_default();
-                    for b in undrained {
-                        let e = Error::Transaction {
-                            transactional_id: id.clone(),
-                            kind: TransactionErrorKind::Aborted,
-                            reason: "the transaction was aborted before the record was sent".into(),
-                            cause: None,
-                        };
-                        self.fail_now(b, e);
-                    }
+                Effect::FailUndrained => self.fail_unsendable(),
+            }
+        }
+    }
+
+    /// Fails what a transaction that cannot commit will never send: the
+    /// batches never sent, and under v1 the retries of partitions whose
+    /// sequences have a gap (they wait for an epoch bump that comes only
+    /// once the abort, which waits for them, is done).
+    fn fail_unsendable(&mut self) {
+        let idem = self.idem.as_ref();
+        let taken = lock(&self.shared.acc).take_unsendable(&|tp| idem.is_some_and(|i| i.is_blocked(tp)));
+        if taken.is_empty() {
+            return;
+        }
+        let id = self.txn.as_ref().map(|t| t.id().to_string()).unwrap_or_default();
+        for b in taken {
+            let e = Error::Transaction {
+                transactional_id: id.clone(),
+                kind: TransactionErrorKind::Aborted,
+                reason: "the transaction was aborted before the record was written".into(),
+                cause: None,
+            };
+            if b.identity.is_some() {
+                // A sequence is given up: the partition needs the bump.
+                if let Some(t) = &mut self.txn {
+                    t.on_batch_failed(&e, true);
                 }
+                self.fail_batch(b, e);
+            } else {
+                self.fail_now(b, e);
             }
         }
     }
@@ -377,6 +398,18 @@ impl Engine {
     /// Starts the transactional request that is due, if any; returns when
     /// to look again.
     fn step_transaction(&mut self, now: i64) -> Option<i64> {
+        let t = self.txn.as_mut()?;
+        // Closing with a transaction open (or one that became abortable
+        // while a commit ran): abort it, as Java's sender does on shutdown.
+        if self.closing && matches!(t.phase(), Phase::InTransaction | Phase::AbortableError) && !t.ending() && !t.busy()
+        {
+            let effects = t.end(false, None);
+            self.apply_txn(effects);
+        }
+        let t = self.txn.as_mut()?;
+        if t.failing_unsent() {
+            self.fail_unsendable();
+        }
         let t = self.txn.as_mut()?;
         let flushing = matches!(t.phase(), Phase::Committing | Phase::Aborting);
         if flushing != self.txn_flushing {
@@ -743,6 +776,9 @@ impl Engine {
         if ok.is_empty() {
             return;
         }
+        if let Some(t) = &mut self.txn {
+            t.data_sent();
+        }
         let acks = self.cfg().acks;
         let req = ProduceRequest {
             transactional_id: self.txn.as_ref().map(|t| t.id().to_string()),
@@ -1013,7 +1049,7 @@ impl Engine {
         if e.transaction_error_kind() != Some(TransactionErrorKind::Aborted)
             && let Some(t) = &mut self.txn
         {
-            let effects = t.on_batch_failed(&e);
+            let effects = t.on_batch_failed(&e, b.identity.is_some());
             self.apply_txn(effects);
             self.publish_txn();
         }

@@ -76,6 +76,11 @@ impl Idempotence {
         Idempotence { producer_id: -1, epoch: -1, partitions: HashMap::new(), to_rewrite: BTreeSet::new() }
     }
 
+    /// Whether `tp` waits for an epoch bump (its sequences have a gap).
+    pub(crate) fn is_blocked(&self, tp: &TopicPartition) -> bool {
+        self.to_rewrite.contains(tp)
+    }
+
     /// Whether InitProducerId has given us an id.
     pub(crate) fn has_id(&self) -> bool {
         self.producer_id >= 0

@@ -259,6 +259,11 @@ impl Producer {
         };
         let tp = TopicPartition { topic: record.topic.clone(), partition };
         let no_offsets = cfg.acks == Acks::None;
+        // Checked again after the waits: the transaction may have ended
+        // meanwhile, and the record must not join the next one.
+        if let Some(txn) = &self.shared.txn {
+            txn.check_send()?;
+        }
         let rec = RecordRef { timestamp: ts, key, value, headers: &record.headers };
         // Fast path: the open batch has room.
         let appended = lock(&self.shared.acc).try_append(&tp, rec);
@@ -270,6 +275,12 @@ impl Producer {
                 }
                 let need = lock(&self.shared.acc).new_batch_size(size);
                 self.reserve_memory(need, &mut deadline).await?;
+                if let Some(txn) = &self.shared.txn
+                    && let Err(e) = txn.check_send()
+                {
+                    self.shared.memory.add_permits(need);
+                    return Err(e);
+                }
                 // Refused once closed, so nothing lands in a batch that the
                 // engine, which may have stopped meanwhile, would never send.
                 let appended = lock(&self.shared.acc).append_new(&tp, rec, need, self.shared.clock.now_ms());

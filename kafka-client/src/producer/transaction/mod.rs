@@ -222,13 +222,26 @@ enum Op {
         group: ConsumerGroupMetadata,
         offsets: Vec<(TopicPartition, OffsetAndMetadata)>,
         added: bool,
-        reply: Reply,
+        replies: Vec<Reply>,
     },
     End {
         commit: bool,
         replies: Vec<Reply>,
+        /// EndTxn is done (or skipped): what is left is the epoch bump.
         ended: bool,
     },
+}
+
+impl Op {
+    /// Ends the call with `r`.
+    fn answer(self, r: &Result<(), Error>) {
+        let replies = match self {
+            Op::Init { replies } | Op::Offsets { replies, .. } | Op::End { replies, .. } => replies,
+        };
+        for reply in replies {
+            let _ = reply.send(r.clone());
+        }
+    }
 }
 
 /// The state machine; see the module docs.
@@ -244,17 +257,28 @@ pub(crate) struct TransactionManager {
     group_coordinator: Option<(String, i32)>,
     tv2: bool,
     supports_bump: bool,
-    /// Transaction v1 after an error: bump the epoch once the abort is done.
+    /// Transactions v1 after a record with a sequence failed: its
+    /// partition has a gap, so the abort ends with an epoch bump.
     bump_required: bool,
+    /// The abort must skip EndTxn and go straight to the epoch bump: the
+    /// coordinator no longer maps our producer id (Java's rule for
+    /// INVALID_PRODUCER_ID_MAPPING).
+    skip_end_txn: bool,
     added: BTreeSet<TopicPartition>,
     adding: Vec<TopicPartition>,
-    /// Something was added to the transaction, so it needs an EndTxn.
+    /// Something reached the transaction (a partition or the group's
+    /// offsets added, data sent under v2), so it needs an EndTxn.
     started: bool,
     op: Option<Op>,
-    /// An abort asked for while another call's requests ran.
-    queued_abort: Vec<Reply>,
-    abort_queued: bool,
-    in_flight: bool,
+    /// Numbers each op: the answer to a request of an op that has since
+    /// ended (an abortable error failed it, say) is stale and ignored.
+    op_serial: u64,
+    /// A commit or abort asked for while send_offsets_to_transaction's
+    /// requests ran: it starts once they end.
+    queued_end: Option<(bool, Vec<Reply>)>,
+    /// The request in flight and the op it serves (None: it serves the
+    /// transaction, as AddPartitionsToTxn does).
+    in_flight: Option<Option<u64>>,
     retry_at_ms: i64,
     retry_backoff_ms: i64,
 }
@@ -272,13 +296,14 @@ impl TransactionManager {
             tv2: false,
             supports_bump: false,
             bump_required: false,
+            skip_end_txn: false,
             added: BTreeSet::new(),
             adding: Vec::new(),
             started: false,
             op: None,
-            queued_abort: Vec::new(),
-            abort_queued: false,
-            in_flight: false,
+            op_serial: 0,
+            queued_end: None,
+            in_flight: None,
             retry_at_ms: 0,
             retry_backoff_ms: retry_backoff_ms.max(1),
         }
@@ -305,13 +330,32 @@ impl TransactionManager {
     /// Whether a call's requests are still to run or running (close waits
     /// for them).
     pub(crate) fn busy(&self) -> bool {
-        self.op.is_some() || self.in_flight || self.abort_queued
+        self.op.is_some() || self.in_flight.is_some() || self.queued_end.is_some()
+    }
+
+    /// Whether a commit or abort is asked for or running: a new
+    /// transaction waits for it.
+    pub(crate) fn ending(&self) -> bool {
+        matches!(self.phase, Phase::Committing | Phase::Aborting) || self.queued_end.is_some()
+    }
+
+    /// Whether queued batches that were never sent must fail now: the
+    /// transaction cannot commit (Java aborts them on every sender loop).
+    pub(crate) fn failing_unsent(&self) -> bool {
+        matches!(self.phase, Phase::AbortableError | Phase::Aborting | Phase::FatalError)
+    }
+
+    /// A Produce carrying the transaction's batches is going out: under
+    /// v2 it adds partitions on the broker, so the transaction needs an
+    /// EndTxn from now on.
+    pub(crate) fn data_sent(&mut self) {
+        self.started = true;
     }
 
     /// When a request that waits for its retry backoff is due, if one does.
     pub(crate) fn retry_at(&self, now_ms: i64) -> Option<i64> {
         let wants = self.op.is_some() || matches!(self.phase, Phase::InTransaction | Phase::Committing);
-        (wants && !self.in_flight && self.retry_at_ms > now_ms).then_some(self.retry_at_ms)
+        (wants && self.in_flight.is_none() && self.retry_at_ms > now_ms).then_some(self.retry_at_ms)
     }
 
     /// The transaction coordinator in use, if known.
@@ -322,6 +366,11 @@ impl TransactionManager {
     /// The group coordinator in use for `group`, if known.
     pub(crate) fn group_coordinator(&self, group: &str) -> Option<i32> {
         self.group_coordinator.as_ref().filter(|(g, _)| g == group).map(|&(_, c)| c)
+    }
+
+    fn set_op(&mut self, op: Op) {
+        self.op_serial += 1;
+        self.op = Some(op);
     }
 
     fn error_of(&self, kind: TransactionErrorKind, reason: impl Into<String>, cause: Option<Error>) -> Error {
@@ -354,7 +403,7 @@ impl TransactionManager {
         match (&mut self.op, self.phase) {
             (_, Phase::Uninitialized) => {
                 self.phase = Phase::Initializing;
-                self.op = Some(Op::Init { replies: vec![reply] });
+                self.set_op(Op::Init { replies: vec![reply] });
             }
             // A second call (the first timed out) waits for the same answer.
             (Some(Op::Init { replies }), Phase::Initializing) => replies.push(reply),
@@ -365,7 +414,7 @@ impl TransactionManager {
         }
     }
 
-    /// `begin_transaction`: the handle has checked the phase already.
+    /// `begin_transaction`.
     pub(crate) fn begin(&mut self) -> Result<(), Error> {
         if self.phase != Phase::Ready {
             return Err(self.current_error().unwrap_or_else(|| self.illegal("begin_transaction")));
@@ -387,7 +436,15 @@ impl TransactionManager {
             let _ = reply.send(Err(e));
             return;
         }
-        if self.phase != Phase::InTransaction || self.op.is_some() {
+        if let Some(Op::Offsets { group: g, offsets: o, replies, .. }) = &mut self.op
+            && *g == group
+            && *o == offsets
+        {
+            // The same call again (the first timed out): the same answer.
+            replies.push(reply);
+            return;
+        }
+        if self.phase != Phase::InTransaction || self.op.is_some() || self.queued_end.is_some() {
             let _ = reply.send(Err(self.illegal("send_offsets_to_transaction")));
             return;
         }
@@ -395,11 +452,12 @@ impl TransactionManager {
             let _ = reply.send(Ok(()));
             return;
         }
-        self.op = Some(Op::Offsets { group, offsets, added: false, reply });
+        self.set_op(Op::Offsets { group, offsets, added: false, replies: vec![reply] });
     }
 
     /// `commit_transaction` (`commit`) or `abort_transaction`; `reply` is
-    /// None for the abort of a dropped [`super::Transaction`].
+    /// None for the abort of a dropped [`handle::Transaction`] (or of an
+    /// open transaction at close).
     pub(crate) fn end(&mut self, commit: bool, reply: Option<Reply>) -> Vec<Effect> {
         let send = |reply: Option<Reply>, r: Result<(), Error>| {
             if let Some(reply) = reply {
@@ -413,43 +471,71 @@ impl TransactionManager {
             replies.extend(reply);
             return Vec::new();
         }
-        if commit {
-            if let Some(e) = self.current_error() {
-                send(reply, Err(e));
-            } else if self.phase != Phase::InTransaction || self.op.is_some() {
-                send(reply, Err(self.illegal("commit_transaction")));
-            } else {
-                self.phase = Phase::Committing;
-                self.op = Some(Op::End { commit, replies: reply.into_iter().collect(), ended: false });
-            }
+        if let Some((c, replies)) = &mut self.queued_end
+            && *c == commit
+        {
+            replies.extend(reply);
             return Vec::new();
         }
-        match self.phase {
-            Phase::InTransaction | Phase::AbortableError => {}
-            Phase::FatalError => {
-                send(reply, Err(self.current_error().unwrap_or_else(|| self.illegal("abort_transaction"))));
-                return Vec::new();
-            }
-            _ => {
-                send(reply, Err(self.illegal("abort_transaction")));
-                return Vec::new();
-            }
+        let allowed = if commit {
+            self.phase == Phase::InTransaction
+        } else {
+            matches!(self.phase, Phase::InTransaction | Phase::AbortableError)
+        };
+        if !allowed || self.queued_end.is_some() || matches!(self.op, Some(Op::End { .. } | Op::Init { .. })) {
+            let e = match self.current_error() {
+                Some(e) if commit || self.phase == Phase::FatalError => e,
+                _ => self.illegal(if commit { "commit_transaction" } else { "abort_transaction" }),
+            };
+            send(reply, Err(e));
+            return Vec::new();
         }
         if self.op.is_some() {
             // send_offsets_to_transaction's requests are running (its
-            // caller gave up waiting): abort once they end.
-            self.queued_abort.extend(reply);
-            self.abort_queued = true;
+            // caller may have given up waiting): end once they do.
+            self.queued_end = Some((commit, reply.into_iter().collect()));
             return Vec::new();
         }
-        self.start_abort(reply.into_iter().collect())
+        self.start_end(commit, reply.into_iter().collect())
     }
 
-    fn start_abort(&mut self, replies: Vec<Reply>) -> Vec<Effect> {
+    fn start_end(&mut self, commit: bool, replies: Vec<Reply>) -> Vec<Effect> {
+        if commit {
+            self.phase = Phase::Committing;
+            self.set_op(Op::End { commit, replies, ended: false });
+            return Vec::new();
+        }
         self.phase = Phase::Aborting;
         self.adding.clear();
-        self.op = Some(Op::End { commit: false, replies, ended: false });
+        let ended = std::mem::take(&mut self.skip_end_txn);
+        if ended {
+            self.bump_required = true;
+        }
+        self.set_op(Op::End { commit, replies, ended });
         vec![Effect::FailUndrained]
+    }
+
+    /// Starts the commit or abort that waited for another call's requests.
+    fn take_queued_end(&mut self) -> Vec<Effect> {
+        if self.op.is_some() {
+            return Vec::new();
+        }
+        let Some((commit, replies)) = self.queued_end.take() else { return Vec::new() };
+        let allowed = if commit {
+            self.phase == Phase::InTransaction
+        } else {
+            matches!(self.phase, Phase::InTransaction | Phase::AbortableError)
+        };
+        if !allowed {
+            let e = self
+                .current_error()
+                .unwrap_or_else(|| self.illegal(if commit { "commit_transaction" } else { "abort_transaction" }));
+            for r in replies {
+                let _ = r.send(Err(e.clone()));
+            }
+            return Vec::new();
+        }
+        self.start_end(commit, replies)
     }
 
     /// Whether batches of `tp` may be sent now.
@@ -462,10 +548,10 @@ impl TransactionManager {
         }
     }
 
-    /// A batch of the transaction failed for good: the transaction cannot
-    /// commit. `e` is its error.
-    pub(crate) fn on_batch_failed(&mut self, e: &Error) -> Vec<Effect> {
-        if !matches!(self.phase, Phase::InTransaction | Phase::Committing) {
+    /// A batch of the transaction failed for good; `sequenced`: it had a
+    /// sequence number, so under v1 its partition now has a gap.
+    pub(crate) fn on_batch_failed(&mut self, e: &Error, sequenced: bool) -> Vec<Effect> {
+        if self.phase == Phase::FatalError {
             return Vec::new();
         }
         let fatal = matches!(
@@ -484,10 +570,10 @@ impl TransactionManager {
             self.enter_fatal(err);
             return Vec::new();
         }
-        // A failed batch leaves a gap in its partition's sequences: under
-        // v1 the epoch must be bumped before the partition is used again
-        // (v2 bumps it at EndTxn anyway).
-        if !self.tv2 {
+        // A gap in a partition's sequences: under v1 the epoch must be
+        // bumped before the partition is used again (v2 bumps it at EndTxn
+        // anyway). Also while the transaction is already aborting.
+        if sequenced && !self.tv2 {
             if !self.supports_bump {
                 let err = self.error_of(
                     TransactionErrorKind::Fatal,
@@ -499,6 +585,9 @@ impl TransactionManager {
             }
             self.bump_required = true;
         }
+        if !matches!(self.phase, Phase::InTransaction | Phase::Committing) {
+            return Vec::new();
+        }
         let err = self.error_of(
             TransactionErrorKind::Abortable,
             "a record of the transaction failed; abort the transaction",
@@ -508,55 +597,30 @@ impl TransactionManager {
     }
 
     fn enter_abortable(&mut self, err: Error) -> Vec<Effect> {
-        if self.phase == Phase::Aborting {
+        if matches!(self.phase, Phase::Aborting | Phase::AbortableError | Phase::FatalError) {
             return Vec::new();
         }
         self.phase = Phase::AbortableError;
         self.error = Some(err.clone());
-        match self.op.take() {
-            Some(Op::End { replies, .. }) | Some(Op::Init { replies }) => {
-                for r in replies {
-                    let _ = r.send(Err(err.clone()));
-                }
-            }
-            Some(Op::Offsets { reply, .. }) => {
-                let _ = reply.send(Err(err.clone()));
-            }
-            None => {}
+        if let Some(op) = self.op.take() {
+            op.answer(&Err(err));
         }
         self.adding.clear();
-        self.take_queued_abort()
+        self.take_queued_end()
     }
 
     fn enter_fatal(&mut self, err: Error) {
         tracing::warn!(transactional_id = %self.id, error = %err, "transactional producer failed");
         self.phase = Phase::FatalError;
         self.error = Some(err.clone());
-        match self.op.take() {
-            Some(Op::End { replies, .. }) | Some(Op::Init { replies }) => {
-                for r in replies {
-                    let _ = r.send(Err(err.clone()));
-                }
+        if let Some(op) = self.op.take() {
+            op.answer(&Err(err.clone()));
+        }
+        if let Some((_, replies)) = self.queued_end.take() {
+            for r in replies {
+                let _ = r.send(Err(err.clone()));
             }
-            Some(Op::Offsets { reply, .. }) => {
-                let _ = reply.send(Err(err.clone()));
-            }
-            None => {}
         }
-        for r in std::mem::take(&mut self.queued_abort) {
-            let _ = r.send(Err(err.clone()));
-        }
-        self.abort_queued = false;
-    }
-
-    /// Starts an abort that waited for another call's requests.
-    fn take_queued_abort(&mut self) -> Vec<Effect> {
-        if !self.abort_queued || self.op.is_some() {
-            return Vec::new();
-        }
-        self.abort_queued = false;
-        let replies = std::mem::take(&mut self.queued_abort);
-        self.start_abort(replies)
     }
 
     /// The next request to start, if any and none is in flight.
@@ -568,41 +632,34 @@ impl TransactionManager {
         batches_pending: bool,
         queued: impl Iterator<Item = &'a TopicPartition>,
     ) -> Option<TxnRequest> {
-        if self.in_flight || now_ms < self.retry_at_ms {
+        if self.in_flight.is_some() || now_ms < self.retry_at_ms {
             return None;
         }
         let (producer_id, epoch) = (self.producer_id, self.epoch);
-        if matches!(self.phase, Phase::InTransaction | Phase::Committing) {
-            if self.tv2 {
-                // Produce adds the partitions itself.
-                let mut queued = queued;
-                if queued.next().is_some() {
-                    self.started = true;
-                }
-            } else {
-                let new: Vec<TopicPartition> = queued.filter(|tp| !self.added.contains(*tp)).cloned().collect();
-                if !new.is_empty() {
-                    self.in_flight = true;
-                    self.adding = new.clone();
-                    return Some(TxnRequest::AddPartitions { producer_id, epoch, partitions: new });
-                }
+        if !self.tv2 && matches!(self.phase, Phase::InTransaction | Phase::Committing) {
+            let new: Vec<TopicPartition> = queued.filter(|tp| !self.added.contains(*tp)).cloned().collect();
+            if !new.is_empty() {
+                self.in_flight = Some(None);
+                self.adding = new.clone();
+                return Some(TxnRequest::AddPartitions { producer_id, epoch, partitions: new });
             }
         }
         let tv2 = self.tv2;
+        let serial = self.op_serial;
         let request = match self.op.as_mut()? {
             Op::Init { .. } => TxnRequest::InitProducerId { producer_id: -1, epoch: -1 },
             Op::Offsets { group, added: false, .. } if !tv2 => {
                 TxnRequest::AddOffsets { producer_id, epoch, group_id: group.group_id.clone() }
             }
             Op::Offsets { group, offsets, .. } => {
+                // Under v2 the commit adds the group to the transaction.
+                self.started |= tv2;
                 TxnRequest::CommitOffsets { producer_id, epoch, tv2, group: group.clone(), offsets: offsets.clone() }
             }
+            Op::End { .. } if batches_pending => return None,
             Op::End { ended: true, .. } => TxnRequest::InitProducerId { producer_id, epoch },
             Op::End { commit, ended: false, .. } => {
                 let commit = *commit;
-                if batches_pending {
-                    return None;
-                }
                 if !self.started {
                     // Nothing reached the coordinator: nothing to end
                     // (Java sends no EndTxn either).
@@ -612,37 +669,45 @@ impl TransactionManager {
                 TxnRequest::EndTxn { producer_id, epoch, tv2, commit }
             }
         };
-        self.in_flight = true;
+        self.in_flight = Some(Some(serial));
         Some(request)
     }
 
     /// Ends the commit or abort call with `r`.
     fn finish_end(&mut self, r: Result<(), Error>) -> Vec<Effect> {
-        if let Some(Op::End { replies, .. }) = self.op.take() {
-            for reply in replies {
-                let _ = reply.send(r.clone());
-            }
+        if let Some(op) = self.op.take() {
+            op.answer(&r);
         }
         if r.is_ok() {
             self.phase = Phase::Ready;
             self.error = None;
             self.added.clear();
             self.started = false;
+            self.bump_required = false;
         }
-        self.take_queued_abort()
+        self.take_queued_end()
     }
 
     /// Applies the outcome of the request `req` that [`Self::next_request`] gave.
     pub(crate) fn on_outcome(&mut self, now_ms: i64, req: &TxnRequest, outcome: TxnOutcome) -> Vec<Effect> {
-        self.in_flight = false;
+        let served = self.in_flight.take().flatten();
         if let Some(c) = outcome.coordinator {
-            if req.to_group() {
-                if let TxnRequest::CommitOffsets { group, .. } = req {
-                    self.group_coordinator = Some((group.group_id.clone(), c));
-                }
+            if let TxnRequest::CommitOffsets { group, .. } = req {
+                self.group_coordinator = Some((group.group_id.clone(), c));
             } else {
                 self.coordinator = Some(c);
             }
+        }
+        // The op this request served has ended meanwhile: its answer
+        // changes nothing (but a coordinator move is still news).
+        if served.is_some_and(|s| s != self.op_serial || self.op.is_none()) {
+            tracing::debug!(transactional_id = %self.id, ?req, "a stale transactional answer is ignored");
+            if let Err(e) = &outcome.result
+                && verdict(e) == Verdict::FindCoordinator
+            {
+                self.forget_coordinator(req);
+            }
+            return Vec::new();
         }
         let answer = match outcome.result {
             Ok(a) => a,
@@ -671,7 +736,6 @@ impl TransactionManager {
                     }
                     op @ Some(Op::End { .. }) => {
                         self.op = op;
-                        self.bump_required = false;
                         effects.extend(self.finish_end(Ok(())));
                     }
                     op => self.op = op,
@@ -723,6 +787,12 @@ impl TransactionManager {
                     }
                     let e = Error::broker(code, ApiKey::TxnOffsetCommit, -1, tp.to_string(), None);
                     match verdict(&e) {
+                        // Java looks the group coordinator up again after a
+                        // timeout too.
+                        Verdict::FindCoordinator | Verdict::Retry if code == ErrorCode::REQUEST_TIMED_OUT => {
+                            self.group_coordinator = None;
+                            again.insert(tp);
+                        }
                         Verdict::Retry => {
                             again.insert(tp);
                         }
@@ -736,13 +806,11 @@ impl TransactionManager {
                 if let Some(e) = failure {
                     return self.on_error(now_ms, req, e);
                 }
-                // Under v2 the commit itself added the group.
-                self.started = true;
                 if again.is_empty() {
-                    if let Some(Op::Offsets { reply, .. }) = self.op.take() {
-                        let _ = reply.send(Ok(()));
+                    if let Some(op) = self.op.take() {
+                        op.answer(&Ok(()));
                     }
-                    return self.take_queued_abort();
+                    return self.take_queued_end();
                 }
                 if let Some(Op::Offsets { offsets, .. }) = &mut self.op {
                     offsets.retain(|(tp, _)| again.contains(tp));
@@ -757,7 +825,8 @@ impl TransactionManager {
                     self.epoch = epoch;
                     effects.push(Effect::SetProducerId(producer_id, epoch));
                 }
-                if self.bump_required && !self.tv2 {
+                let aborted = matches!(self.op, Some(Op::End { commit: false, .. }));
+                if aborted && self.bump_required && !self.tv2 {
                     if let Some(Op::End { ended, .. }) = &mut self.op {
                         *ended = true;
                     }
@@ -769,23 +838,32 @@ impl TransactionManager {
         }
     }
 
+    fn forget_coordinator(&mut self, req: &TxnRequest) {
+        if req.to_group() {
+            self.group_coordinator = None;
+        } else {
+            self.coordinator = None;
+        }
+    }
+
     fn on_error(&mut self, now_ms: i64, req: &TxnRequest, e: Error) -> Vec<Effect> {
         let v = verdict(&e);
         tracing::debug!(transactional_id = %self.id, error = %e, ?v, "transactional request failed");
         if matches!(req, TxnRequest::AddPartitions { .. }) {
             self.adding.clear();
         }
+        // The abort's own requests (EndTxn, the epoch bump) failing is
+        // fatal; anything else failing while the transaction is already
+        // abortable or aborting changes nothing (Java's rule).
+        let own_abort = self.phase == Phase::Aborting
+            && matches!(req, TxnRequest::EndTxn { .. } | TxnRequest::InitProducerId { .. });
         match v {
             Verdict::Retry => {
                 self.retry_at_ms = now_ms + self.retry_backoff_ms;
                 Vec::new()
             }
             Verdict::FindCoordinator => {
-                if req.to_group() {
-                    self.group_coordinator = None;
-                } else {
-                    self.coordinator = None;
-                }
+                self.forget_coordinator(req);
                 self.retry_at_ms = now_ms + self.retry_backoff_ms;
                 Vec::new()
             }
@@ -798,30 +876,37 @@ impl TransactionManager {
                 self.enter_fatal(err);
                 Vec::new()
             }
-            Verdict::AbortableWithBump if self.phase != Phase::Initializing && (self.supports_bump || self.tv2) => {
+            Verdict::Abortable | Verdict::AbortableWithBump
+                if !own_abort && matches!(self.phase, Phase::Aborting | Phase::AbortableError) =>
+            {
+                self.retry_at_ms = now_ms + self.retry_backoff_ms;
+                Vec::new()
+            }
+            Verdict::AbortableWithBump
+                if !own_abort && self.phase != Phase::Initializing && (self.supports_bump || self.tv2) =>
+            {
+                if e.code() == Some(ErrorCode::INVALID_PRODUCER_ID_MAPPING) {
+                    self.skip_end_txn = true;
+                }
                 if !self.tv2 {
                     self.bump_required = true;
                 }
-                self.abortable_or_fatal_in_abort(e)
+                let err =
+                    self.error_of(TransactionErrorKind::Abortable, "the transaction cannot commit; abort it", Some(e));
+                self.enter_abortable(err)
             }
-            Verdict::Abortable if self.phase != Phase::Initializing => self.abortable_or_fatal_in_abort(e),
+            Verdict::Abortable if !own_abort && self.phase != Phase::Initializing => {
+                let err =
+                    self.error_of(TransactionErrorKind::Abortable, "the transaction cannot commit; abort it", Some(e));
+                self.enter_abortable(err)
+            }
             _ => {
-                let err = self.error_of(TransactionErrorKind::Fatal, "the coordinator refused the request", Some(e));
+                let reason = if own_abort { "the abort failed" } else { "the coordinator refused the request" };
+                let err = self.error_of(TransactionErrorKind::Fatal, reason, Some(e));
                 self.enter_fatal(err);
                 Vec::new()
             }
         }
-    }
-
-    /// An abortable error, unless the abort itself failed, which is fatal.
-    fn abortable_or_fatal_in_abort(&mut self, e: Error) -> Vec<Effect> {
-        if self.phase == Phase::Aborting {
-            let err = self.error_of(TransactionErrorKind::Fatal, "the abort failed", Some(e));
-            self.enter_fatal(err);
-            return Vec::new();
-        }
-        let err = self.error_of(TransactionErrorKind::Abortable, "the transaction cannot commit; abort it", Some(e));
-        self.enter_abortable(err)
     }
 }
 

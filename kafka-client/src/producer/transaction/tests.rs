@@ -74,6 +74,7 @@ fn v2_sends_at_once_and_takes_the_epoch_end_txn_gives() {
     m.begin().unwrap();
     assert!(m.may_send(&tp(4)), "v2: Produce adds the partition");
     assert!(m.next_request(1, true, [tp(4)].iter()).is_none(), "no AddPartitionsToTxn");
+    m.data_sent();
     let (r, mut rx) = reply();
     m.end(true, Some(r));
     let req = m.next_request(2, false, std::iter::empty()).expect("EndTxn");
@@ -96,7 +97,7 @@ fn a_failed_record_makes_v1_abort_then_bump_the_epoch() {
     let req = m.next_request(1, true, [tp(0)].iter()).unwrap();
     m.on_outcome(2, &req, ok(TxnAnswer::PartitionsAdded(vec![(tp(0), ErrorCode::NONE)])));
     let lost = Error::Timeout { what: "records".into(), after: std::time::Duration::from_secs(1) };
-    m.on_batch_failed(&lost);
+    m.on_batch_failed(&lost, true);
     assert_eq!(m.phase(), Phase::AbortableError);
     let (r, mut rx) = reply();
     m.end(true, Some(r));
@@ -121,7 +122,7 @@ fn a_failed_record_makes_v1_abort_then_bump_the_epoch() {
 fn fencing_is_final_and_coordinator_moves_are_retried() {
     let mut m = ready(true);
     m.begin().unwrap();
-    m.next_request(0, true, [tp(0)].iter());
+    m.data_sent();
     let (r, mut rx) = reply();
     m.end(true, Some(r));
     let req = m.next_request(1, false, std::iter::empty()).unwrap();
@@ -164,4 +165,70 @@ fn calls_out_of_order_are_refused() {
     assert!(matches!(answered(&mut rx), Some(Err(Error::IllegalState(_)))), "commit without a transaction");
     m.begin().unwrap();
     assert!(matches!(m.begin(), Err(Error::IllegalState(_))), "one transaction at a time");
+}
+
+#[test]
+fn a_late_answer_for_failed_offsets_leaves_the_abort_alone() {
+    let mut m = ready(true);
+    m.begin().unwrap();
+    m.data_sent();
+    let (r, mut offsets_rx) = reply();
+    m.send_offsets(ConsumerGroupMetadata::new("g"), vec![(tp(0), OffsetAndMetadata::new(5))], r);
+    let req = m.next_request(1, false, std::iter::empty()).unwrap();
+    assert!(req.to_group());
+    // A record fails while TxnOffsetCommit is on its way: the offsets call
+    // fails at once, and the application aborts.
+    m.on_batch_failed(&Error::Closed, true);
+    assert!(matches!(answered(&mut offsets_rx), Some(Err(_))));
+    let (r, mut abort_rx) = reply();
+    assert_eq!(m.end(false, Some(r)), vec![Effect::FailUndrained]);
+    // The late answer changes nothing, ...
+    assert!(m.on_outcome(2, &req, ok(TxnAnswer::OffsetsCommitted(vec![(tp(0), ErrorCode::NONE)]))).is_empty());
+    assert_eq!(m.phase(), Phase::Aborting);
+    // ... nor would a late abortable error make it fatal.
+    let req2 = TxnRequest::AddOffsets { producer_id: 7, epoch: 3, group_id: "g".into() };
+    m.on_outcome(3, &req2, refused(ErrorCode::TRANSACTION_ABORTABLE, ApiKey::AddOffsetsToTxn));
+    assert_eq!(m.phase(), Phase::Aborting);
+    let req = m.next_request(200, false, std::iter::empty()).expect("EndTxn");
+    assert!(matches!(req, TxnRequest::EndTxn { commit: false, .. }));
+    m.on_outcome(201, &req, ok(TxnAnswer::Ended { producer_id: 7, epoch: 4 }));
+    assert!(matches!(answered(&mut abort_rx), Some(Ok(()))));
+    assert_eq!(m.phase(), Phase::Ready);
+}
+
+#[test]
+fn an_unmapped_producer_id_aborts_by_bumping_the_epoch_without_end_txn() {
+    let mut m = ready(false);
+    m.begin().unwrap();
+    let req = m.next_request(1, true, [tp(0)].iter()).unwrap();
+    m.on_outcome(2, &req, refused(ErrorCode::INVALID_PRODUCER_ID_MAPPING, ApiKey::AddPartitionsToTxn));
+    assert_eq!(m.phase(), Phase::AbortableError);
+    let (r, mut rx) = reply();
+    m.end(false, Some(r));
+    let req = m.next_request(3, false, std::iter::empty()).unwrap();
+    assert!(matches!(req, TxnRequest::InitProducerId { producer_id: 7, epoch: 3 }), "no EndTxn: {req:?}");
+    m.on_outcome(4, &req, ok(TxnAnswer::ProducerId { producer_id: 7, epoch: 4, tv2: false, supports_bump: true }));
+    assert!(matches!(answered(&mut rx), Some(Ok(()))));
+    assert_eq!(m.phase(), Phase::Ready);
+}
+
+#[test]
+fn a_commit_asked_for_while_offsets_are_sent_follows_them() {
+    let mut m = ready(false);
+    m.begin().unwrap();
+    let (r, mut offsets_rx) = reply();
+    m.send_offsets(ConsumerGroupMetadata::new("g"), vec![(tp(0), OffsetAndMetadata::new(5))], r);
+    let req = m.next_request(1, false, std::iter::empty()).unwrap();
+    let (r, mut commit_rx) = reply();
+    assert!(m.end(true, Some(r)).is_empty());
+    assert_eq!(m.phase(), Phase::InTransaction, "queued behind the offsets");
+    m.on_outcome(2, &req, ok(TxnAnswer::OffsetsAdded));
+    let req = m.next_request(3, false, std::iter::empty()).unwrap();
+    m.on_outcome(4, &req, ok(TxnAnswer::OffsetsCommitted(vec![(tp(0), ErrorCode::NONE)])));
+    assert!(matches!(answered(&mut offsets_rx), Some(Ok(()))));
+    assert_eq!(m.phase(), Phase::Committing);
+    let req = m.next_request(5, false, std::iter::empty()).unwrap();
+    assert!(matches!(req, TxnRequest::EndTxn { commit: true, .. }));
+    m.on_outcome(6, &req, ok(TxnAnswer::Ended { producer_id: -1, epoch: -1 }));
+    assert!(matches!(answered(&mut commit_rx), Some(Ok(()))));
 }
