@@ -8,9 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use broker_testkit::{Cluster, PartitionState, TopicSpec};
-use bytes::{Bytes, BytesMut};
-use kafka_protocol::frame::{FrameDecoder, encode_typed_request};
-use kafka_protocol::header::{RequestHeader, ResponseHeader};
+use bytes::Bytes;
 use kafka_protocol::messages::fetch::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::offset_commit::{OffsetCommitRequestPartition, OffsetCommitRequestTopic};
 use kafka_protocol::messages::offset_fetch::OffsetFetchRequestTopic;
@@ -18,8 +16,9 @@ use kafka_protocol::messages::produce::{PartitionProduceData, PartitionProduceRe
 use kafka_protocol::messages::*;
 use kafka_protocol::records::{BatchBuilder, Record, RecordBatch, RecordSet, RecordSetEntry};
 use kafka_protocol::{Compression, ErrorCode, Uuid};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+
+mod common;
+use common::Client;
 
 /// A directory under the system temp dir, removed when dropped.
 struct TempDir(PathBuf);
@@ -36,43 +35,6 @@ impl TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// One connection speaking the wire protocol, one request at a time.
-struct Client {
-    stream: TcpStream,
-    buf: BytesMut,
-    corr: i32,
-}
-
-impl Client {
-    async fn connect(addr: std::net::SocketAddr) -> Client {
-        Client { stream: TcpStream::connect(addr).await.unwrap(), buf: BytesMut::new(), corr: 0 }
-    }
-
-    async fn call<R: Request>(&mut self, req: &R, version: i16) -> R::Response {
-        self.corr += 1;
-        let header = RequestHeader {
-            api_key: R::API_KEY as i16,
-            api_version: version,
-            correlation_id: self.corr,
-            client_id: Some("data-dir-test".into()),
-            ..Default::default()
-        };
-        for part in encode_typed_request(&header, req).unwrap().into_parts() {
-            self.stream.write_all(&part).await.unwrap();
-        }
-        let dec = FrameDecoder::new(1 << 30);
-        loop {
-            if let Some(mut frame) = dec.decode(&mut self.buf).unwrap() {
-                let h = ResponseHeader::decode(&mut frame, R::API_KEY.info().response_header_version(version)).unwrap();
-                assert_eq!(h.correlation_id, self.corr);
-                return R::Response::from_bytes(frame, version).unwrap();
-            }
-            let n = self.stream.read_buf(&mut self.buf).await.unwrap();
-            assert!(n > 0, "connection closed");
-        }
     }
 }
 

@@ -3,52 +3,14 @@
 use std::time::Duration;
 
 use broker_testkit::Cluster;
-use bytes::BytesMut;
-use kafka_protocol::frame::{FrameDecoder, encode_typed_request};
-use kafka_protocol::header::{RequestHeader, ResponseHeader};
 use kafka_protocol::messages::fetch::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::produce::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::*;
 use kafka_protocol::records::{BatchBuilder, RecordSet, RecordSetEntry};
 use kafka_protocol::{Compression, ErrorCode};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
-struct Client {
-    stream: TcpStream,
-    buf: BytesMut,
-    corr: i32,
-}
-
-impl Client {
-    async fn connect(addr: &str) -> Client {
-        Client { stream: TcpStream::connect(addr).await.unwrap(), buf: BytesMut::new(), corr: 0 }
-    }
-
-    async fn call<R: Request>(&mut self, req: &R, version: i16) -> R::Response {
-        self.corr += 1;
-        let header = RequestHeader {
-            api_key: R::API_KEY as i16,
-            api_version: version,
-            correlation_id: self.corr,
-            client_id: Some("smoke".into()),
-            ..Default::default()
-        };
-        for part in encode_typed_request(&header, req).unwrap().into_parts() {
-            self.stream.write_all(&part).await.unwrap();
-        }
-        let dec = FrameDecoder::new(1 << 30);
-        loop {
-            if let Some(mut frame) = dec.decode(&mut self.buf).unwrap() {
-                let h = ResponseHeader::decode(&mut frame, R::API_KEY.info().response_header_version(version)).unwrap();
-                assert_eq!(h.correlation_id, self.corr);
-                return R::Response::from_bytes(frame, version).unwrap();
-            }
-            let n = self.stream.read_buf(&mut self.buf).await.unwrap();
-            assert!(n > 0, "connection closed");
-        }
-    }
-}
+mod common;
+use common::Client;
 
 #[tokio::test]
 async fn produce_then_fetch_on_three_brokers() {

@@ -2,63 +2,60 @@
 //! the `transaction.version` feature), a version-2 transaction encoded at
 //! the versions clients send, and the testkit's transaction controls.
 
-use std::time::Duration;
-
 use broker_testkit::Cluster;
-use bytes::BytesMut;
-use kafka_protocol::frame::{FrameDecoder, encode_typed_request};
-use kafka_protocol::header::{RequestHeader, ResponseHeader};
 use kafka_protocol::messages::add_partitions_to_txn::{AddPartitionsToTxnTopic, AddPartitionsToTxnTransaction};
 use kafka_protocol::messages::fetch::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::produce::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::*;
 use kafka_protocol::records::{BatchBuilder, RecordSet, RecordSetEntry};
 use kafka_protocol::{ApiKey, Compression, ErrorCode};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::time::timeout;
 
-/// Every wait of these tests ends by then.
-const DEADLINE: Duration = Duration::from_secs(20);
+mod common;
+use common::Client;
 
-struct Client {
-    stream: TcpStream,
-    buf: BytesMut,
-    corr: i32,
+/// InitProducerId for transactional id `tid`.
+fn init_request(tid: &str) -> InitProducerIdRequest {
+    InitProducerIdRequest {
+        transactional_id: Some(tid.into()),
+        transaction_timeout_ms: 60_000,
+        producer_id: -1,
+        producer_epoch: -1,
+        ..Default::default()
+    }
 }
 
-impl Client {
-    async fn connect(addr: &str) -> Client {
-        let stream = timeout(DEADLINE, TcpStream::connect(addr)).await.unwrap().unwrap();
-        Client { stream, buf: BytesMut::new(), corr: 0 }
+/// A transactional Produce of `n` records `value` to `orders`-0, stamped
+/// now: a marker stamped now after records stamped in the past would roll
+/// a new segment (segment.ms counts record time), and a fetch reads one
+/// segment.
+fn txn_produce_request(
+    tid: &str,
+    compression: Compression,
+    (pid, epoch): (i64, i16),
+    value: &[u8],
+    n: i64,
+) -> ProduceRequest {
+    let mut b = BatchBuilder::new(compression, None);
+    b.set_producer(pid, epoch, 0);
+    b.set_transactional(true);
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    for i in 0..n {
+        b.append(now_ms + i, None, Some(value), &[]);
     }
-
-    async fn call<R: Request>(&mut self, req: &R, version: i16) -> R::Response {
-        timeout(DEADLINE, self.call_inner(req, version)).await.expect("the broker answers in time")
-    }
-
-    async fn call_inner<R: Request>(&mut self, req: &R, version: i16) -> R::Response {
-        self.corr += 1;
-        let header = RequestHeader {
-            api_key: R::API_KEY as i16,
-            api_version: version,
-            correlation_id: self.corr,
-            client_id: Some("txn-wire".into()),
+    ProduceRequest {
+        transactional_id: Some(tid.into()),
+        acks: -1,
+        timeout_ms: 5000,
+        topic_data: vec![TopicProduceData {
+            name: "orders".into(),
+            partition_data: vec![PartitionProduceData {
+                index: 0,
+                records: Some(b.finish().unwrap()),
+                ..Default::default()
+            }],
             ..Default::default()
-        };
-        for part in encode_typed_request(&header, req).unwrap().into_parts() {
-            self.stream.write_all(&part).await.unwrap();
-        }
-        let dec = FrameDecoder::new(1 << 30);
-        loop {
-            if let Some(mut frame) = dec.decode(&mut self.buf).unwrap() {
-                let h = ResponseHeader::decode(&mut frame, R::API_KEY.info().response_header_version(version)).unwrap();
-                assert_eq!(h.correlation_id, self.corr);
-                return R::Response::from_bytes(frame, version).unwrap();
-            }
-            let n = self.stream.read_buf(&mut self.buf).await.unwrap();
-            assert!(n > 0, "connection closed");
-        }
+        }],
+        ..Default::default()
     }
 }
 
@@ -111,13 +108,7 @@ async fn a_version_2_transaction_over_the_wire() {
     assert_eq!(ErrorCode::from(coordinator.error_code), ErrorCode::NONE);
     assert_eq!(cluster.transaction_coordinator(tid).await.unwrap(), Some(coordinator.node_id));
     let mut coord = Client::connect(&broker_addr(&cluster, coordinator.node_id)).await;
-    let init = InitProducerIdRequest {
-        transactional_id: Some(tid.into()),
-        transaction_timeout_ms: 60_000,
-        producer_id: -1,
-        producer_epoch: -1,
-        ..Default::default()
-    };
+    let init = init_request(tid);
     let r = coord.call(&init, 5).await;
     assert_eq!(ErrorCode::from(r.error_code), ErrorCode::NONE);
     let (pid, epoch) = (r.producer_id, r.producer_epoch);
@@ -125,29 +116,7 @@ async fn a_version_2_transaction_over_the_wire() {
     // Produce v12 joins the partition to the transaction implicitly.
     let leader = cluster.partition_state("orders", 0).await.unwrap().leader;
     let mut lc = Client::connect(&broker_addr(&cluster, leader)).await;
-    let mut b = BatchBuilder::new(Compression::None, None);
-    b.set_producer(pid, epoch, 0);
-    b.set_transactional(true);
-    // Now, not a fixed past time: a marker stamped now would otherwise
-    // roll a new segment (segment.ms counts record time), and a fetch
-    // reads one segment.
-    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
-    b.append(now_ms, None, Some(b"in-txn"), &[]);
-    let produce = ProduceRequest {
-        transactional_id: Some(tid.into()),
-        acks: -1,
-        timeout_ms: 5000,
-        topic_data: vec![TopicProduceData {
-            name: "orders".into(),
-            partition_data: vec![PartitionProduceData {
-                index: 0,
-                records: Some(b.finish().unwrap()),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
-    };
+    let produce = txn_produce_request(tid, Compression::None, (pid, epoch), b"in-txn", 1);
     let r = lc.call(&produce, 12).await;
     assert_eq!(ErrorCode::from(r.responses[0].partition_responses[0].error_code), ErrorCode::NONE);
     let view = cluster.transaction(tid).await.unwrap().unwrap();
@@ -230,13 +199,7 @@ async fn moving_the_transaction_coordinator_redirects_its_clients() {
     let tid = "moving";
     let before = cluster.transaction_coordinator(tid).await.unwrap().unwrap();
     let other = if before == 1 { 2 } else { 1 };
-    let init = InitProducerIdRequest {
-        transactional_id: Some(tid.into()),
-        transaction_timeout_ms: 60_000,
-        producer_id: -1,
-        producer_epoch: -1,
-        ..Default::default()
-    };
+    let init = init_request(tid);
     let mut old = Client::connect(&broker_addr(&cluster, before)).await;
     let r = old.call(&init, 4).await;
     assert_eq!((ErrorCode::from(r.error_code), r.producer_epoch), (ErrorCode::NONE, 0));
@@ -280,35 +243,10 @@ async fn a_restart_from_the_data_directory_aborts_transactions_left_open() {
     cluster.create_topic("orders", 1, 1).await.unwrap();
     let coordinator = cluster.transaction_coordinator(tid).await.unwrap().unwrap();
     let mut c = Client::connect(&broker_addr(&cluster, coordinator)).await;
-    let init = InitProducerIdRequest {
-        transactional_id: Some(tid.into()),
-        transaction_timeout_ms: 60_000,
-        producer_id: -1,
-        producer_epoch: -1,
-        ..Default::default()
-    };
+    let init = init_request(tid);
     let r = c.call(&init, 5).await;
     let (pid, epoch) = (r.producer_id, r.producer_epoch);
-    let mut b = BatchBuilder::new(Compression::None, None);
-    b.set_producer(pid, epoch, 0);
-    b.set_transactional(true);
-    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
-    b.append(now_ms, None, Some(b"left-open"), &[]);
-    let produce = ProduceRequest {
-        transactional_id: Some(tid.into()),
-        acks: -1,
-        timeout_ms: 5000,
-        topic_data: vec![TopicProduceData {
-            name: "orders".into(),
-            partition_data: vec![PartitionProduceData {
-                index: 0,
-                records: Some(b.finish().unwrap()),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
-    };
+    let produce = txn_produce_request(tid, Compression::None, (pid, epoch), b"left-open", 1);
     let r = c.call(&produce, 12).await;
     assert_eq!(ErrorCode::from(r.responses[0].partition_responses[0].error_code), ErrorCode::NONE);
     assert_eq!(cluster.last_stable_offset("orders", 0).await.unwrap().0, 0);
@@ -336,13 +274,7 @@ async fn a_version_1_transaction_with_offsets_over_the_wire() {
     let mut c = Client::connect(&broker_addr(&cluster, 1)).await;
     let found = c.call(&FindCoordinatorRequest { key: tid.into(), key_type: 1, ..Default::default() }, 3).await;
     assert_eq!((ErrorCode::from(found.error_code), found.node_id), (ErrorCode::NONE, 1));
-    let init = InitProducerIdRequest {
-        transactional_id: Some(tid.into()),
-        transaction_timeout_ms: 60_000,
-        producer_id: -1,
-        producer_epoch: -1,
-        ..Default::default()
-    };
+    let init = init_request(tid);
     let r = c.call(&init, 3).await;
     let (pid, epoch) = (r.producer_id, r.producer_epoch);
 
@@ -361,28 +293,7 @@ async fn a_version_1_transaction_with_offsets_over_the_wire() {
     let code = r.results_by_topic_v3_and_below[0].results_by_partition[0].partition_error_code;
     assert_eq!(ErrorCode::from(code), ErrorCode::NONE);
 
-    let mut b = BatchBuilder::new(Compression::Zstd, None);
-    b.set_producer(pid, epoch, 0);
-    b.set_transactional(true);
-    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
-    for i in 0..3 {
-        b.append(now_ms + i, None, Some(b"classic"), &[]);
-    }
-    let produce = ProduceRequest {
-        transactional_id: Some(tid.into()),
-        acks: -1,
-        timeout_ms: 5000,
-        topic_data: vec![TopicProduceData {
-            name: "orders".into(),
-            partition_data: vec![PartitionProduceData {
-                index: 0,
-                records: Some(b.finish().unwrap()),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
-    };
+    let produce = txn_produce_request(tid, Compression::Zstd, (pid, epoch), b"classic", 3);
     let r = c.call(&produce, 9).await;
     assert_eq!(ErrorCode::from(r.responses[0].partition_responses[0].error_code), ErrorCode::NONE);
 

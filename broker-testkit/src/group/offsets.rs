@@ -94,6 +94,47 @@ fn metadata_too_large(metadata: Option<&str>, max: usize) -> bool {
     metadata.is_some_and(|m| m.len() > max && m.encode_utf16().count() > max)
 }
 
+/// One partition of an OffsetCommit or TxnOffsetCommit, as sent.
+#[derive(Clone, Copy)]
+struct Commit<'a> {
+    offset: i64,
+    leader_epoch: i32,
+    metadata: Option<&'a str>,
+}
+
+impl Commit<'_> {
+    /// Whether it may be stored: the partition exists, the group accepted
+    /// the request (`verdict`), the metadata is not too long.
+    fn judge(
+        &self,
+        topics: &dyn TopicLookup,
+        topic: &str,
+        partition: i32,
+        verdict: Result<(), ErrorCode>,
+        max_metadata: usize,
+    ) -> Result<(), ErrorCode> {
+        if !topics.partition_exists(topic, partition) {
+            return Err(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+        }
+        verdict?;
+        if metadata_too_large(self.metadata, max_metadata) {
+            return Err(ErrorCode::OFFSET_METADATA_TOO_LARGE);
+        }
+        Ok(())
+    }
+
+    /// What is stored for it.
+    fn stored(&self, now_ms: i64, expire_timestamp_ms: Option<i64>) -> CommittedOffset {
+        CommittedOffset {
+            offset: self.offset,
+            leader_epoch: (self.leader_epoch != -1).then_some(self.leader_epoch),
+            metadata: self.metadata.unwrap_or_default().to_string(),
+            commit_timestamp_ms: now_ms,
+            expire_timestamp_ms,
+        }
+    }
+}
+
 impl Group {
     /// Kafka's `validateOffsetCommit` for classic groups.
     fn validate_offset_commit(
@@ -107,14 +148,14 @@ impl Group {
         if generation_id < 0 && self.state == GroupState::Empty {
             return Ok(());
         }
-        if generation_id >= 0 || !member_id.is_empty() || instance_id.is_some() {
-            self.validate_member(member_id, instance_id)?;
-            if generation_id != self.generation {
-                return Err(ErrorCode::ILLEGAL_GENERATION);
-            }
-        } else if self.state != GroupState::Empty {
+        // A member's commit is checked as a transactional one is ...
+        self.validate_txn_offset_commit(member_id, instance_id, generation_id)?;
+        // ... but one from outside the group needs it empty, ...
+        let anonymous = generation_id < 0 && member_id.is_empty() && instance_id.is_none();
+        if anonymous && self.state != GroupState::Empty {
             return Err(ErrorCode::UNKNOWN_MEMBER_ID);
         }
+        // ... and a rebalance refuses it.
         if self.state == GroupState::CompletingRebalance {
             // The member has its new generation but not yet its assignment;
             // it retries once it has synced.
@@ -176,29 +217,24 @@ impl GroupCoordinator {
         for topic in &request.topics {
             let mut partitions = Vec::with_capacity(topic.partitions.len());
             for partition in &topic.partitions {
-                let error = if !topics.partition_exists(&topic.name, partition.partition_index) {
-                    ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
-                } else if let Err(error) = verdict {
-                    error
-                } else if metadata_too_large(partition.committed_metadata.as_deref(), max_metadata) {
-                    ErrorCode::OFFSET_METADATA_TOO_LARGE
-                } else {
-                    let offset = CommittedOffset {
-                        offset: partition.committed_offset,
-                        leader_epoch: (partition.committed_leader_epoch != -1)
-                            .then_some(partition.committed_leader_epoch),
-                        metadata: partition.committed_metadata.clone().unwrap_or_default(),
-                        commit_timestamp_ms: now_ms,
-                        expire_timestamp_ms: (request.retention_time_ms != -1)
-                            .then(|| now_ms.saturating_add(request.retention_time_ms)),
-                    };
-                    events.push(GroupEvent::OffsetCommitted {
-                        group_id: request.group_id.clone(),
-                        topic: topic.name.clone(),
-                        partition: partition.partition_index,
-                        offset,
-                    });
-                    ErrorCode::NONE
+                let expire =
+                    (request.retention_time_ms != -1).then(|| now_ms.saturating_add(request.retention_time_ms));
+                let commit = Commit {
+                    offset: partition.committed_offset,
+                    leader_epoch: partition.committed_leader_epoch,
+                    metadata: partition.committed_metadata.as_deref(),
+                };
+                let error = match commit.judge(topics, &topic.name, partition.partition_index, verdict, max_metadata) {
+                    Err(e) => e,
+                    Ok(()) => {
+                        events.push(GroupEvent::OffsetCommitted {
+                            group_id: request.group_id.clone(),
+                            topic: topic.name.clone(),
+                            partition: partition.partition_index,
+                            offset: commit.stored(now_ms, expire),
+                        });
+                        ErrorCode::NONE
+                    }
                 };
                 partitions.push(OffsetCommitResponsePartition {
                     partition_index: partition.partition_index,
@@ -270,23 +306,17 @@ impl GroupCoordinator {
         for topic in &request.topics {
             let mut partitions = Vec::with_capacity(topic.partitions.len());
             for partition in &topic.partitions {
-                let error = if !topics.partition_exists(&topic.name, partition.partition_index) {
-                    ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
-                } else if let Err(error) = verdict {
-                    error
-                } else if metadata_too_large(partition.committed_metadata.as_deref(), max_metadata) {
-                    ErrorCode::OFFSET_METADATA_TOO_LARGE
-                } else {
-                    let offset = CommittedOffset {
-                        offset: partition.committed_offset,
-                        leader_epoch: (partition.committed_leader_epoch != -1)
-                            .then_some(partition.committed_leader_epoch),
-                        metadata: partition.committed_metadata.clone().unwrap_or_default(),
-                        commit_timestamp_ms: now_ms,
-                        expire_timestamp_ms: None,
-                    };
-                    held.push(((topic.name.clone(), partition.partition_index), offset));
-                    ErrorCode::NONE
+                let commit = Commit {
+                    offset: partition.committed_offset,
+                    leader_epoch: partition.committed_leader_epoch,
+                    metadata: partition.committed_metadata.as_deref(),
+                };
+                let error = match commit.judge(topics, &topic.name, partition.partition_index, verdict, max_metadata) {
+                    Err(e) => e,
+                    Ok(()) => {
+                        held.push(((topic.name.clone(), partition.partition_index), commit.stored(now_ms, None)));
+                        ErrorCode::NONE
+                    }
                 };
                 partitions.push(TxnOffsetCommitResponsePartition {
                     partition_index: partition.partition_index,
