@@ -457,6 +457,42 @@ mod real {
         cluster.shutdown().await;
     }
 
+    /// Our kafka-dump-log prints what Kafka's DumpLogSegments prints for
+    /// the partitions `commit_and_abort` wrote (data and commit/abort
+    /// markers), and for their transaction indexes where Kafka wrote one.
+    fn dump_log_matches_kafkas(kafka: &KafkaCluster) {
+        let class = if kafka.version() == OLDEST {
+            "kafka.tools.DumpLogSegments"
+        } else {
+            "org.apache.kafka.tools.DumpLogSegments"
+        };
+        let run = |mut cmd: std::process::Command| {
+            let out = cmd.output().expect("dump-log");
+            (String::from_utf8_lossy(&out.stdout).into_owned(), out.status.success())
+        };
+        let mut compared = 0;
+        for p in 0..3 {
+            for file in ["00000000000000000000.log", "00000000000000000000.txnindex"] {
+                let path = kafka.data_dir(1).expect("node 1").join(format!("txn-visibility-{p}/{file}"));
+                if !path.exists() {
+                    continue;
+                }
+                let path = path.to_str().expect("a UTF-8 path").to_string();
+                let args = ["--files", path.as_str(), "--print-data-log"];
+                let mut ours = std::process::Command::new(tests::workspace_binary("examples", "kafka-dump-log"));
+                ours.args(args);
+                let mut theirs = kafka.java();
+                theirs.arg(class).args(args);
+                let (mine, ok) = run(ours);
+                let (kafkas, _) = run(theirs);
+                assert!(ok && kafkas.contains("Dumping"), "{path}: {mine}\n{kafkas}");
+                assert_eq!(mine, kafkas, "kafka-dump-log {path} differs from Kafka's");
+                compared += 1;
+            }
+        }
+        assert!(compared >= 3, "only {compared} files compared");
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn transactions_on_kafka_newest() {
         let kafka = KafkaCluster::launch(NEWEST, 1).await.expect("kafka");
@@ -465,6 +501,7 @@ mod real {
         let (epochs, commits, aborts) = written_by_commit_and_abort(&kafka);
         assert!(epochs.len() >= 3, "v2: an epoch per transaction, got {epochs:?}");
         assert!(commits >= 2 && aborts >= 2, "markers: {commits} commits, {aborts} aborts");
+        dump_log_matches_kafkas(&kafka);
         super::java_peers(&kafka.bootstrap_servers()).await;
     }
 
