@@ -178,6 +178,17 @@ async fn open_transaction_holds_the_lso(bootstrap: &str) {
         seen += c.poll(Duration::from_millis(200)).await.unwrap().len();
     }
     assert_eq!(seen, 0, "read_committed reads nothing of an open transaction");
+    // A group at offset 0: its lag is 4 to the high watermark (what Kafka's
+    // kafka-consumer-groups shows), 0 to the LSO (what a read_committed
+    // member can reach).
+    let group = "txn-lso-group";
+    let at_zero = BTreeMap::from([(tp.clone(), OffsetAndMetadata::new(0))]);
+    admin.alter_consumer_group_offsets(group, at_zero).await.unwrap()[&tp].clone().unwrap();
+    assert_eq!(group_lag(bootstrap, group, None).await, (4, 4), "lag to the high watermark");
+    assert_eq!(group_lag(bootstrap, group, Some("read_committed")).await, (0, 0), "lag to the LSO");
+    // Our kafka-console-consumer: read_committed prints nothing of it.
+    assert_eq!(console_read(bootstrap, topic, "read_committed", None).await, Vec::<String>::new());
+    assert_eq!(console_read(bootstrap, topic, "read_uncommitted", Some(4)).await.len(), 4);
     txn.commit().await.unwrap();
     // The commit marker takes an offset: the LSO is past it.
     let deadline = Instant::now() + WAIT;
@@ -186,9 +197,68 @@ async fn open_transaction_holds_the_lso(bootstrap: &str) {
         seen += c.poll(Duration::from_millis(200)).await.unwrap().len();
     }
     assert_eq!(offsets(IsolationLevel::ReadCommitted).await, 5, "the LSO after the commit marker");
+    assert_eq!(group_lag(bootstrap, group, Some("read_committed")).await, (5, 5), "lag to the LSO after the commit");
+    let lines = console_read(bootstrap, topic, "read_committed", Some(4)).await;
+    assert_eq!(lines, (0..4).map(|i| format!("open-{i}")).collect::<Vec<_>>(), "read_committed after the commit");
     c.close().await.unwrap();
     admin.close().await.unwrap();
     p.close().await.unwrap();
+}
+
+/// What our kafka-console-consumer prints of `topic` from the beginning at
+/// `--isolation-level level`: `max` records, or what came before 1.5 s
+/// passed without one.
+async fn console_read(bootstrap: &str, topic: &str, level: &str, max: Option<usize>) -> Vec<String> {
+    let exe = tests::workspace_binary("examples", "kafka-console-consumer");
+    let args: Vec<String> = [
+        "--bootstrap-server",
+        bootstrap,
+        "--topic",
+        topic,
+        "--from-beginning",
+        "--isolation-level",
+        level,
+        "--timeout-ms",
+        if max.is_some() { "30000" } else { "1500" },
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain(max.into_iter().flat_map(|n| ["--max-messages".to_string(), n.to_string()]))
+    .collect();
+    let out = tokio::task::spawn_blocking(move || std::process::Command::new(exe).args(&args).output())
+        .await
+        .expect("tool")
+        .expect("kafka-console-consumer");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("Processed a total of"), "{stderr}");
+    String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
+}
+
+/// LOG-END-OFFSET and LAG of the one partition of `group`, as our
+/// kafka-consumer-groups prints them, at `--isolation-level` if given.
+async fn group_lag(bootstrap: &str, group: &str, isolation: Option<&str>) -> (i64, i64) {
+    let (bootstrap, group, isolation) = (bootstrap.to_string(), group.to_string(), isolation.map(str::to_string));
+    // The tool is a process; an in-process testkit must go on serving.
+    tokio::task::spawn_blocking(move || run_group_lag(&bootstrap, &group, isolation.as_deref())).await.expect("tool")
+}
+
+fn run_group_lag(bootstrap: &str, group: &str, isolation: Option<&str>) -> (i64, i64) {
+    let mut cmd = std::process::Command::new(tests::workspace_binary("examples", "kafka-consumer-groups"));
+    cmd.args(["--bootstrap-server", bootstrap, "--describe", "--group", group]);
+    if let Some(level) = isolation {
+        cmd.args(["--isolation-level", level]);
+    }
+    let out = cmd.output().expect("kafka-consumer-groups");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    // GROUP TOPIC PARTITION CURRENT-OFFSET LOG-END-OFFSET LAG ...
+    let row: Vec<&str> = text
+        .lines()
+        .find(|l| l.starts_with(group))
+        .unwrap_or_else(|| panic!("no row for {group}: {text}"))
+        .split_whitespace()
+        .collect();
+    (row[4].parse().expect("LOG-END-OFFSET"), row[5].parse().expect("LAG"))
 }
 
 /// A second producer with the same transactional.id fences the first.

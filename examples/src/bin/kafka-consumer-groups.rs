@@ -24,7 +24,7 @@ use kafka_client::TopicPartition;
 use kafka_client::admin::{
     Admin, ConsumerGroupDescription, GroupState, ListGroupsOptions, ListOffsetsOptions, OffsetSpec,
 };
-use kafka_client::consumer::OffsetAndMetadata;
+use kafka_client::consumer::{IsolationLevel, OffsetAndMetadata};
 use kafka_protocol::ErrorCode;
 
 const RESET_DOC: &str = "Reset offsets of consumer group. Supports one consumer group at the time, and instances should be inactive\nHas 2 execution options: --dry-run (the default) to plan which offsets to reset, and --execute to update the offsets.\nYou must choose one of the following reset specifications: --to-datetime, --by-duration, --to-earliest, --to-latest, --shift-by, --to-current, --to-offset.\nTo define the scope use --all-topics or --topic. One scope must be specified.";
@@ -53,6 +53,7 @@ const OPTS: &[Opt] = &[
     Opt::value("shift-by", "Long: number-of-offsets", "Reset offsets shifting current offset by 'n', where 'n' can be positive or negative."),
     Opt::flag("members", "Describe members of the group. This option may be used with '--describe' and '--bootstrap-server' options only.\nExample: --bootstrap-server localhost:9092 --describe --group group1 --members"),
     Opt::flag("offsets", "Describe the group and list all topic partitions in the group along with their offset lag. This is the default sub-action of and may be used with '--describe' and '--bootstrap-server' options only.\nExample: --bootstrap-server localhost:9092 --describe --group group1 --offsets"),
+    Opt::value("isolation-level", "String", "Not in Kafka's tool. With '--describe --offsets': what LOG-END-OFFSET and LAG are measured to. read_uncommitted (the default, as Kafka's tool): the high watermark. read_committed: the last stable offset, the end a read_committed consumer can reach while transactions are open."),
     Opt::optional("state", "String", "When specified with '--describe', includes the state of the group.\nExample: --bootstrap-server localhost:9092 --describe --group group1 --state\nWhen specified with '--list', it displays the state of all groups. It can also be used to list groups with specific states.\nExample: --bootstrap-server localhost:9092 --list --state stable,empty\nThis option may be used with '--describe', '--list' and '--bootstrap-server' options only."),
 ];
 
@@ -116,6 +117,12 @@ fn check_args(args: &Args) -> Result<&'static str, Failure> {
         if args.has(opt) && action != "describe" {
             return Err(cli::invalid_with(opt, action));
         }
+    }
+    if args.has("isolation-level") {
+        if action != "describe" || args.has("members") || args.has("state") {
+            return Err(Failure::usage("Option [isolation-level] may be used with '--describe --offsets' only"));
+        }
+        isolation_level(args)?;
     }
     if args.has("state") && action != "describe" && action != "list" {
         return Err(cli::invalid_with("state", action));
@@ -298,7 +305,7 @@ async fn describe(admin: &Admin, args: &Args) -> Result<(), Failure> {
         let shown = match group {
             Ok(g) if args.has("members") => describe_members(&g),
             Ok(g) if args.has("state") => describe_state(admin, &g).await,
-            Ok(g) => describe_offsets(admin, &g).await,
+            Ok(g) => describe_offsets(admin, &g, isolation_level(args)?).await,
             Err(e) => Err(e),
         };
         if let Err(e) = shown {
@@ -312,7 +319,11 @@ async fn describe(admin: &Admin, args: &Args) -> Result<(), Failure> {
 /// partitions (members with the most partitions first, each member's
 /// partitions in order), then the partitions with a committed offset that
 /// no member owns.
-async fn describe_offsets(admin: &Admin, g: &ConsumerGroupDescription) -> Result<(), Failure> {
+async fn describe_offsets(
+    admin: &Admin,
+    g: &ConsumerGroupDescription,
+    isolation: IsolationLevel,
+) -> Result<(), Failure> {
     let committed = committed_offsets(admin, &g.group_id).await?;
     let mut members: Vec<_> = g.members.iter().filter(|m| !m.assignment.is_empty()).collect();
     // A stable sort: equal counts keep the coordinator's member order.
@@ -320,7 +331,7 @@ async fn describe_offsets(admin: &Admin, g: &ConsumerGroupDescription) -> Result
     let assigned: BTreeSet<&TopicPartition> = members.iter().flat_map(|m| &m.assignment).collect();
     let everything: BTreeSet<TopicPartition> =
         assigned.iter().map(|tp| (*tp).clone()).chain(committed.keys().cloned()).collect();
-    let ends = log_end_offsets(admin, &everything).await?;
+    let ends = log_end_offsets(admin, &everything, isolation).await?;
     let row = |tp: &TopicPartition, owner: Option<(&str, &str, &str)>| {
         let current = committed.get(tp).copied();
         let log_end = ends.get(tp).copied();
@@ -416,11 +427,24 @@ async fn led_partitions(admin: &Admin, topics: BTreeSet<&str>) -> Result<BTreeSe
         .collect())
 }
 
+/// `--isolation-level`: read_uncommitted unless asked.
+fn isolation_level(args: &Args) -> Result<IsolationLevel, Failure> {
+    match args.value("isolation-level") {
+        None | Some("read_uncommitted") => Ok(IsolationLevel::ReadUncommitted),
+        Some("read_committed") => Ok(IsolationLevel::ReadCommitted),
+        Some(other) => Err(Failure::usage(format!(
+            "Invalid value '{other}' for --isolation-level: read_uncommitted or read_committed"
+        ))),
+    }
+}
+
 /// The end of each partition that has a leader; the others are left out
-/// (Kafka prints `-`).
+/// (Kafka prints `-`). The high watermark, or under read_committed the last
+/// stable offset.
 async fn log_end_offsets(
     admin: &Admin,
     partitions: &BTreeSet<TopicPartition>,
+    isolation: IsolationLevel,
 ) -> Result<BTreeMap<TopicPartition, i64>, Failure> {
     let led = led_partitions(admin, partitions.iter().map(|tp| &*tp.topic).collect()).await?;
     let asked: Vec<(TopicPartition, OffsetSpec)> =
@@ -428,7 +452,10 @@ async fn log_end_offsets(
     if asked.is_empty() {
         return Ok(BTreeMap::new());
     }
-    let found = admin.list_offsets(asked, ListOffsetsOptions::new()).await.map_err(|e| failed_due_to(&e))?;
+    let found = admin
+        .list_offsets(asked, ListOffsetsOptions::new().isolation_level(isolation))
+        .await
+        .map_err(|e| failed_due_to(&e))?;
     Ok(found.into_iter().filter_map(|(tp, r)| r.ok().map(|o| (tp, o.offset))).collect())
 }
 
