@@ -417,8 +417,19 @@ async fn java_peers(bootstrap: &str) {
     assert_eq!(values(&all), committed.union(&aborted).cloned().collect());
 
     let topic = "txn-to-java";
+    let expected = six_transactions_of_ours(bootstrap, topic, "rust-writer").await;
+    let lines = java(&["consume", bootstrap, topic, "20", "30000", "read_committed"]).await;
+    let read: Vec<String> = lines.iter().filter(|l| l[0] == "record").map(|l| l[4].clone()).collect();
+    assert_eq!(read.len(), 20, "Java's read_committed reads each committed record once: {read:?}");
+    assert_eq!(read.into_iter().collect::<BTreeSet<_>>(), expected);
+}
+
+/// Our transactional producer writes six transactions of five records to
+/// a new 3-partition `topic`, aborting every third: returns the 20
+/// committed values.
+async fn six_transactions_of_ours(bootstrap: &str, topic: &str, transactional_id: &str) -> BTreeSet<String> {
     create_topic(bootstrap, topic, 3).await;
-    let p = producer(bootstrap, "rust-writer");
+    let p = producer(bootstrap, transactional_id);
     p.init_transactions().await.unwrap();
     let mut expected = BTreeSet::new();
     for t in 0..6 {
@@ -436,10 +447,7 @@ async fn java_peers(bootstrap: &str) {
         }
     }
     p.close().await.unwrap();
-    let lines = java(&["consume", bootstrap, topic, "20", "30000", "read_committed"]).await;
-    let read: Vec<String> = lines.iter().filter(|l| l[0] == "record").map(|l| l[4].clone()).collect();
-    assert_eq!(read.len(), 20, "Java's read_committed reads each committed record once: {read:?}");
-    assert_eq!(read.into_iter().collect::<BTreeSet<_>>(), expected);
+    expected
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -563,6 +571,37 @@ mod real {
         assert!(compared >= 3, "only {compared} files compared");
     }
 
+    /// librdkafka (confluent-kafka, from the virtualenv .ci/run makes):
+    /// its transactional producer read by our read_committed consumer, and
+    /// ours read by its read_committed consumer.
+    async fn librdkafka_peers(bootstrap: &str) {
+        use kafka_client::consumer::IsolationLevel;
+        use tests::interop::{python, run_ok, script};
+
+        let py = |args: &[&str]| {
+            let mut c = python();
+            c.arg(script("testkit_clients.py")).arg(args[0]).args(["--bootstrap", bootstrap]).args(&args[1..]);
+            c
+        };
+        let topic = "txn-from-librdkafka";
+        super::create_topic(bootstrap, topic, 3).await;
+        let r =
+            run_ok(py(&["txproduce", "--topic", topic, "--transactional-id", "rdkafka-writer", "--count", "30"]), "");
+        let field = |kind: &str| -> BTreeSet<String> { r.lines(kind).into_iter().map(|f| f[0].clone()).collect() };
+        let (committed, aborted) = (field("committed"), field("aborted"));
+        assert_eq!((committed.len(), aborted.len()), (20, 10), "{}", r.stdout);
+        let ours = super::read(bootstrap, topic, 3, IsolationLevel::ReadCommitted, 20).await;
+        assert_eq!(ours.len(), 20, "each committed librdkafka record once");
+        assert_eq!(super::values(&ours), committed, "our read_committed reads what librdkafka committed");
+
+        let topic = "txn-to-librdkafka";
+        let expected = super::six_transactions_of_ours(bootstrap, topic, "rust-writer-for-rdkafka").await;
+        let theirs = run_ok(py(&["txconsume", "--topic", topic, "--expect", "20"]), "");
+        let seen: Vec<String> = theirs.lines("record").into_iter().map(|f| f[3].clone()).collect();
+        assert_eq!(seen.len(), 20, "librdkafka's read_committed reads each committed record once: {seen:?}");
+        assert_eq!(seen.into_iter().collect::<BTreeSet<_>>(), expected);
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn transactions_on_kafka_newest() {
         let kafka = KafkaCluster::launch(NEWEST, 1).await.expect("kafka");
@@ -573,6 +612,7 @@ mod real {
         assert!(commits >= 2 && aborts >= 2, "markers: {commits} commits, {aborts} aborts");
         dump_log_matches_kafkas(&kafka);
         super::java_peers(&kafka.bootstrap_servers()).await;
+        librdkafka_peers(&kafka.bootstrap_servers()).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -581,6 +621,7 @@ mod real {
         assert_eq!(transaction_version(&kafka), "1");
         super::all_bodies(&kafka.bootstrap_servers()).await;
         super::java_peers(&kafka.bootstrap_servers()).await;
+        librdkafka_peers(&kafka.bootstrap_servers()).await;
         let (epochs, commits, aborts) = written_by_commit_and_abort(&kafka);
         assert_eq!(epochs.len(), 1, "v1: one epoch for every transaction, got {epochs:?}");
         assert!(commits >= 2 && aborts >= 2, "markers: {commits} commits, {aborts} aborts");
@@ -752,5 +793,7 @@ mod real {
         let (epochs, commits, aborts) = written_by_commit_and_abort(&kafka);
         assert!(epochs.len() >= 3, "v2: an epoch per transaction, got {epochs:?}");
         assert!(commits >= 2 && aborts >= 2, "markers: {commits} commits, {aborts} aborts");
+        super::java_peers(&kafka.bootstrap_servers()).await;
+        librdkafka_peers(&kafka.bootstrap_servers()).await;
     }
 }
