@@ -625,6 +625,7 @@ mod real {
         let (epochs, commits, aborts) = written_by_commit_and_abort(&kafka);
         assert_eq!(epochs.len(), 1, "v1: one epoch for every transaction, got {epochs:?}");
         assert!(commits >= 2 && aborts >= 2, "markers: {commits} commits, {aborts} aborts");
+        dump_log_matches_kafkas(&kafka);
     }
 
     /// Exactly-once on a real 3-node Kafka 4.4.0 cluster: three
@@ -793,6 +794,7 @@ mod real {
         let (epochs, commits, aborts) = written_by_commit_and_abort(&kafka);
         assert!(epochs.len() >= 3, "v2: an epoch per transaction, got {epochs:?}");
         assert!(commits >= 2 && aborts >= 2, "markers: {commits} commits, {aborts} aborts");
+        dump_log_matches_kafkas(&kafka);
         super::java_peers(&kafka.bootstrap_servers()).await;
         librdkafka_peers(&kafka.bootstrap_servers()).await;
     }
