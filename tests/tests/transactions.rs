@@ -628,6 +628,78 @@ mod real {
         dump_log_matches_kafkas(&kafka);
     }
 
+    /// A cluster upgraded from transactions v1 to v2 (`kafka-features
+    /// upgrade`, then a restart) under a running transactional producer:
+    /// the producer notices at its next EndTxn, bumps its epoch, and from
+    /// then on runs v2, whose EndTxn bumps the epoch again at every
+    /// transaction. Kafka's DumpLogSegments shows the epochs of the data
+    /// batches: the two v1 transactions share one, the next two have one
+    /// each; read_committed reads every record once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_running_producer_takes_up_an_upgrade_to_transactions_v2() {
+        use kafka_client::consumer::IsolationLevel;
+
+        let mut kafka =
+            KafkaCluster::launch_formatted(NEWEST, 1, &[("transaction.version", "1")]).await.expect("kafka");
+        let b = kafka.bootstrap_servers();
+        let topic = "txn-upgrade";
+        super::create_topic(&b, topic, 1).await;
+        let p = super::producer(&b, "upgrading-writer");
+        p.init_transactions().await.unwrap();
+        let one_transaction = |name: &'static str| {
+            let p = p.clone();
+            async move {
+                let txn = p.transaction().await.unwrap();
+                super::send_all(&p, topic, name, 3).await;
+                txn.commit().await.unwrap();
+            }
+        };
+        one_transaction("a").await;
+        let out = kafka
+            .java()
+            .args(["org.apache.kafka.tools.FeatureCommand", "--bootstrap-server", &b, "upgrade", "--feature"])
+            .arg("transaction.version=2")
+            .output()
+            .expect("kafka-features upgrade");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(transaction_version(&kafka), "2");
+        // Connections opened after the upgrade bring the new features.
+        tokio::task::block_in_place(|| {
+            kafka.signal(1, tests::real_kafka::Signal::Term)?;
+            kafka.restart(1)
+        })
+        .expect("restart");
+        one_transaction("b").await; // begun under v1; its EndTxn notices
+        one_transaction("c").await; // after the bump: v2
+        one_transaction("d").await;
+        p.close().await.unwrap();
+
+        let read = super::read(&b, topic, 1, IsolationLevel::ReadCommitted, 12).await;
+        assert_eq!(read.len(), 12, "read_committed reads every committed record once");
+        let dump = kafka
+            .java()
+            .args(["org.apache.kafka.tools.DumpLogSegments", "--files"])
+            .arg(kafka.data_dir(1).expect("node 1").join(format!("{topic}-0/00000000000000000000.log")))
+            .output()
+            .expect("dump-log");
+        let text = String::from_utf8_lossy(&dump.stdout).into_owned();
+        let field = |line: &str, name: &str| {
+            line.split_whitespace().skip_while(|w| *w != name).nth(1).unwrap_or_default().to_string()
+        };
+        let epochs: Vec<i64> = text
+            .lines()
+            .filter(|l| l.starts_with("baseOffset:") && field(l, "isControl:") == "false")
+            .map(|l| field(l, "producerEpoch:").parse().expect("epoch"))
+            .collect();
+        // Transactions a and b (v1) share the first epoch, c has the bumped
+        // one, d the one c's EndTxn v5 gave.
+        let e = *epochs.first().unwrap_or_else(|| panic!("no data batches: {text}"));
+        let distinct: BTreeSet<i64> = epochs.iter().copied().collect();
+        assert_eq!(distinct, BTreeSet::from([e, e + 1, e + 2]), "{text}");
+        assert!(epochs.windows(2).all(|w| w[0] <= w[1]), "epochs only rise: {epochs:?}");
+        assert!(epochs.iter().filter(|&&x| x == e).count() >= 2, "a and b under one epoch: {epochs:?}");
+    }
+
     /// Exactly-once on a real 3-node Kafka 4.4.0 cluster: three
     /// consume-transform-produce workers (tests::eos) while one broker is
     /// frozen and thawed, another killed and restarted, a worker crashes

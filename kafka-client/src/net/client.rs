@@ -17,7 +17,7 @@ use kafka_protocol::messages::{MetadataRequest, MetadataResponse};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::connection::{Connection, ConnectionConfig};
+use super::connection::{Connection, ConnectionConfig, FinalizedFeatures};
 use super::connector::ConnectorRef;
 use crate::error::{Error, Result};
 use crate::metadata::Metadata;
@@ -77,6 +77,9 @@ pub struct NetworkClient {
     slots: Mutex<BTreeMap<i32, Slot>>,
     refresh: tokio::sync::Mutex<()>,
     closed: AtomicBool,
+    /// The newest view of the cluster's finalized features any connection
+    /// brought (by epoch).
+    features: Mutex<Arc<FinalizedFeatures>>,
 }
 
 impl std::fmt::Debug for NetworkClient {
@@ -100,6 +103,7 @@ impl NetworkClient {
             slots: Mutex::new(BTreeMap::new()),
             refresh: tokio::sync::Mutex::new(()),
             closed: AtomicBool::new(false),
+            features: Mutex::new(Arc::new(FinalizedFeatures { epoch: -1, levels: Vec::new() })),
         })
     }
 
@@ -174,6 +178,11 @@ impl NetworkClient {
         let slot = slots.entry(id).or_default();
         match result {
             Ok(c) => {
+                let mut newest = lock(&self.features);
+                if c.finalized_features().epoch > newest.epoch {
+                    *newest = c.finalized_features().clone();
+                }
+                drop(newest);
                 slot.conn = Some(c.clone());
                 slot.failures = 0;
                 slot.retry_at = None;
@@ -189,6 +198,14 @@ impl NetworkClient {
                 Err(e)
             }
         }
+    }
+
+    /// The level of cluster feature `name` in the newest finalized-features
+    /// view any connection brought (Java's `ApiVersions` keeps the same):
+    /// a cluster upgraded while the client runs shows here once a
+    /// connection opens after the upgrade.
+    pub(crate) fn finalized_feature(&self, name: &str) -> Option<i16> {
+        lock(&self.features).level(name)
     }
 
     /// The open connection to broker `id`, if there is one (never connects).

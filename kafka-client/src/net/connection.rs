@@ -147,6 +147,23 @@ impl Shared {
 }
 
 /// A connection to one broker. Cheap to clone; all clones share it.
+/// The cluster's finalized feature levels as one broker reported them, and
+/// the epoch of that view (-1 when the broker gave none): a higher epoch is
+/// a newer view, so the client keeps the newest it has seen (as Java's
+/// `ApiVersions` does) and notices a cluster upgraded while it runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct FinalizedFeatures {
+    pub epoch: i64,
+    pub levels: Vec<(String, i16)>,
+}
+
+impl FinalizedFeatures {
+    /// The level of feature `name`, if finalized.
+    pub fn level(&self, name: &str) -> Option<i16> {
+        self.levels.iter().find(|(n, _)| n == name).map(|&(_, level)| level)
+    }
+}
+
 #[derive(Clone)]
 pub struct Connection {
     shared: Arc<Shared>,
@@ -157,7 +174,7 @@ pub struct Connection {
     /// The cluster-wide feature levels the broker reported (ApiVersions v3+
     /// `finalized_features`, max level): `transaction.version` decides the
     /// transaction protocol (KIP-890).
-    features: Arc<Vec<(String, i16)>>,
+    features: Arc<FinalizedFeatures>,
     config: Arc<ConnectionConfig>,
 }
 
@@ -234,7 +251,7 @@ impl Connection {
             permits: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
             next_correlation: Arc::new(AtomicI32::new(0)),
             versions: Arc::new(HashMap::new()),
-            features: Arc::new(Vec::new()),
+            features: Arc::new(FinalizedFeatures::default()),
             config: Arc::new(config),
         };
         let (versions, features) = conn.negotiate().await?;
@@ -243,7 +260,7 @@ impl Connection {
         Ok(conn)
     }
 
-    async fn negotiate(&self) -> Result<(HashMap<i16, VersionRange>, Vec<(String, i16)>)> {
+    async fn negotiate(&self) -> Result<(HashMap<i16, VersionRange>, FinalizedFeatures)> {
         let ours = ApiKey::ApiVersions.info().versions.max;
         let req = ApiVersionsRequest {
             client_software_name: SOFTWARE_NAME.into(),
@@ -290,7 +307,10 @@ impl Connection {
                 .iter()
                 .map(|k| (k.api_key, VersionRange { min: k.min_version, max: k.max_version }))
                 .collect();
-            let features = resp.finalized_features.iter().map(|f| (f.name.clone(), f.max_version_level)).collect();
+            let features = FinalizedFeatures {
+                epoch: resp.finalized_features_epoch,
+                levels: resp.finalized_features.iter().map(|f| (f.name.clone(), f.max_version_level)).collect(),
+            };
             return Ok((versions, features));
         }
         Err(Error::UnsupportedVersion {
@@ -347,11 +367,9 @@ impl Connection {
         }
     }
 
-    /// The finalized level of cluster feature `name` (e.g.
-    /// `transaction.version`) as this broker reported it when the
-    /// connection opened; None when it reported none.
-    pub fn finalized_feature(&self, name: &str) -> Option<i16> {
-        self.features.iter().find(|(n, _)| n == name).map(|&(_, level)| level)
+    /// Everything this broker reported of the cluster's finalized features.
+    pub(crate) fn finalized_features(&self) -> &Arc<FinalizedFeatures> {
+        &self.features
     }
 
     /// Whether another request can be sent without waiting for an answer.

@@ -26,6 +26,12 @@
 //!   epoch (InitProducerId with its current id and epoch, KIP-360) once the
 //!   abort completes.
 //!
+//! A cluster upgraded to v2 while the producer runs is noticed after an
+//! EndTxn, as Java notices it: the newest finalized features any connection
+//! brought say `transaction.version` ≥ 2. Before anything of the next
+//! transaction is sent the producer bumps its epoch (InitProducerId with its
+//! id and epoch) and goes on under v2.
+//!
 //! One request to the coordinators is in flight at a time, as in Java.
 //! EndTxn waits until every record of the transaction has its result, so
 //! the markers follow the data.
@@ -145,10 +151,12 @@ pub(crate) enum TxnAnswer {
     /// Each partition's answer.
     OffsetsCommitted(Vec<(TopicPartition, ErrorCode)>),
     /// EndTxn succeeded; v5 names the producer id and epoch to go on with
-    /// (-1 before v5).
+    /// (-1 before v5). `tv2_offered`: the cluster now offers transactions
+    /// v2 (it may have been upgraded since `init_transactions`).
     Ended {
         producer_id: i64,
         epoch: i16,
+        tv2_offered: bool,
     },
 }
 
@@ -256,6 +264,8 @@ pub(crate) struct TransactionManager {
     coordinator: Option<i32>,
     group_coordinator: Option<(String, i32)>,
     tv2: bool,
+    /// The cluster was upgraded to v2: bump the epoch, then switch.
+    upgrade_to_tv2: bool,
     supports_bump: bool,
     /// Transactions v1 after a record with a sequence failed: its
     /// partition has a gap, so the abort ends with an epoch bump.
@@ -294,6 +304,7 @@ impl TransactionManager {
             coordinator: None,
             group_coordinator: None,
             tv2: false,
+            upgrade_to_tv2: false,
             supports_bump: false,
             bump_required: false,
             skip_end_txn: false,
@@ -541,6 +552,7 @@ impl TransactionManager {
     /// Whether batches of `tp` may be sent now.
     pub(crate) fn may_send(&self, tp: &TopicPartition) -> bool {
         match self.phase {
+            _ if self.upgrade_to_tv2 => false,
             Phase::InTransaction | Phase::Committing | Phase::Aborting | Phase::AbortableError => {
                 self.tv2 || self.added.contains(tp)
             }
@@ -636,6 +648,11 @@ impl TransactionManager {
             return None;
         }
         let (producer_id, epoch) = (self.producer_id, self.epoch);
+        if self.upgrade_to_tv2 && self.phase != Phase::FatalError {
+            // Nothing of the next transaction goes before the bump.
+            self.in_flight = Some(None);
+            return Some(TxnRequest::InitProducerId { producer_id, epoch });
+        }
         if !self.tv2 && matches!(self.phase, Phase::InTransaction | Phase::Committing) {
             let new: Vec<TopicPartition> = queued.filter(|tp| !self.added.contains(*tp)).cloned().collect();
             if !new.is_empty() {
@@ -718,6 +735,21 @@ impl TransactionManager {
                 self.producer_id = producer_id;
                 self.epoch = epoch;
                 let mut effects = vec![Effect::SetProducerId(producer_id, epoch)];
+                if self.upgrade_to_tv2 && !matches!(self.op, Some(Op::Init { .. })) {
+                    self.upgrade_to_tv2 = false;
+                    self.tv2 = true;
+                    tracing::info!(
+                        transactional_id = %self.id,
+                        producer_id,
+                        epoch,
+                        "the cluster now runs transactions v2: the producer switched to it"
+                    );
+                    // An abort waiting for its KIP-360 bump got it here.
+                    if matches!(self.op, Some(Op::End { ended: true, .. })) {
+                        effects.extend(self.finish_end(Ok(())));
+                    }
+                    return effects;
+                }
                 match self.op.take() {
                     Some(Op::Init { replies }) => {
                         self.tv2 = tv2;
@@ -818,8 +850,11 @@ impl TransactionManager {
                 self.retry_at_ms = now_ms + self.retry_backoff_ms;
                 Vec::new()
             }
-            TxnAnswer::Ended { producer_id, epoch } => {
+            TxnAnswer::Ended { producer_id, epoch, tv2_offered } => {
                 let mut effects = Vec::new();
+                // Java checks before every EndTxn; the switch waits for the
+                // next transaction.
+                self.upgrade_to_tv2 = !self.tv2 && tv2_offered;
                 if producer_id >= 0 && self.tv2 {
                     self.producer_id = producer_id;
                     self.epoch = epoch;

@@ -64,6 +64,14 @@ async fn connect(io: &TxnIo, req: &TxnRequest, used: &mut Option<i32>) -> Result
     io.net.connection(id).await
 }
 
+/// Whether transactions v2 are on offer: the coordinator speaks EndTxn v5
+/// and the newest view of the cluster's features has `transaction.version`
+/// 2 or more (Java's rule).
+fn tv2_offered(io: &TxnIo, conn: &Connection) -> bool {
+    let end_txn_v5 = conn.version_for(ApiKey::EndTxn).is_ok_and(|v| v > LAST_END_TXN_BEFORE_TV2);
+    end_txn_v5 && io.net.finalized_feature("transaction.version").is_some_and(|l| l >= 2)
+}
+
 fn refused(code: i16, api: ApiKey, conn: &Connection, io: &TxnIo) -> Result<()> {
     if code == 0 {
         return Ok(());
@@ -85,12 +93,10 @@ async fn send(io: &TxnIo, req: &TxnRequest, conn: &Connection) -> Result<TxnAnsw
             };
             let resp = conn.request_at(&r, version).await?;
             refused(resp.error_code, ApiKey::InitProducerId, conn, io)?;
-            let end_txn_v5 = conn.version_for(ApiKey::EndTxn).is_ok_and(|v| v > LAST_END_TXN_BEFORE_TV2);
-            let tv2 = end_txn_v5 && conn.finalized_feature("transaction.version").is_some_and(|l| l >= 2);
             Ok(TxnAnswer::ProducerId {
                 producer_id: resp.producer_id,
                 epoch: resp.producer_epoch,
-                tv2,
+                tv2: tv2_offered(io, conn),
                 supports_bump: version >= FIRST_INIT_PRODUCER_ID_BUMP,
             })
         }
@@ -201,7 +207,7 @@ async fn send(io: &TxnIo, req: &TxnRequest, conn: &Connection) -> Result<TxnAnsw
             refused(resp.error_code, ApiKey::EndTxn, conn, io)?;
             let (producer_id, epoch) =
                 if version > LAST_END_TXN_BEFORE_TV2 { (resp.producer_id, resp.producer_epoch) } else { (-1, -1) };
-            Ok(TxnAnswer::Ended { producer_id, epoch })
+            Ok(TxnAnswer::Ended { producer_id, epoch, tv2_offered: tv2_offered(io, conn) })
         }
     }
 }

@@ -61,7 +61,7 @@ fn v1_adds_partitions_before_their_batches_go_and_commits_after_the_last_result(
     assert!(m.next_request(104, true, std::iter::empty()).is_none(), "EndTxn waits for every record's result");
     let req = m.next_request(105, false, std::iter::empty()).expect("EndTxn");
     assert!(matches!(req, TxnRequest::EndTxn { commit: true, tv2: false, producer_id: 7, epoch: 3 }));
-    let effects = m.on_outcome(106, &req, ok(TxnAnswer::Ended { producer_id: -1, epoch: -1 }));
+    let effects = m.on_outcome(106, &req, ok(TxnAnswer::Ended { producer_id: -1, epoch: -1, tv2_offered: false }));
     assert!(effects.is_empty(), "v1 keeps its epoch");
     assert!(matches!(answered(&mut rx), Some(Ok(()))));
     assert_eq!(m.phase(), Phase::Ready);
@@ -79,7 +79,7 @@ fn v2_sends_at_once_and_takes_the_epoch_end_txn_gives() {
     m.end(true, Some(r));
     let req = m.next_request(2, false, std::iter::empty()).expect("EndTxn");
     assert!(matches!(req, TxnRequest::EndTxn { tv2: true, .. }));
-    let effects = m.on_outcome(3, &req, ok(TxnAnswer::Ended { producer_id: 7, epoch: 4 }));
+    let effects = m.on_outcome(3, &req, ok(TxnAnswer::Ended { producer_id: 7, epoch: 4, tv2_offered: false }));
     assert_eq!(effects, vec![Effect::SetProducerId(7, 4)]);
     assert!(matches!(answered(&mut rx), Some(Ok(()))));
     m.begin().unwrap();
@@ -107,7 +107,7 @@ fn a_failed_record_makes_v1_abort_then_bump_the_epoch() {
     assert_eq!(m.end(false, Some(r)), vec![Effect::FailUndrained]);
     let req = m.next_request(3, false, std::iter::empty()).unwrap();
     assert!(matches!(req, TxnRequest::EndTxn { commit: false, .. }));
-    assert!(m.on_outcome(4, &req, ok(TxnAnswer::Ended { producer_id: -1, epoch: -1 })).is_empty());
+    assert!(m.on_outcome(4, &req, ok(TxnAnswer::Ended { producer_id: -1, epoch: -1, tv2_offered: false })).is_empty());
     assert!(answered(&mut rx).is_none(), "the abort ends with the epoch bump");
     let req = m.next_request(5, false, std::iter::empty()).unwrap();
     assert!(matches!(req, TxnRequest::InitProducerId { producer_id: 7, epoch: 3 }), "{req:?}");
@@ -191,7 +191,7 @@ fn a_late_answer_for_failed_offsets_leaves_the_abort_alone() {
     assert_eq!(m.phase(), Phase::Aborting);
     let req = m.next_request(200, false, std::iter::empty()).expect("EndTxn");
     assert!(matches!(req, TxnRequest::EndTxn { commit: false, .. }));
-    m.on_outcome(201, &req, ok(TxnAnswer::Ended { producer_id: 7, epoch: 4 }));
+    m.on_outcome(201, &req, ok(TxnAnswer::Ended { producer_id: 7, epoch: 4, tv2_offered: false }));
     assert!(matches!(answered(&mut abort_rx), Some(Ok(()))));
     assert_eq!(m.phase(), Phase::Ready);
 }
@@ -229,6 +229,40 @@ fn a_commit_asked_for_while_offsets_are_sent_follows_them() {
     assert_eq!(m.phase(), Phase::Committing);
     let req = m.next_request(5, false, std::iter::empty()).unwrap();
     assert!(matches!(req, TxnRequest::EndTxn { commit: true, .. }));
-    m.on_outcome(6, &req, ok(TxnAnswer::Ended { producer_id: -1, epoch: -1 }));
+    m.on_outcome(6, &req, ok(TxnAnswer::Ended { producer_id: -1, epoch: -1, tv2_offered: false }));
     assert!(matches!(answered(&mut commit_rx), Some(Ok(()))));
+}
+
+#[test]
+fn a_cluster_upgraded_to_v2_is_noticed_at_end_txn_and_switched_to_after_an_epoch_bump() {
+    let mut m = ready(false);
+    m.begin().unwrap();
+    let req = m.next_request(1, true, [tp(0)].iter()).expect("AddPartitionsToTxn");
+    m.on_outcome(2, &req, ok(TxnAnswer::PartitionsAdded(vec![(tp(0), ErrorCode::NONE)])));
+    let (r, mut rx) = reply();
+    m.end(true, Some(r));
+    let req = m.next_request(3, false, std::iter::empty()).expect("EndTxn");
+    assert!(matches!(req, TxnRequest::EndTxn { tv2: false, .. }), "built under v1");
+    let effects = m.on_outcome(4, &req, ok(TxnAnswer::Ended { producer_id: -1, epoch: -1, tv2_offered: true }));
+    assert!(effects.is_empty());
+    assert!(matches!(answered(&mut rx), Some(Ok(()))), "the commit succeeded");
+    assert!(!m.tv2(), "not before the bump");
+    m.begin().unwrap();
+    assert!(!m.may_send(&tp(0)), "nothing of the next transaction before the bump");
+    let req = m.next_request(5, true, [tp(0)].iter()).expect("the bump");
+    assert!(matches!(req, TxnRequest::InitProducerId { producer_id: 7, epoch: 3 }), "{req:?}");
+    // Retried like any InitProducerId.
+    m.on_outcome(6, &req, refused(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS, ApiKey::InitProducerId));
+    let req = m.next_request(200, true, [tp(0)].iter()).expect("the bump again");
+    assert!(matches!(req, TxnRequest::InitProducerId { producer_id: 7, epoch: 3 }));
+    let effects =
+        m.on_outcome(201, &req, ok(TxnAnswer::ProducerId { producer_id: 7, epoch: 4, tv2: true, supports_bump: true }));
+    assert_eq!(effects, vec![Effect::SetProducerId(7, 4)], "sequences restart under the new epoch");
+    assert!(m.tv2() && m.may_send(&tp(0)), "v2: Produce adds the partition");
+    assert!(m.next_request(202, true, [tp(0)].iter()).is_none(), "no AddPartitionsToTxn under v2");
+    m.data_sent();
+    let (r, _rx) = reply();
+    m.end(true, Some(r));
+    let req = m.next_request(203, false, std::iter::empty()).expect("EndTxn");
+    assert!(matches!(req, TxnRequest::EndTxn { tv2: true, epoch: 4, .. }), "{req:?}");
 }
