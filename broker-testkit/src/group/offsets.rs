@@ -143,12 +143,9 @@ impl Group {
         instance_id: Option<&str>,
         generation_id: i32,
     ) -> Result<(), ErrorCode> {
-        // An admin client or a consumer using assign() commits with
-        // generation -1; that is allowed while nobody else uses the group.
-        if generation_id < 0 && self.state == GroupState::Empty {
-            return Ok(());
-        }
-        // A member's commit is checked as a transactional one is ...
+        // A member's commit is checked as a transactional one is (which
+        // also lets an admin client or an assign() consumer commit with
+        // generation -1 while nobody uses the group) ...
         self.validate_txn_offset_commit(member_id, instance_id, generation_id)?;
         // ... but one from outside the group needs it empty, ...
         let anonymous = generation_id < 0 && member_id.is_empty() && instance_id.is_none();
