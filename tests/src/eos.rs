@@ -76,8 +76,9 @@ pub async fn rewind(c: &Consumer) {
     }
 }
 
-/// Starts worker `k`: client names `worker-<k>-<incarnation>` (its
-/// producers' with `-p<n>` after a replacement), transactional id
+/// Starts worker `k`: client name `worker-<k>-<incarnation>` for its
+/// consumer and its producers alike (so a network fault on the name hits
+/// the whole worker), transactional id
 /// `eos-worker-<k>`. Each transaction takes 10–120 ms of processing, drawn
 /// from `seed`.
 pub fn start_worker(
@@ -103,17 +104,13 @@ pub fn start_worker(
             rng ^= rng << 17;
             Duration::from_millis(10 + rng % 110)
         };
-        let mut generation = 0u64;
-        let fresh = |generation: &mut u64| {
-            *generation += 1;
-            (clients.producer)(&format!("{name}-p{generation}"), &txn_id)
-        };
-        let mut p = fresh(&mut generation);
+        let fresh = || (clients.producer)(&name, &txn_id);
+        let mut p = fresh();
         while p.init_transactions().await.is_err() {
             if flag.load(Ordering::SeqCst) {
                 return;
             }
-            p = fresh(&mut generation);
+            p = fresh();
         }
         if consumer.subscribe([input]).is_err() {
             return;
@@ -144,7 +141,7 @@ pub fn start_worker(
                     // A successor with this id takes over while this
                     // producer holds the open transaction: this one is now
                     // a zombie, whose commit must fail.
-                    let successor = fresh(&mut generation);
+                    let successor = fresh();
                     if successor.init_transactions().await.is_ok() {
                         match txn.commit().await {
                             Ok(()) => stats.violations.lock().unwrap().push(format!("a zombie of {txn_id} committed")),
@@ -180,10 +177,10 @@ pub fn start_worker(
                         // This producer can do no more: a new one with the
                         // same id fences it and completes what it left.
                         stats.restarts.fetch_add(1, Ordering::Relaxed);
-                        let old = std::mem::replace(&mut p, fresh(&mut generation));
+                        let old = std::mem::replace(&mut p, fresh());
                         old.close_timeout(Duration::from_secs(1)).await.ok();
                         while p.init_transactions().await.is_err() && !flag.load(Ordering::SeqCst) {
-                            p = fresh(&mut generation);
+                            p = fresh();
                         }
                     } else if kind == Some(TransactionErrorKind::Abortable) {
                         // Transaction::commit began the abort; wait for it.

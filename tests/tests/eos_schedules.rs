@@ -2,7 +2,10 @@
 //! pipeline of transactional workers against a 3-broker testkit, while a
 //! schedule drawn from a seed moves leaders (of the input, the output, the
 //! transaction-state and the offsets partitions, so coordinators move),
-//! stops and restarts brokers, cuts workers off from brokers, crashes
+//! stops and restarts brokers, cuts workers off from brokers, holds a
+//! broker's answers to a worker past its request timeout (the requests are
+//! applied; the worker retries), breaks a worker's links under whatever is
+//! on them, slows a worker's links, crashes
 //! workers (a replacement starts with the same `transactional.id`) and
 //! turns a worker's producer into a zombie (a new producer with its id
 //! starts while the old one still holds an open transaction). Then
@@ -13,7 +16,7 @@
 //! - the group's committed offsets end exactly at the input's end;
 //! - no zombie ever commits (its commit fails as fenced).
 //!
-//! Half the seeds run transactions v2, a third of them v1 (the testkit's
+//! Two thirds of the seeds run transactions v2, a third v1 (the testkit's
 //! `transaction.version`). Clients and cluster share one runtime on the
 //! paused clock, connected in memory, so a seed replays exactly:
 //!
@@ -32,7 +35,7 @@ use kafka_client::TopicPartition;
 use kafka_client::consumer::{Consumer, IsolationLevel, OffsetReset};
 use kafka_client::producer::{Producer, ProducerRecord};
 use tests::eos::{Clients, Stats, Worker, start_worker};
-use tests::netsim::Network;
+use tests::netsim::{Direction, Network};
 use tokio::time::Instant;
 
 /// Where every client clock starts, so timestamps repeat from run to run.
@@ -49,13 +52,57 @@ const SETTLE: Duration = Duration::from_secs(120);
 
 #[derive(Debug, Clone)]
 enum Step {
-    MoveLeader { topic: &'static str, partition: i32, to_nth: usize },
+    MoveLeader {
+        topic: &'static str,
+        partition: i32,
+        to_nth: usize,
+    },
     StopBroker(i32),
     StartBroker(i32),
-    Partition { worker: usize, broker: i32, duration: Duration },
+    Partition {
+        worker: usize,
+        broker: i32,
+        duration: Duration,
+    },
+    /// The broker gets and applies the worker's requests, but its answers
+    /// are held: past the request timeout the worker retries (a commit
+    /// whose answer was lost is sent again).
+    HoldAnswers {
+        worker: usize,
+        broker: i32,
+        duration: Duration,
+    },
+    /// The worker's open links to the broker break under whatever is on
+    /// them.
+    ResetLinks {
+        worker: usize,
+        broker: i32,
+    },
+    /// Every byte of the worker's links takes this long from now on.
+    Latency {
+        worker: usize,
+        delay: Duration,
+    },
     CrashWorker(usize),
     Zombie(usize),
     Pause(Duration),
+}
+
+impl Step {
+    /// The fault's kind, for the tally a seed prints (None for a pause).
+    fn kind(&self) -> Option<&'static str> {
+        Some(match self {
+            Step::MoveLeader { .. } => "leader moves",
+            Step::StopBroker(_) | Step::StartBroker(_) => "broker stops/starts",
+            Step::Partition { .. } => "cut-offs",
+            Step::HoldAnswers { .. } => "held answers",
+            Step::ResetLinks { .. } => "link resets",
+            Step::Latency { .. } => "slowed links",
+            Step::CrashWorker(_) => "worker crashes",
+            Step::Zombie(_) => "zombies made",
+            Step::Pause(_) => return None,
+        })
+    }
 }
 
 fn schedule(seed: u64) -> Vec<Step> {
@@ -63,7 +110,7 @@ fn schedule(seed: u64) -> Vec<Step> {
     let n = rng.usize(5..12);
     let mut steps = Vec::new();
     for _ in 0..n {
-        let step = match rng.u32(0..10) {
+        let step = match rng.u32(0..13) {
             0 | 1 => {
                 let topic =
                     *rng.choice(&[INPUT, OUTPUT, "__transaction_state", "__consumer_offsets"]).unwrap_or(&INPUT);
@@ -78,6 +125,13 @@ fn schedule(seed: u64) -> Vec<Step> {
             },
             6 => Step::CrashWorker(rng.usize(0..3)),
             7 => Step::Zombie(rng.usize(0..3)),
+            8 => Step::HoldAnswers {
+                worker: rng.usize(0..3),
+                broker: rng.i32(1..=3),
+                duration: Duration::from_millis(rng.u64(500..4000)),
+            },
+            9 => Step::ResetLinks { worker: rng.usize(0..3), broker: rng.i32(1..=3) },
+            10 => Step::Latency { worker: rng.usize(0..3), delay: Duration::from_millis(rng.u64(1..40)) },
             _ => Step::Pause(Duration::from_millis(rng.u64(50..1500))),
         };
         steps.push(step);
@@ -127,6 +181,12 @@ fn clients(cluster: &Cluster, net: &Network) -> Arc<Clients> {
                 .expect("consumer")
         }),
     })
+}
+
+/// The network names of worker `worker`'s clients, of every incarnation up
+/// to `incarnation` (the current one is among them).
+fn worker_clients(worker: usize, incarnation: u64) -> Vec<String> {
+    (0..=incarnation).map(|i| format!("worker-{worker}-{i}")).collect()
 }
 
 async fn run_seed(seed: u64) -> Result<String, String> {
@@ -208,9 +268,7 @@ async fn run_seed(seed: u64) -> Result<String, String> {
             }
             Step::Partition { worker, broker, duration } => {
                 if let Some(addr) = cluster.broker_addr(broker) {
-                    let client = format!("worker-{worker}-");
-                    // Every client of that worker's current incarnation.
-                    let names: Vec<String> = (0..=incarnation).map(|i| format!("{client}{i}")).collect();
+                    let names = worker_clients(worker, incarnation);
                     for n in &names {
                         net.partition(n, &addr.to_string(), true);
                     }
@@ -218,6 +276,30 @@ async fn run_seed(seed: u64) -> Result<String, String> {
                     for n in &names {
                         net.partition(n, &addr.to_string(), false);
                     }
+                }
+            }
+            Step::HoldAnswers { worker, broker, duration } => {
+                if let Some(addr) = cluster.broker_addr(broker) {
+                    let names = worker_clients(worker, incarnation);
+                    for n in &names {
+                        net.stall(n, &addr.to_string(), Direction::ToClient, true);
+                    }
+                    tokio::time::sleep(duration).await;
+                    for n in &names {
+                        net.stall(n, &addr.to_string(), Direction::ToClient, false);
+                    }
+                }
+            }
+            Step::ResetLinks { worker, broker } => {
+                if let Some(addr) = cluster.broker_addr(broker) {
+                    for n in &worker_clients(worker, incarnation) {
+                        net.reset(n, &addr.to_string());
+                    }
+                }
+            }
+            Step::Latency { worker, delay } => {
+                for n in &worker_clients(worker, incarnation) {
+                    net.delay(n, delay);
                 }
             }
             Step::CrashWorker(k) => {
@@ -292,8 +374,13 @@ async fn run_seed(seed: u64) -> Result<String, String> {
     violations.extend(tests::eos::violations(&seen, RECORDS));
     let committed = cluster.committed_offsets(GROUP).await.map_err(|e| e.to_string())?;
     cluster.shutdown().await;
+    let mut tally: BTreeMap<&str, usize> = BTreeMap::new();
+    for kind in steps.iter().filter_map(Step::kind) {
+        *tally.entry(kind).or_default() += 1;
+    }
+    let faults = tally.iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", ");
     let summary = format!(
-        "seed {seed} (transaction.version {version}): {} steps, {} transactions committed, {} not, {} zombies fenced, \
+        "seed {seed} (transaction.version {version}): {} steps [{faults}], {} transactions committed, {} not, {} zombies fenced, \
          {} producer restarts, {} worker crashes, {count} results read, violations {} ({:.1} s paused time)",
         steps.len(),
         stats.committed.load(Ordering::Relaxed),
