@@ -776,7 +776,7 @@ impl TransactionManager {
             }
             TxnAnswer::PartitionsAdded(results) => {
                 let mut retry = false;
-                let mut failure: Option<Error> = None;
+                let mut failure: Option<(Error, Verdict)> = None;
                 for (tp, code) in results {
                     if code == ErrorCode::NONE {
                         self.added.insert(tp);
@@ -791,12 +791,25 @@ impl TransactionManager {
                             retry = true;
                         }
                         _ if code == ErrorCode::OPERATION_NOT_ATTEMPTED => retry = true,
-                        _ => failure = failure.or(Some(e)),
+                        v => {
+                            let v = match code {
+                                // Java's AddPartitionsToTxn handler: these
+                                // are fatal, ...
+                                ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+                                | ErrorCode::INVALID_TXN_STATE
+                                | ErrorCode::INVALID_PRODUCER_ID_MAPPING => Verdict::Fatal,
+                                // ... and an error it does not expect leaves
+                                // the transaction abortable.
+                                _ if v == Verdict::Fatal => Verdict::Abortable,
+                                _ => v,
+                            };
+                            failure = failure.or(Some((e, v)));
+                        }
                     }
                 }
                 self.adding.clear();
-                if let Some(e) = failure {
-                    return self.on_error(now_ms, req, e);
+                if let Some((e, v)) = failure {
+                    return self.on_error_as(now_ms, req, e, v);
                 }
                 if retry {
                     self.retry_at_ms = now_ms + self.retry_backoff_ms;
@@ -883,6 +896,10 @@ impl TransactionManager {
 
     fn on_error(&mut self, now_ms: i64, req: &TxnRequest, e: Error) -> Vec<Effect> {
         let v = verdict(&e);
+        self.on_error_as(now_ms, req, e, v)
+    }
+
+    fn on_error_as(&mut self, now_ms: i64, req: &TxnRequest, e: Error, v: Verdict) -> Vec<Effect> {
         tracing::debug!(transactional_id = %self.id, error = %e, ?v, "transactional request failed");
         if matches!(req, TxnRequest::AddPartitions { .. }) {
             self.adding.clear();

@@ -266,3 +266,24 @@ fn a_cluster_upgraded_to_v2_is_noticed_at_end_txn_and_switched_to_after_an_epoch
     let req = m.next_request(203, false, std::iter::empty()).expect("EndTxn");
     assert!(matches!(req, TxnRequest::EndTxn { tv2: true, epoch: 4, .. }), "{req:?}");
 }
+
+#[test]
+fn add_partitions_errors_follow_javas_split_between_abortable_and_fatal() {
+    // An error Java's handler does not expect: the transaction is abortable.
+    let mut m = ready(false);
+    m.begin().unwrap();
+    let req = m.next_request(1, true, [tp(0)].iter()).expect("AddPartitionsToTxn");
+    m.on_outcome(2, &req, ok(TxnAnswer::PartitionsAdded(vec![(tp(0), ErrorCode::UNKNOWN_SERVER_ERROR)])));
+    assert_eq!(m.phase(), Phase::AbortableError);
+    let (r, mut rx) = reply();
+    m.end(false, Some(r));
+    assert!(m.next_request(3, false, std::iter::empty()).is_none(), "nothing was added: nothing to end");
+    assert!(matches!(answered(&mut rx), Some(Ok(()))));
+    assert_eq!(m.phase(), Phase::Ready);
+
+    // INVALID_TXN_STATE is fatal, as in Java.
+    m.begin().unwrap();
+    let req = m.next_request(4, true, [tp(0)].iter()).expect("AddPartitionsToTxn");
+    m.on_outcome(5, &req, ok(TxnAnswer::PartitionsAdded(vec![(tp(0), ErrorCode::INVALID_TXN_STATE)])));
+    assert_eq!(m.phase(), Phase::FatalError);
+}
