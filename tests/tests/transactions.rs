@@ -386,6 +386,58 @@ async fn transactions_on_the_testkit_at_transaction_version_1() {
     cluster.shutdown().await;
 }
 
+/// Marker writes that fail (a test control of the testkit, standing in
+/// for a WriteTxnMarkers answer with KAFKA_STORAGE_ERROR): the committed
+/// transaction stays invisible to read_committed and holds the LSO, the
+/// producer's next transaction waits, and everything completes once the
+/// fault clears, as Kafka's coordinator retrying the marker would make it.
+async fn failing_markers_hold_the_transaction(cluster: &broker_testkit::Cluster) {
+    use broker_testkit::txn::marker_faults::MarkerFault;
+    use kafka_protocol::ErrorCode;
+
+    let bootstrap = cluster.bootstrap_servers();
+    let topic = "txn-marker-fault";
+    create_topic(&bootstrap, topic, 1).await;
+    let p = producer(&bootstrap, "txn-marker-fault-writer");
+    p.init_transactions().await.unwrap();
+    cluster
+        .fail_transaction_markers(MarkerFault::partition(topic, 0).error(ErrorCode::KAFKA_STORAGE_ERROR))
+        .await
+        .unwrap();
+    let txn = p.transaction().await.unwrap();
+    send_all(&p, topic, "first", 3).await;
+    // EndTxn is answered once the commit is decided; the marker follows.
+    txn.commit().await.unwrap();
+    let (lso, open) = cluster.last_stable_offset(topic, 0).await.unwrap();
+    assert_eq!((lso, open.len()), (0, 1), "the failing marker holds the LSO");
+    // The next transaction's records wait while the marker is retried.
+    let next = p.transaction().await.unwrap();
+    let r = ProducerRecord::new(topic).key("k").value("second-0");
+    let delivery = p.send(r).await.map_err(|e| e.error).expect("send");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(cluster.last_stable_offset(topic, 0).await.unwrap().0, 0, "still held");
+    let fired = cluster.clear_transaction_marker_faults().await.unwrap();
+    assert!(fired >= 1, "the marker write was tried and failed");
+    delivery.await.expect("delivered once the marker is written");
+    next.commit().await.unwrap();
+    let got = read(&bootstrap, topic, 1, IsolationLevel::ReadCommitted, 4).await;
+    assert_eq!(
+        values(&got),
+        ["first-0", "first-1", "first-2", "second-0"].into_iter().map(String::from).collect(),
+        "read_committed sees both transactions once the markers are written"
+    );
+    p.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_markers_on_the_testkit() {
+    for version in [2, 1] {
+        let cluster = broker_testkit::Cluster::builder().transaction_version(version).start().await.unwrap();
+        failing_markers_hold_the_transaction(&cluster).await;
+        cluster.shutdown().await;
+    }
+}
+
 #[cfg(feature = "real-kafka")]
 mod real {
     use std::collections::BTreeSet;

@@ -29,6 +29,7 @@ use crate::config::{BrokerSettings, TopicDefaults, TopicOverrides};
 use crate::group::{GroupConfig, GroupCoordinator};
 use crate::handlers;
 use crate::persist::{self, Persistence};
+use crate::txn::marker_faults::MarkerFaults;
 use crate::txn::{TransactionCoordinator, TxnConfig};
 use partition::{NO_LEADER, Partition};
 use topic::{CONSUMER_OFFSETS, TRANSACTION_STATE, Topic};
@@ -150,6 +151,9 @@ pub struct Core {
     /// A test control: while set, transaction markers are not written, so
     /// ending transactions stay in PrepareCommit / PrepareAbort.
     pub txn_markers_held: bool,
+    /// A test control: marker writes that fail, as a WriteTxnMarkers
+    /// answer with an error would; the markers stay pending and are retried.
+    pub txn_marker_faults: MarkerFaults,
     /// The next producer id InitProducerId hands out.
     pub next_producer_id: i64,
     pub(crate) pending_produce: Vec<PendingProduce>,
@@ -181,6 +185,7 @@ impl Core {
             groups,
             txns,
             txn_markers_held: false,
+            txn_marker_faults: MarkerFaults::default(),
             next_producer_id: 1000,
             pending_produce: Vec::new(),
             pending_fetch: Vec::new(),
@@ -266,7 +271,8 @@ impl Core {
         let produce = self.pending_produce.iter().map(|p| p.deadline_ms).min();
         let groups = self.groups.next_deadline();
         let txns = self.txns.next_deadline();
-        [isr, fetch, produce, groups, txns].into_iter().flatten().min()
+        let marker_retry = self.txn_marker_faults.retry_deadline();
+        [isr, fetch, produce, groups, txns, marker_retry].into_iter().flatten().min()
     }
 
     /// Completes parked produces and fetches whose conditions now hold

@@ -5,7 +5,8 @@
 //! Every call of [`Core::handle`] and [`Core::tick`] writes what it can: a
 //! marker goes to a partition's leader through the normal append path and
 //! is replicated like any batch; a partition without a leader keeps its
-//! marker pending until one is elected; a partition that no longer exists
+//! marker pending until one is elected, and a write a test makes fail
+//! ([`super::marker_faults`]) is retried; a partition that no longer exists
 //! needs none. A marker written to a `__consumer_offsets` partition also
 //! completes the producer's pending transactional offsets there: they
 //! become visible on commit and are dropped on abort, as Kafka's group
@@ -21,6 +22,7 @@ impl Core {
     /// Writes the pending markers of every ending transaction that can be
     /// written now, and completes the transactions left with none.
     pub fn drive_txn_markers(&mut self, now_ms: i64) {
+        self.txn_marker_faults.retrying(now_ms);
         if self.txn_markers_held {
             return;
         }
@@ -37,13 +39,20 @@ impl Core {
                     // Deleted since it was added: there is nothing to mark.
                     None => true,
                     Some(p) if p.leader == NO_LEADER || !online(p.leader) => false,
-                    Some(p) => match p.append_marker(pid, epoch, commit, coordinator_epoch, now_ms, &online) {
-                        Ok(_) => true,
-                        Err(e) => {
-                            tracing::warn!(topic = %tp.0, partition = tp.1, error = %e.message, "transaction marker not written");
+                    Some(p) => {
+                        if let Some(error) = self.txn_marker_faults.fire(&tp, p.leader, now_ms) {
+                            tracing::info!(topic = %tp.0, partition = tp.1, ?error, "transaction marker write failed (injected); retrying");
                             false
+                        } else {
+                            match p.append_marker(pid, epoch, commit, coordinator_epoch, now_ms, &online) {
+                                Ok(_) => true,
+                                Err(e) => {
+                                    tracing::warn!(topic = %tp.0, partition = tp.1, error = %e.message, "transaction marker not written");
+                                    false
+                                }
+                            }
                         }
-                    },
+                    }
                 };
                 if written {
                     if tp.0 == CONSUMER_OFFSETS {

@@ -19,7 +19,8 @@
 //! the transaction is CompleteCommit or CompleteAbort. Until then requests
 //! for the transactional id get CONCURRENT_TRANSACTIONS, as in Kafka. The
 //! cluster writes markers synchronously, so this window is only seen when a
-//! partition has no leader or a test holds the markers back.
+//! partition has no leader, or a test holds the markers back or makes their
+//! writes fail ([`marker_faults`]).
 //!
 //! # Where this differs from Kafka
 //!
@@ -37,6 +38,7 @@
 //!   `transaction.abort.timed.out.transaction.cleanup.interval.ms`.
 #![warn(missing_docs)]
 
+pub mod marker_faults;
 pub mod markers;
 
 use std::collections::{BTreeMap, BTreeSet};
