@@ -17,9 +17,9 @@ use crate::config::{self, BrokerSettings, TopicOverrides};
 use crate::faults::{Fault, FaultHandle, Faults};
 use crate::group::GroupView;
 use crate::inspect::{BatchInfo, PartitionState, TransactionView};
-use crate::txn::marker_faults::MarkerFault;
 use crate::persist;
 use crate::server::{self, Clock, Command, RequestStats, RunState, Shared};
+use crate::txn::marker_faults::MarkerFault;
 
 /// Why a testkit call failed.
 #[derive(Debug, thiserror::Error)]

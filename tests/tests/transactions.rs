@@ -545,6 +545,59 @@ mod real {
         assert!(compared >= 3, "only {compared} files compared");
     }
 
+    /// Kafka's DumpLogSegments reads what the testkit wrote to disk for
+    /// partitions holding committed and aborted transactions (`.log`, and
+    /// the `.txnindex` of segments with aborts), and our kafka-dump-log
+    /// prints the same for those files.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn kafkas_dump_log_reads_the_testkits_transaction_files() {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+        let dir = std::env::temp_dir().join(format!("txn-files-{}-{nanos}", std::process::id()));
+        let cluster = broker_testkit::Cluster::builder().data_dir(&dir).start().await.unwrap();
+        super::commit_and_abort(&cluster.bootstrap_servers()).await;
+        cluster.shutdown().await;
+        let (mut logs, mut txn_indexes) = (0, 0);
+        for p in 0..3 {
+            let partition = dir.join(format!("broker-1/txn-visibility-{p}"));
+            for entry in std::fs::read_dir(&partition).expect("the partition directory") {
+                let path = entry.expect("entry").path();
+                let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+                if !(name.ends_with(".log") || name.ends_with(".txnindex")) {
+                    continue;
+                }
+                let path = path.to_str().expect("a UTF-8 path").to_string();
+                let args = ["--files", path.as_str(), "--print-data-log"];
+                let ours = std::process::Command::new(tests::workspace_binary("examples", "kafka-dump-log"))
+                    .args(args)
+                    .output()
+                    .expect("kafka-dump-log");
+                let theirs = tests::real_kafka::kafka_java(NEWEST)
+                    .expect("Kafka's tools")
+                    .arg("org.apache.kafka.tools.DumpLogSegments")
+                    .args(args)
+                    .output()
+                    .expect("DumpLogSegments");
+                let (mine, kafkas) = (String::from_utf8_lossy(&ours.stdout), String::from_utf8_lossy(&theirs.stdout));
+                assert!(
+                    theirs.status.success() && theirs.stderr.is_empty(),
+                    "Kafka's tool failed on {path}: {}",
+                    String::from_utf8_lossy(&theirs.stderr)
+                );
+                assert!(!kafkas.contains("Exception"), "{path}: {kafkas}");
+                assert!(ours.status.success(), "{path}: {mine}");
+                assert_eq!(mine, kafkas, "kafka-dump-log {path} differs from Kafka's");
+                if name.ends_with(".txnindex") {
+                    assert!(kafkas.contains("producerId:"), "no aborted transaction in {path}: {kafkas}");
+                    txn_indexes += 1;
+                } else {
+                    logs += 1;
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(logs >= 3 && txn_indexes >= 1, "{logs} logs and {txn_indexes} transaction indexes compared");
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn transactions_on_kafka_newest() {
         let kafka = KafkaCluster::launch(NEWEST, 1).await.expect("kafka");

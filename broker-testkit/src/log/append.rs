@@ -134,7 +134,11 @@ impl Log {
         if self.epochs.assign(header.partition_leader_epoch, header.base_offset) {
             self.record_epoch_checkpoint();
         }
+        let aborted = self.open_txns.observe(&batch);
         self.active.append(batch, &self.config, now_ms, &mut self.ops);
+        if let Some(entry) = aborted {
+            self.active.append_txn_index(entry, &mut self.ops);
+        }
         self.log_end_offset = header.last_offset() + 1;
     }
 }

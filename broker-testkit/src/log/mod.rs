@@ -30,7 +30,11 @@
 //!   instead of on the next retention pass;
 //! - a follower's batch must start exactly at the log end offset (Kafka
 //!   accepts gaps, which only compacted topics produce);
-//! - there is no compaction, transaction index or producer-state snapshot.
+//! - there is no compaction or producer-state snapshot.
+//!
+//! Each segment keeps its transaction index (`.txnindex`, see
+//! [`TxnIndexEntry`]), built from the batches appended, cut with the
+//! segment and deleted with it.
 #![warn(missing_docs)]
 
 mod append;
@@ -43,6 +47,7 @@ mod retention;
 mod segment;
 #[cfg(test)]
 pub(crate) mod tests;
+mod txn_index;
 
 use std::collections::VecDeque;
 
@@ -53,8 +58,11 @@ pub use error::LogError;
 pub use ops::StorageOp;
 pub use read::{ReadResult, TimestampAndOffset};
 pub use segment::{OffsetIndexEntry, Segment, StoredBatch, TimeIndexEntry, TimestampOffset};
+pub(crate) use txn_index::rebuild_indexes;
+pub use txn_index::{TxnIndexEntry, end_marker_kind};
 
 use ops::OpRecorder;
+use txn_index::OpenTxns;
 
 /// Decompressed records are bounded by this when a timestamp lookup reads
 /// inside a batch; stored batches were validated on the way in, so the
@@ -71,6 +79,9 @@ pub struct Log {
     log_start_offset: i64,
     log_end_offset: i64,
     epochs: LeaderEpochCache,
+    /// The transactions open in this replica's log, for its transaction
+    /// index.
+    open_txns: OpenTxns,
     ops: OpRecorder,
 }
 
@@ -88,6 +99,7 @@ impl Log {
             log_start_offset: 0,
             log_end_offset: 0,
             epochs: LeaderEpochCache::new(),
+            open_txns: OpenTxns::default(),
             ops,
         }
     }
@@ -104,6 +116,7 @@ impl Log {
     ) -> Self {
         let active = segments.pop_back().unwrap_or_else(|| Segment::new(log_start_offset, now_ms));
         let log_end_offset = active.next_offset();
+        let open_txns = OpenTxns::rebuild(segments.iter().chain(std::iter::once(&active)));
         Log {
             config,
             sealed: segments,
@@ -111,6 +124,7 @@ impl Log {
             log_start_offset,
             log_end_offset,
             epochs,
+            open_txns,
             ops: OpRecorder::new(record_ops),
         }
     }

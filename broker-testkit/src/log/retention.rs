@@ -3,6 +3,7 @@
 
 use super::ops::StorageOp;
 use super::segment::Segment;
+use super::txn_index::OpenTxns;
 use super::{Log, LogError};
 
 impl Log {
@@ -44,6 +45,9 @@ impl Log {
             self.log_start_offset = new_end;
             self.ops.record(|| StorageOp::LogStartOffset { offset: new_end });
         }
+        // Kafka reloads its producer state to the cut; what is open is
+        // what the remaining batches say.
+        self.open_txns = OpenTxns::rebuild(self.segments());
         Ok(true)
     }
 
@@ -66,6 +70,7 @@ impl Log {
         self.ops.record(|| StorageOp::SegmentCreated { base_offset: offset });
         self.log_end_offset = offset;
         self.log_start_offset = offset;
+        self.open_txns = OpenTxns::default();
         self.ops.record(|| StorageOp::LogStartOffset { offset });
         if self.epochs.clear() {
             self.record_epoch_checkpoint();

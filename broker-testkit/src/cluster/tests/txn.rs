@@ -668,7 +668,10 @@ fn a_count_limited_marker_fault_runs_out_on_the_coordinators_retries() {
     assert_eq!(code(r.error_code), ErrorCode::NONE);
     // Every marker for a partition broker 1 leads fails twice.
     let leader = h.partition("t", 0).leader;
-    h.core.txn_marker_faults.add(MarkerFault::broker(leader).error(ErrorCode::NOT_LEADER_OR_FOLLOWER).times(2)).unwrap();
+    h.core
+        .txn_marker_faults
+        .add(MarkerFault::broker(leader).error(ErrorCode::NOT_LEADER_OR_FOLLOWER).times(2))
+        .unwrap();
     let r = end_txn(&mut h, END_TXN_V2, TID, pid, epoch, false);
     assert_eq!((code(r.error_code), r.producer_epoch), (ErrorCode::NONE, epoch + 1));
     assert_eq!(state(&h, TID).0, TxnState::PrepareAbort);
