@@ -546,9 +546,10 @@ mod real {
     }
 
     /// Kafka's DumpLogSegments reads what the testkit wrote to disk for
-    /// partitions holding committed and aborted transactions (`.log`, and
-    /// the `.txnindex` of segments with aborts), and our kafka-dump-log
-    /// prints the same for those files.
+    /// partitions holding committed and aborted transactions (`.log`, the
+    /// `.txnindex` of segments with aborts, and the producer `.snapshot`
+    /// of the clean shutdown), and our kafka-dump-log prints the same for
+    /// those files.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn kafkas_dump_log_reads_the_testkits_transaction_files() {
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
@@ -556,13 +557,13 @@ mod real {
         let cluster = broker_testkit::Cluster::builder().data_dir(&dir).start().await.unwrap();
         super::commit_and_abort(&cluster.bootstrap_servers()).await;
         cluster.shutdown().await;
-        let (mut logs, mut txn_indexes) = (0, 0);
+        let (mut logs, mut txn_indexes, mut snapshots) = (0, 0, 0);
         for p in 0..3 {
             let partition = dir.join(format!("broker-1/txn-visibility-{p}"));
             for entry in std::fs::read_dir(&partition).expect("the partition directory") {
                 let path = entry.expect("entry").path();
                 let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
-                if !(name.ends_with(".log") || name.ends_with(".txnindex")) {
+                if ![".log", ".txnindex", ".snapshot"].iter().any(|s| name.ends_with(s)) {
                     continue;
                 }
                 let path = path.to_str().expect("a UTF-8 path").to_string();
@@ -589,13 +590,19 @@ mod real {
                 if name.ends_with(".txnindex") {
                     assert!(kafkas.contains("producerId:"), "no aborted transaction in {path}: {kafkas}");
                     txn_indexes += 1;
+                } else if name.ends_with(".snapshot") {
+                    assert!(kafkas.contains("producerEpoch:"), "no producer in {path}: {kafkas}");
+                    snapshots += 1;
                 } else {
                     logs += 1;
                 }
             }
         }
         let _ = std::fs::remove_dir_all(&dir);
-        assert!(logs >= 3 && txn_indexes >= 1, "{logs} logs and {txn_indexes} transaction indexes compared");
+        assert!(
+            logs >= 3 && txn_indexes >= 1 && snapshots >= 3,
+            "{logs} logs, {txn_indexes} transaction indexes, {snapshots} snapshots compared"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -550,6 +550,23 @@ impl Core {
         self.flush_storage();
     }
 
+    /// A clean shutdown's producer snapshots: every replica's log saves its
+    /// producer state at its end (Kafka's `UnifiedLog.close`), and the
+    /// files are written.
+    pub fn snapshot_producers_for_shutdown(&mut self) {
+        if self.storage.is_none() {
+            return;
+        }
+        for t in self.topics.values_mut() {
+            for p in &mut t.partitions {
+                for r in p.logs.values_mut() {
+                    r.log.take_producer_snapshot();
+                }
+            }
+        }
+        self.flush_storage();
+    }
+
     /// Hands pending log and metadata changes to disk storage, if any.
     pub fn flush_storage(&mut self) {
         if self.storage.is_none() {

@@ -257,6 +257,7 @@ impl Partition {
             Some(r) => {
                 let log = &r.log;
                 self.producers = ProducerStates::rebuild(log.batches_from(log.log_start_offset()).map(|b| b.header()));
+                self.producers.seed_missing(log.producer_state().entries());
                 self.txns = PartitionTxns::rebuild(log.batches_from(log.log_start_offset()));
             }
             None => {

@@ -63,10 +63,23 @@ pub enum StorageOp {
         /// The entry.
         entry: TxnIndexEntry,
     },
-    /// A segment removed with its indexes (the transaction index too).
+    /// A segment removed with its indexes (the transaction index too) and
+    /// the producer snapshot named like it.
     SegmentDeleted {
         /// The segment's base offset.
         segment: i64,
+    },
+    /// A producer snapshot saved as `<offset>.snapshot`.
+    ProducerSnapshotWritten {
+        /// The offset it was taken at (the file's name).
+        offset: i64,
+        /// The file's bytes.
+        bytes: Bytes,
+    },
+    /// A producer snapshot removed (a truncation below its offset).
+    ProducerSnapshotDeleted {
+        /// The offset it was taken at.
+        offset: i64,
     },
     /// The leader-epoch cache changed: rewrite `leader-epoch-checkpoint`.
     EpochCheckpoint {

@@ -11,9 +11,9 @@ use kafka_protocol::Uuid;
 use super::StorageError;
 use super::checkpoint::{parse_partition_metadata, render_leader_epoch_checkpoint, render_partition_metadata};
 use super::files::{
-    INDEX_SUFFIX, LEADER_EPOCH_CHECKPOINT, LOG_SUFFIX, PARTITION_METADATA, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX,
-    parse_partition_dir_name, parse_segment_file_name, partition_dir_name, read_if_exists, remove_if_exists,
-    segment_path, write_atomically,
+    INDEX_SUFFIX, LEADER_EPOCH_CHECKPOINT, LOG_SUFFIX, PARTITION_METADATA, SNAPSHOT_SUFFIX, TIME_INDEX_SUFFIX,
+    TXN_INDEX_SUFFIX, parse_partition_dir_name, parse_segment_file_name, partition_dir_name, read_if_exists,
+    remove_if_exists, segment_path, write_atomically,
 };
 use crate::log::{OffsetIndexEntry, StorageOp, TimeIndexEntry, TxnIndexEntry};
 
@@ -269,7 +269,7 @@ impl PartitionDir {
                 self.segments.remove(segment);
                 self.bases.remove(segment);
                 self.unsynced.remove(segment);
-                for suffix in [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX] {
+                for suffix in [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX, SNAPSHOT_SUFFIX] {
                     remove_if_exists(&segment_path(&self.path, *segment, suffix))?;
                 }
                 self.dir_unsynced = true;
@@ -278,6 +278,18 @@ impl PartitionDir {
                 let text = render_leader_epoch_checkpoint(entries);
                 write_atomically(&self.path.join(LEADER_EPOCH_CHECKPOINT), text.as_bytes())?;
                 self.unsynced_files.insert(LEADER_EPOCH_CHECKPOINT);
+                self.dir_unsynced = true;
+            }
+            StorageOp::ProducerSnapshotWritten { offset, bytes } => {
+                // Kafka writes a snapshot once and fsyncs it; a crash
+                // leaves the old file or the new one.
+                let path = segment_path(&self.path, *offset, SNAPSHOT_SUFFIX);
+                write_atomically(&path, bytes)?;
+                File::open(&path).and_then(|f| f.sync_all()).map_err(StorageError::io("fsync", &path))?;
+                self.dir_unsynced = true;
+            }
+            StorageOp::ProducerSnapshotDeleted { offset } => {
+                remove_if_exists(&segment_path(&self.path, *offset, SNAPSHOT_SUFFIX))?;
                 self.dir_unsynced = true;
             }
             StorageOp::LogStartOffset { offset } => self.log_start_offset = Some(*offset),

@@ -5,9 +5,11 @@
 //! for a test broker the difference is only time). Index files are never
 //! trusted: they are rebuilt from the batches and rewritten. The
 //! transaction index is rebuilt too; an entry on disk is kept only for an
-//! abort whose transaction began in data no longer in the log.
+//! abort whose transaction began in data no longer in the log. Producer
+//! snapshots are trusted (they hold what deleted data said): the newest at
+//! or below the log end is loaded and the batches after it replayed.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::fs;
 use std::path::Path;
 
@@ -20,11 +22,11 @@ use super::checkpoint::{
     TopicPartition, read_leader_epoch_checkpoint, read_log_start_offsets, write_leader_epoch_checkpoint,
 };
 use super::files::{
-    INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX, parse_segment_file_name, remove_if_exists,
-    segment_path,
+    INDEX_SUFFIX, LOG_SUFFIX, SNAPSHOT_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX, parse_segment_file_name,
+    remove_if_exists, segment_path,
 };
 use super::partition_dir::{PartitionDir, list_dir, segment_bases};
-use crate::log::{LeaderEpochCache, Log, LogConfig, Segment, TxnIndexEntry, rebuild_indexes};
+use crate::log::{LeaderEpochCache, Log, LogConfig, ProducerSnapshot, Segment, TxnIndexEntry, rebuild_indexes};
 
 /// A log rebuilt by [`recover`], and what recovery had to repair.
 #[derive(Debug)]
@@ -150,7 +152,8 @@ pub fn recover(partition_dir: &Path, config: LogConfig, now_ms: i64) -> Result<R
         dir.note_replaced_checkpoint();
     }
     dir.note_log_start_offset(log_start);
-    let log = Log::from_parts(config, segments, log_start, epochs, true, now_ms);
+    let snapshots = load_snapshots(path, log_end)?;
+    let log = Log::from_parts(config, segments, log_start, epochs, snapshots, true, now_ms);
     Ok(Recovered { log, dir, truncated_bytes, deleted_segments })
 }
 
@@ -212,6 +215,29 @@ fn write_indexes(dir: &Path, segment: &Segment) -> Result<(), StorageError> {
         fs::write(&path, bytes).map_err(StorageError::io("write", &path))?;
     }
     Ok(())
+}
+
+/// The producer snapshots of the directory at or below `log_end`, by
+/// offset. Unreadable ones (another version, a bad CRC) and those past the
+/// log end are deleted, as Kafka's loader does.
+fn load_snapshots(dir: &Path, log_end: i64) -> Result<BTreeMap<i64, ProducerSnapshot>, StorageError> {
+    let mut snapshots = BTreeMap::new();
+    for name in list_dir(dir)? {
+        let Some(offset) = parse_segment_file_name(&name, SNAPSHOT_SUFFIX) else { continue };
+        let path = dir.join(&name);
+        let bytes = fs::read(&path).map_err(StorageError::io("read", &path))?;
+        match ProducerSnapshot::decode(&bytes) {
+            Ok(snapshot) if offset <= log_end => {
+                snapshots.insert(offset, snapshot);
+            }
+            Ok(_) => remove_if_exists(&path)?,
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "corrupt producer snapshot deleted");
+                remove_if_exists(&path)?;
+            }
+        }
+    }
+    Ok(snapshots)
 }
 
 /// Replaces the segment's `.txnindex` with its entries; a segment without

@@ -184,5 +184,6 @@ pub(crate) fn assert_recovered_equals(original: &Log, recovered: &Log) {
         assert_eq!(r.time_index(), times, "time index of segment {}", o.base_offset());
         assert_eq!(r.txn_index(), o.txn_index(), "transaction index of segment {}", o.base_offset());
     }
+    assert_eq!(recovered.producer_state(), original.producer_state(), "producer state");
     recovered.check_invariants();
 }

@@ -1,7 +1,8 @@
 //! The transaction index on disk: written with abort markers in Kafka's
 //! 34-byte layout, in the segment holding the marker, cut with truncation,
 //! deleted with its segment, and rebuilt (or kept, where the data is gone)
-//! by recovery.
+//! by recovery; and the producer snapshots, written on roll and at
+//! shutdown, loaded by recovery.
 
 use bytes::BytesMut;
 use kafka_protocol::Compression;
@@ -9,8 +10,8 @@ use kafka_protocol::records::{BatchBuilder, ControlRecord, ControlRecordType};
 
 use super::{Mirrored, TempDir, assert_disk_matches, assert_recovered_equals, read};
 use crate::log::tests::{T0, config};
-use crate::log::{LogConfig, TxnIndexEntry};
-use crate::storage::{TXN_INDEX_SUFFIX, recover, segment_file_name};
+use crate::log::{LogConfig, ProducerSnapshot, TxnIndexEntry};
+use crate::storage::{SNAPSHOT_SUFFIX, TXN_INDEX_SUFFIX, recover, segment_file_name};
 
 fn txn_config() -> LogConfig {
     LogConfig { segment_bytes: 250, ..config() }
@@ -124,4 +125,88 @@ fn recovery_keeps_an_entry_whose_transaction_began_in_deleted_data() {
     std::fs::remove_file(dir.join(segment_file_name(segment, TXN_INDEX_SUFFIX))).unwrap();
     let recovered = recover(&dir, txn_config(), T0).unwrap();
     assert!(recovered.log.segments().all(|s| s.txn_index().is_empty()));
+}
+
+// ---- Producer snapshots ----
+
+fn idempotent(pid: i64, epoch: i16, seq: i32, n: usize) -> BytesMut {
+    let mut b = BatchBuilder::new(Compression::None, None);
+    b.set_producer(pid, epoch, seq);
+    for i in 0..n {
+        b.append(T0 + i as i64, None, Some(b"value"), &[]);
+    }
+    BytesMut::from(&b.finish().unwrap()[..])
+}
+
+fn snapshot_files(dir: &std::path::Path) -> Vec<i64> {
+    let mut v: Vec<i64> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().into_string().unwrap();
+            name.strip_suffix(SNAPSHOT_SUFFIX).map(|d| d.parse().unwrap())
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn producer_snapshots_are_written_on_roll_and_survive_deleted_data() {
+    let tmp = TempDir::new("snapshots");
+    let config = txn_config();
+    let mut m = Mirrored::new(tmp.path(), "t", config);
+    let append = |m: &mut Mirrored, b: BytesMut| m.log.append_as_leader(b, 0, None, T0).unwrap().base_offset;
+    append(&mut m, idempotent(7, 0, 0, 2)); // 0-1: producer 7's only batch
+    append(&mut m, data(9, 1)); // 2: a transaction left open
+    for i in 0..6 {
+        append(&mut m, idempotent(8, 1, i * 2, 2));
+    }
+    m.sync();
+    let bases: Vec<i64> = m.log.segments().map(|s| s.base_offset()).collect();
+    assert!(bases.len() >= 3, "{bases:?}");
+    // A snapshot at every rolled segment's base, in Kafka's format.
+    assert_eq!(snapshot_files(m.dir.path()), bases[1..].to_vec());
+    assert_eq!(m.log.snapshot_offsets().collect::<Vec<_>>(), bases[1..].to_vec());
+    let first = read(m.dir.path(), bases[1], SNAPSHOT_SUFFIX);
+    let snap = ProducerSnapshot::decode(&first).unwrap();
+    let seven = *snap.get(7).unwrap();
+    assert_eq!((seven.epoch, seven.last_sequence, seven.last_offset, seven.offset_delta), (0, 1, 1, 1));
+    assert_eq!(snap.get(9).map(|e| e.current_txn_first_offset), Some(2).filter(|_| bases[1] > 2));
+
+    // Producer 7's batch goes with the first segment (and its snapshot
+    // with it); recovery still knows producer 7 from the next snapshot.
+    m.log.delete_records_before(bases[1], m.log.log_end_offset()).unwrap();
+    m.sync();
+    m.checkpoint_log_start();
+    assert!(!snapshot_files(m.dir.path()).contains(&0));
+    let dir = m.dir.path().to_path_buf();
+    let recovered = recover(&dir, config, T0).unwrap();
+    assert_recovered_equals(&m.log, &recovered.log);
+    assert_eq!(recovered.log.producer_state().get(7), Some(&seven));
+    assert_eq!(recovered.log.producer_state().get(9).unwrap().current_txn_first_offset, 2);
+
+    // Truncation drops the snapshots past the cut and reloads from the one left.
+    let mut log = recovered.log;
+    let mut pdir = recovered.dir;
+    let cut = bases[bases.len() - 1];
+    log.truncate_to(cut - 1, T0).unwrap();
+    pdir.apply_all(&log.take_storage_ops()).unwrap();
+    assert!(snapshot_files(&dir).iter().all(|o| *o <= log.log_end_offset()), "{:?}", snapshot_files(&dir));
+    assert_eq!(log.producer_state().get(7), Some(&seven));
+    let eight = log.producer_state().get(8).unwrap();
+    assert_eq!(eight.last_offset, log.log_end_offset() - 1);
+    // A clean shutdown's snapshot at the log end; a corrupt one is ignored.
+    log.take_producer_snapshot();
+    pdir.apply_all(&log.take_storage_ops()).unwrap();
+    assert!(snapshot_files(&dir).contains(&log.log_end_offset()));
+    let again = recover(&dir, config, T0).unwrap();
+    assert_eq!(again.log.producer_state(), log.producer_state());
+    let end = dir.join(segment_file_name(log.log_end_offset(), SNAPSHOT_SUFFIX));
+    let mut bytes = std::fs::read(&end).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&end, bytes).unwrap();
+    let again = recover(&dir, config, T0).unwrap();
+    assert!(!end.exists(), "a corrupt snapshot is deleted");
+    assert_eq!(again.log.producer_state(), log.producer_state());
 }
