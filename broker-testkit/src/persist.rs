@@ -436,6 +436,14 @@ pub fn open(
         );
     }
     core.storage = Some(persistence);
+    let loaded = core.load_txn_log();
+    if loaded > 0 {
+        tracing::info!(loaded, "transactional ids loaded from __transaction_state");
+        // Kafka's coordinator sends the markers of a loaded Prepare state
+        // at once.
+        core.drive_txn_markers(now_ms);
+        core.write_txn_log(now_ms);
+    }
     let orphaned = core.abort_orphaned_transactions(now_ms);
     if orphaned > 0 {
         tracing::info!(orphaned, "aborted transactions left open before the restart");

@@ -549,7 +549,8 @@ mod real {
     /// partitions holding committed and aborted transactions (`.log`, the
     /// `.txnindex` of segments with aborts, and the producer `.snapshot`
     /// of the clean shutdown), and our kafka-dump-log prints the same for
-    /// those files.
+    /// those files; Kafka's `--transaction-log-decoder` reads the
+    /// coordinator's records in the testkit's `__transaction_state`.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn kafkas_dump_log_reads_the_testkits_transaction_files() {
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
@@ -598,7 +599,35 @@ mod real {
                 }
             }
         }
+        // The coordinator's records, decoded by Kafka's own decoder.
+        let mut decoded = String::new();
+        for entry in std::fs::read_dir(dir.join("broker-1")).expect("the log directory") {
+            let path = entry.expect("entry").path().join("00000000000000000000.log");
+            let name = path.to_string_lossy().into_owned();
+            if !name.contains("__transaction_state-") || std::fs::metadata(&path).map_or(0, |m| m.len()) == 0 {
+                continue;
+            }
+            let out = tests::real_kafka::kafka_java(NEWEST)
+                .expect("Kafka's tools")
+                .arg("org.apache.kafka.tools.DumpLogSegments")
+                .args(["--transaction-log-decoder", "--files", name.as_str()])
+                .output()
+                .expect("DumpLogSegments");
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            assert!(
+                out.status.success() && out.stderr.is_empty() && !text.contains("Exception"),
+                "{name}: {text}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            decoded.push_str(&text);
+        }
         let _ = std::fs::remove_dir_all(&dir);
+        let key = r#"key: {"type":"0","data":{"transactionalId":"txn-visibility-writer"}} payload: {"version":"1""#;
+        assert!(decoded.contains(key), "the writer's records, at value version 1: {decoded}");
+        for status in ["Empty", "Ongoing", "PrepareCommit", "CompleteCommit", "PrepareAbort", "CompleteAbort"] {
+            let expected = format!(r#""transactionStatus":"{status}""#);
+            assert!(decoded.contains(&expected), "no {expected} in the decoded __transaction_state: {decoded}");
+        }
         assert!(
             logs >= 3 && txn_indexes >= 1 && snapshots >= 3,
             "{logs} logs, {txn_indexes} transaction indexes, {snapshots} snapshots compared"

@@ -30,7 +30,7 @@ use crate::group::{GroupConfig, GroupCoordinator};
 use crate::handlers;
 use crate::persist::{self, Persistence};
 use crate::txn::marker_faults::MarkerFaults;
-use crate::txn::{TransactionCoordinator, TxnConfig};
+use crate::txn::{TransactionCoordinator, TxnConfig, TxnMetadata};
 use partition::{NO_LEADER, Partition};
 use topic::{CONSUMER_OFFSETS, TRANSACTION_STATE, Topic};
 
@@ -154,6 +154,8 @@ pub struct Core {
     /// A test control: marker writes that fail, as a WriteTxnMarkers
     /// answer with an error would; the markers stay pending and are retried.
     pub txn_marker_faults: MarkerFaults,
+    /// The transaction metadata last written to `__transaction_state`, by id.
+    pub(crate) txn_log_written: BTreeMap<String, TxnMetadata>,
     /// The next producer id InitProducerId hands out.
     pub next_producer_id: i64,
     pub(crate) pending_produce: Vec<PendingProduce>,
@@ -186,6 +188,7 @@ impl Core {
             txns,
             txn_markers_held: false,
             txn_marker_faults: MarkerFaults::default(),
+            txn_log_written: BTreeMap::new(),
             next_producer_id: 1000,
             pending_produce: Vec::new(),
             pending_fetch: Vec::new(),
@@ -238,7 +241,9 @@ impl Core {
             handlers::Handled::Later => {}
             handlers::Handled::Replies(replies) => out.extend(replies),
         }
+        self.write_txn_log(now);
         self.drive_txn_markers(now);
+        self.write_txn_log(now);
         out.extend(self.wake(now));
         self.flush_storage();
         out
@@ -256,7 +261,9 @@ impl Core {
         }
         out.extend(handlers::groups::tick(self, now_ms));
         self.txns.abort_timed_out(now_ms);
+        self.write_txn_log(now_ms);
         self.drive_txn_markers(now_ms);
+        self.write_txn_log(now_ms);
         out.extend(self.wake(now_ms));
         out.extend(self.expire(now_ms));
         self.flush_storage();

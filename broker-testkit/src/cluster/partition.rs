@@ -307,6 +307,27 @@ impl Partition {
         Ok(info.base_offset)
     }
 
+    /// Appends a batch the cluster itself writes (a coordinator's record)
+    /// as the leader, and replicates it. Returns its offset.
+    pub fn append_records(
+        &mut self,
+        batch: bytes::Bytes,
+        now_ms: i64,
+        online: &dyn Fn(i32) -> bool,
+    ) -> Result<i64, Refused> {
+        let leader_epoch = self.leader_epoch;
+        let Some(leader) = self.logs.get_mut(&self.leader) else {
+            return Err(Refused { code: ErrorCode::NOT_LEADER_OR_FOLLOWER, message: "no leader".into() });
+        };
+        let info = leader
+            .log
+            .append_as_leader(bytes::BytesMut::from(&batch[..]), leader_epoch, None, now_ms)
+            .map_err(|e| Refused { code: ErrorCode::KAFKA_STORAGE_ERROR, message: e.to_string() })?;
+        leader.last_caught_up_ms = now_ms;
+        self.replicate(now_ms, online);
+        Ok(info.base_offset)
+    }
+
     /// Copies new leader batches to every online, non-stalled follower, lets
     /// caught-up followers rejoin the ISR, and advances the high watermark.
     /// Returns true when the high watermark moved.

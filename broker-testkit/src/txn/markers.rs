@@ -66,23 +66,31 @@ impl Core {
     }
 
     /// Aborts the transactions left open in the logs of a cluster rebuilt
-    /// from its data directory. The coordinator's state is not persisted,
-    /// so nothing would ever end them and their partitions' last stable
-    /// offset would never move; Kafka's coordinator, which reloads its
-    /// state, would abort them once they time out. The abort markers carry
-    /// the producer's epoch bumped, fencing the producer as a timeout
-    /// would. Returns how many were aborted.
+    /// from its data directory that the coordinator's state (loaded from
+    /// `__transaction_state`) does not account for, e.g. a data directory
+    /// written before the coordinator's records were kept: nothing would
+    /// ever end them and their partitions' last stable offset would never
+    /// move. The abort markers carry the producer's epoch bumped, fencing
+    /// the producer as a timeout would. Returns how many were aborted.
     pub fn abort_orphaned_transactions(&mut self, now_ms: i64) -> usize {
         let brokers = self.brokers.clone();
         let online = |b: i32| brokers.get(&b).is_some_and(|x| x.online);
         let coordinator_epoch = 0;
+        // Producers whose transaction the coordinator knows is still open
+        // or ending: it will end them.
+        let known: std::collections::BTreeSet<i64> = self
+            .txns
+            .all()
+            .filter(|m| matches!(m.state, TxnState::Ongoing | TxnState::PrepareCommit | TxnState::PrepareAbort))
+            .flat_map(|m| [m.producer_id, m.marker_producer.0])
+            .collect();
         let mut aborted = 0;
         for t in self.topics.values_mut() {
             for p in &mut t.partitions {
                 if p.leader == NO_LEADER {
                     continue;
                 }
-                let open: Vec<i64> = p.txns.open().keys().copied().collect();
+                let open: Vec<i64> = p.txns.open().keys().copied().filter(|pid| !known.contains(pid)).collect();
                 for pid in open {
                     let epoch = p.producers.epoch_of(pid).unwrap_or(0).saturating_add(1);
                     match p.append_marker(pid, epoch, false, coordinator_epoch, now_ms, &online) {
