@@ -1,6 +1,7 @@
 //! The transactions of one partition, as its leader tracks them: which
 //! producers have a transaction open here (and from which offset), and the
-//! index of aborted transactions (Kafka's `.txnindex`).
+//! aborted transactions a read_committed fetch reports (the on-disk
+//! `.txnindex` is each replica log's own, [`crate::log::TxnIndexEntry`]).
 //!
 //! A producer's transaction opens at its first transactional data batch
 //! and ends at the commit or abort marker the coordinator writes. The last

@@ -55,7 +55,7 @@ impl TxnIndexEntry {
     /// number of entries or an entry has another version (Kafka refuses
     /// such a file as corrupt).
     pub fn parse_file(bytes: &[u8]) -> Option<Vec<TxnIndexEntry>> {
-        if bytes.len() % Self::SIZE != 0 {
+        if !bytes.len().is_multiple_of(Self::SIZE) {
             return None;
         }
         bytes
