@@ -1060,6 +1060,52 @@ mod tests {
     }
 
     #[test]
+    fn producer_snapshots_print_like_kafkas_and_corrupt_ones_are_reported() {
+        let dir = Dir::new("snapshot");
+        // Two producers: one with a batch (sequences 8-9 at offsets 4-5)
+        // and an open transaction, one known only from a marker.
+        let mut entries = Vec::new();
+        for (pid, epoch, seq, offset, delta, ts, coord, txn) in
+            [(7i64, 1i16, 9i32, 5i64, 1i32, 1000i64, -1i32, 4i64), (8, 2, -1, -1, 0, 2000, 3, -1)]
+        {
+            entries.extend(pid.to_be_bytes());
+            entries.extend(epoch.to_be_bytes());
+            entries.extend(seq.to_be_bytes());
+            entries.extend(offset.to_be_bytes());
+            entries.extend(delta.to_be_bytes());
+            entries.extend(ts.to_be_bytes());
+            entries.extend(coord.to_be_bytes());
+            entries.extend(txn.to_be_bytes());
+        }
+        let mut body = 2i32.to_be_bytes().to_vec();
+        body.extend(entries);
+        let mut bytes = 1i16.to_be_bytes().to_vec();
+        bytes.extend(crc32c::crc32c(&body).to_be_bytes());
+        bytes.extend(&body);
+        let path = dir.0.join("00000000000000000006.snapshot");
+        std::fs::write(&path, &bytes).unwrap();
+        let (out, err) = run(&[&path], &DumpOptions::default());
+        assert_eq!(err, "");
+        assert_eq!(
+            out,
+            format!(
+                "Dumping {}\n\
+                 producerId: 7 producerEpoch: 1 coordinatorEpoch: -1 currentTxnFirstOffset: OptionalLong[4] \
+                 lastTimestamp: 1000 firstSequence: 8 lastSequence: 9 lastOffset: 5 offsetDelta: 1 timestamp: 1000\n\
+                 producerId: 8 producerEpoch: 2 coordinatorEpoch: 3 currentTxnFirstOffset: OptionalLong.empty \
+                 lastTimestamp: 2000\n",
+                path.display()
+            )
+        );
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        std::fs::write(&path, &bytes).unwrap();
+        let (out, err) = run(&[&path], &DumpOptions::default());
+        assert_eq!(out, format!("Dumping {}\n", path.display()));
+        assert!(err.starts_with("Snapshot is corrupt (CRC is no longer valid). Stored crc: "), "{err}");
+    }
+
+    #[test]
     fn log_index_and_time_index() {
         let dir = Dir::new("all");
         let b0 = batch(0, 1000, &["a", "b"], Some((7, 0, 0)));
