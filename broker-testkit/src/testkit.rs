@@ -685,6 +685,7 @@ impl Cluster {
         self.with_core(move |core, now| {
             core.txn_markers_held = held;
             core.drive_txn_markers(now);
+            core.write_txn_log(now);
             let mut ready = core.wake_parked(now);
             core.ready.append(&mut ready);
         })
@@ -723,6 +724,7 @@ impl Cluster {
         self.with_core(move |core, now| {
             let fired = core.txn_marker_faults.clear();
             core.drive_txn_markers(now);
+            core.write_txn_log(now);
             core.flush_storage();
             let mut ready = core.wake_parked(now);
             core.ready.append(&mut ready);

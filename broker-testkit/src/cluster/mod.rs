@@ -557,13 +557,15 @@ impl Core {
         self.flush_storage();
     }
 
-    /// A clean shutdown's producer snapshots: every replica's log saves its
-    /// producer state at its end (Kafka's `UnifiedLog.close`), and the
-    /// files are written.
-    pub fn snapshot_producers_for_shutdown(&mut self) {
+    /// What a clean shutdown writes before the files are closed: the
+    /// transaction metadata not yet in `__transaction_state`, and every
+    /// replica log's producer snapshot at its end (Kafka's
+    /// `UnifiedLog.close`).
+    pub fn prepare_clean_shutdown(&mut self, now_ms: i64) {
         if self.storage.is_none() {
             return;
         }
+        self.write_txn_log(now_ms);
         for t in self.topics.values_mut() {
             for p in &mut t.partitions {
                 for r in p.logs.values_mut() {
