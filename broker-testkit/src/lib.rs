@@ -23,8 +23,9 @@
 //! # Ok(()) }
 //! ```
 //!
-//! SASL is out of scope: its APIs are not advertised. Transaction state
-//! lives in memory and does not survive a restart of the cluster.
+//! SASL is out of scope: its APIs are not advertised. With a data
+//! directory, the transaction coordinator's state is written to
+//! `__transaction_state` and survives a restart of the cluster.
 #![warn(missing_docs)]
 #![warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]

@@ -16,9 +16,11 @@
 //! metadata is rewritten when it changes; group events are appended to the
 //! journal and folded into the snapshot on clean shutdown. [`open`]
 //! recovers everything: each log (torn tails cut, indexes rebuilt), topics
-//! and their assignment, groups with their committed offsets, and the
-//! producer-id counter. After a recovery, every follower is truncated to
-//! its leader and catches up before clients connect.
+//! and their assignment, groups with their committed offsets, the
+//! producer-id counter, and the transaction coordinator's state (from the
+//! `__transaction_state` logs, [`crate::txn::log`]); a clean shutdown also
+//! saves every log's producer snapshot. After a recovery, every follower
+//! is truncated to its leader and catches up before clients connect.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write as _;
@@ -436,6 +438,14 @@ pub fn open(
         );
     }
     core.storage = Some(persistence);
+    let loaded = core.load_txn_log();
+    if loaded > 0 {
+        tracing::info!(loaded, "transactional ids loaded from __transaction_state");
+        // Kafka's coordinator sends the markers of a loaded Prepare state
+        // at once.
+        core.drive_txn_markers(now_ms);
+        core.write_txn_log(now_ms);
+    }
     let orphaned = core.abort_orphaned_transactions(now_ms);
     if orphaned > 0 {
         tracing::info!(orphaned, "aborted transactions left open before the restart");

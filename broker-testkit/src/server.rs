@@ -107,6 +107,7 @@ pub(crate) async fn run_core(mut core: Core, mut rx: mpsc::Receiver<Command>, cl
                 std::mem::take(&mut core.ready)
             }
             Some(Command::Shutdown(done)) => {
+                core.prepare_clean_shutdown(now);
                 if let Some(s) = &mut core.storage {
                     s.close(&core.topics);
                 }

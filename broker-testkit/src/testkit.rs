@@ -19,6 +19,7 @@ use crate::group::GroupView;
 use crate::inspect::{BatchInfo, PartitionState, TransactionView};
 use crate::persist;
 use crate::server::{self, Clock, Command, RequestStats, RunState, Shared};
+use crate::txn::marker_faults::MarkerFault;
 
 /// Why a testkit call failed.
 #[derive(Debug, thiserror::Error)]
@@ -684,8 +685,50 @@ impl Cluster {
         self.with_core(move |core, now| {
             core.txn_markers_held = held;
             core.drive_txn_markers(now);
+            core.write_txn_log(now);
             let mut ready = core.wake_parked(now);
             core.ready.append(&mut ready);
+        })
+        .await
+    }
+
+    /// Makes transaction-marker writes fail, as a WriteTxnMarkers answer
+    /// with a retriable error would (NOT_LEADER_OR_FOLLOWER,
+    /// KAFKA_STORAGE_ERROR, ...): the marker stays pending and the
+    /// coordinator retries it, so the transaction stays in PrepareCommit or
+    /// PrepareAbort, its partitions' last stable offset stays put, and its
+    /// producer's requests get CONCURRENT_TRANSACTIONS, until the rule runs
+    /// out or [`Self::clear_transaction_marker_faults`] removes it. Returns
+    /// the rule's id; errors Kafka does not retry after are refused.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use broker_testkit::txn::marker_faults::MarkerFault;
+    /// use kafka_protocol::ErrorCode;
+    ///
+    /// let cluster = broker_testkit::Cluster::builder().start().await.unwrap();
+    /// cluster.create_topic("orders", 1, 1).await.unwrap();
+    /// let rule = MarkerFault::partition("orders", 0).error(ErrorCode::KAFKA_STORAGE_ERROR);
+    /// cluster.fail_transaction_markers(rule).await.unwrap();
+    /// // ... a transaction on orders-0 commits, but stays PrepareCommit ...
+    /// cluster.clear_transaction_marker_faults().await.unwrap();
+    /// # }
+    /// ```
+    pub async fn fail_transaction_markers(&self, fault: MarkerFault) -> Result<u64, TestkitError> {
+        self.with_core(move |core, _| core.txn_marker_faults.add(fault)).await?.map_err(TestkitError::Refused)
+    }
+
+    /// Removes every marker-fault rule and writes the markers they held
+    /// back. Returns how often the rules still in force had fired.
+    pub async fn clear_transaction_marker_faults(&self) -> Result<u64, TestkitError> {
+        self.with_core(move |core, now| {
+            let fired = core.txn_marker_faults.clear();
+            core.drive_txn_markers(now);
+            core.write_txn_log(now);
+            core.flush_storage();
+            let mut ready = core.wake_parked(now);
+            core.ready.append(&mut ready);
+            fired
         })
         .await
     }

@@ -449,3 +449,53 @@ async fn a_torn_tail_is_cut_on_recovery_and_the_intact_records_are_served() {
     drop(s);
     cluster.shutdown().await;
 }
+
+/// An idempotent producer whose only batch DeleteRecords removed is still
+/// known after a restart, from the producer snapshot the roll wrote: the
+/// same batch sent again is answered as the duplicate it is, at its
+/// original offset, instead of being written a second time.
+#[tokio::test]
+async fn a_producer_snapshot_keeps_idempotence_across_deleted_data_and_a_restart() {
+    use kafka_protocol::messages::delete_records::{DeleteRecordsPartition, DeleteRecordsTopic};
+    let dir = TempDir::new("producer-snapshot");
+    let start = || Cluster::builder().data_dir(&dir.0).start();
+    let cluster = start().await.unwrap();
+    // Every batch a millisecond newer than the segment's first rolls it.
+    cluster.create_topic_with(TopicSpec::new("ids", 1, 1).config("segment.ms", "1")).await.unwrap();
+    let mut s = Session::new(&cluster);
+    let (pid, epoch) = s.init_producer_id().await;
+    let first = batch(Compression::None, "first", 3, Some((pid, epoch, 0)));
+    let r = s.produce("ids", 0, first.clone()).await;
+    assert_eq!((ErrorCode::from(r.error_code), r.base_offset), (ErrorCode::NONE, 0));
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let r = s.produce("ids", 0, batch(Compression::None, "plain", 1, None)).await;
+    assert_eq!((ErrorCode::from(r.error_code), r.base_offset), (ErrorCode::NONE, 3));
+    let delete = DeleteRecordsRequest {
+        topics: vec![DeleteRecordsTopic {
+            name: "ids".into(),
+            partitions: vec![DeleteRecordsPartition { partition_index: 0, offset: 3, ..Default::default() }],
+            ..Default::default()
+        }],
+        timeout_ms: 5000,
+        ..Default::default()
+    };
+    let r = s.call(1, &delete, 2).await;
+    assert_eq!(ErrorCode::from(r.topics[0].partitions[0].error_code), ErrorCode::NONE);
+    let part = dir.0.join("broker-1/ids-0");
+    assert!(!part.join("00000000000000000000.log").exists(), "the producer's segment is gone");
+    assert!(part.join("00000000000000000003.snapshot").exists(), "the roll's snapshot");
+    drop(s);
+    cluster.shutdown().await;
+    assert!(part.join("00000000000000000004.snapshot").exists(), "the clean shutdown's snapshot");
+
+    let cluster = start().await.unwrap();
+    let mut s = Session::new(&cluster);
+    let r = s.produce("ids", 0, first).await;
+    assert_eq!((ErrorCode::from(r.error_code), r.base_offset), (ErrorCode::NONE, 0), "answered as a duplicate");
+    assert_eq!(cluster.partition_state("ids", 0).await.unwrap().log_end_offset, 4, "not written again");
+    // The producer's next sequence follows on.
+    let r = s.produce("ids", 0, batch(Compression::None, "next", 1, Some((pid, epoch, 3)))).await;
+    assert_eq!((ErrorCode::from(r.error_code), r.base_offset), (ErrorCode::NONE, 4));
+    drop(s);
+    cluster.shutdown().await;
+}

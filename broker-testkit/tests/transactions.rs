@@ -235,34 +235,75 @@ impl Drop for TempDir {
     }
 }
 
+/// The coordinator's state is written to `__transaction_state` and read
+/// back by a restart from the data directory: a transaction left open stays
+/// open (its producer commits it after the restart), and one whose markers
+/// were held back at shutdown has them written after the restart.
 #[tokio::test]
-async fn a_restart_from_the_data_directory_aborts_transactions_left_open() {
+async fn transactions_survive_a_restart_from_the_data_directory() {
     let dir = TempDir::new("txn-restart");
-    let tid = "restarted";
+    let (tid, held) = ("restarted", "held");
     let cluster = Cluster::builder().data_dir(&dir.0).start().await.unwrap();
     cluster.create_topic("orders", 1, 1).await.unwrap();
-    let coordinator = cluster.transaction_coordinator(tid).await.unwrap().unwrap();
-    let mut c = Client::connect(&broker_addr(&cluster, coordinator)).await;
-    let init = init_request(tid);
-    let r = c.call(&init, 5).await;
-    let (pid, epoch) = (r.producer_id, r.producer_epoch);
+    let mut ids = Vec::new();
+    for id in [tid, held] {
+        let coordinator = cluster.transaction_coordinator(id).await.unwrap().unwrap();
+        let mut c = Client::connect(&broker_addr(&cluster, coordinator)).await;
+        let r = c.call(&init_request(id), 5).await;
+        ids.push((coordinator, r.producer_id, r.producer_epoch));
+    }
+    let mut c = Client::connect(&broker_addr(&cluster, 1)).await;
+    let (_, pid, epoch) = ids[0];
     let produce = txn_produce_request(tid, Compression::None, (pid, epoch), b"left-open", 1);
     let r = c.call(&produce, 12).await;
     assert_eq!(ErrorCode::from(r.responses[0].partition_responses[0].error_code), ErrorCode::NONE);
+    // The second transaction commits, but its marker is held back.
+    let (held_coordinator, held_pid, held_epoch) = ids[1];
+    let produce = txn_produce_request(held, Compression::None, (held_pid, held_epoch), b"held", 1);
+    let r = c.call(&produce, 12).await;
+    assert_eq!(ErrorCode::from(r.responses[0].partition_responses[0].error_code), ErrorCode::NONE);
+    cluster.hold_transaction_markers(true).await.unwrap();
+    let mut hc = Client::connect(&broker_addr(&cluster, held_coordinator)).await;
+    let end = |tid: &str, pid, epoch| EndTxnRequest {
+        transactional_id: tid.into(),
+        producer_id: pid,
+        producer_epoch: epoch,
+        committed: true,
+        ..Default::default()
+    };
+    let r = hc.call(&end(held, held_pid, held_epoch), 5).await;
+    assert_eq!(ErrorCode::from(r.error_code), ErrorCode::NONE);
+    let before = cluster.transaction(tid).await.unwrap().unwrap();
+    assert_eq!(before.state, "Ongoing");
+    assert_eq!(cluster.transaction(held).await.unwrap().unwrap().state, "PrepareCommit");
     assert_eq!(cluster.last_stable_offset("orders", 0).await.unwrap().0, 0);
-    drop(c);
+    drop((c, hc));
     cluster.shutdown().await;
 
-    // The coordinator's state is gone; the open transaction is aborted so
-    // the partition's last stable offset can move again.
     let cluster = Cluster::builder().data_dir(&dir.0).start().await.unwrap();
-    assert_eq!(cluster.transaction(tid).await.unwrap(), None);
+    // The open transaction is still open, under the same producer.
+    let after = cluster.transaction(tid).await.unwrap().unwrap();
+    assert_eq!(
+        (after.state.as_str(), after.producer_id, after.producer_epoch, after.partitions.clone(), after.start_ms),
+        ("Ongoing", pid, epoch, vec![("orders".to_string(), 0)], before.start_ms)
+    );
+    // The held commit's marker was written once the coordinator loaded it.
+    let view = cluster.transaction(held).await.unwrap().unwrap();
+    assert_eq!(view.state, "CompleteCommit");
     let (lso, open) = cluster.last_stable_offset("orders", 0).await.unwrap();
-    assert_eq!((lso, open.len()), (2, 0));
+    assert_eq!((lso, open.len()), (0, 1), "the open transaction still holds the LSO");
+    // Its producer commits it now.
+    let coordinator = cluster.transaction_coordinator(tid).await.unwrap().unwrap();
+    let mut c = Client::connect(&broker_addr(&cluster, coordinator)).await;
+    let r = c.call(&end(tid, pid, epoch), 5).await;
+    assert_eq!(ErrorCode::from(r.error_code), ErrorCode::NONE);
+    let (lso, open) = cluster.last_stable_offset("orders", 0).await.unwrap();
+    assert_eq!((lso, open.len()), (4, 0));
     let batches = cluster.batches("orders", 0, None).await.unwrap();
-    assert_eq!(batches.len(), 2);
-    assert!(batches[1].control && batches[1].transactional);
-    assert_eq!((batches[1].producer_id, batches[1].producer_epoch), (pid, epoch + 1));
+    let markers: Vec<(i64, i16)> =
+        batches.iter().filter(|b| b.control).map(|b| (b.producer_id, b.producer_epoch)).collect();
+    assert_eq!(markers, vec![(held_pid, held_epoch + 1), (pid, epoch + 1)]);
+    drop(c);
     cluster.shutdown().await;
 }
 

@@ -9,6 +9,9 @@
 //! - `.timeindex`: `timestamp: T offset: O` per entry, each checked against
 //!   the largest record timestamp of the batch ending at that offset.
 //! - `.txnindex`: one line per aborted transaction.
+//! - `.snapshot` (producer state): one line per producer; a snapshot of
+//!   another version or with a bad CRC is reported on stderr, as Kafka's
+//!   `CorruptSnapshotException` is.
 //!
 //! Problems found along the way (index entries that do not match the log,
 //! offsets that skip) are printed to stderr after all files, as Kafka does.
@@ -258,10 +261,7 @@ pub fn dump_file(
         ".index" => dump_index(path, opts, out, problems),
         ".timeindex" => dump_time_index(path, opts, out, problems),
         ".txnindex" => dump_txn_index(path, out),
-        ".snapshot" => {
-            writeln!(err, "Ignoring {}: producer state snapshots are not supported by this tool", path.display())?;
-            Ok(())
-        }
+        ".snapshot" => dump_producer_snapshot(path, out, err),
         _ => {
             writeln!(err, "Ignoring unknown file {}", path.display())?;
             Ok(())
@@ -943,6 +943,74 @@ fn dump_txn_index(path: &Path, out: &mut dyn Write) -> Result<(), DumpError> {
     Ok(())
 }
 
+/// Kafka's producer snapshot (`ProducerStateManager`, version 1):
+/// `version:i16 crc:u32 count:i32`, then per producer `producer_id:i64
+/// epoch:i16 last_sequence:i32 last_offset:i64 offset_delta:i32
+/// timestamp:i64 coordinator_epoch:i32 current_txn_first_offset:i64`; the
+/// CRC32C covers everything after the CRC.
+fn dump_producer_snapshot(path: &Path, out: &mut dyn Write, err: &mut dyn Write) -> Result<(), DumpError> {
+    const ENTRY: usize = 46;
+    let bytes = std::fs::read(path).map_err(|e| read_error(path, e))?;
+    let be = |at: usize, n: usize| -> Option<i64> {
+        let b = bytes.get(at..at + n)?;
+        Some(b.iter().fold(0i64, |acc, x| (acc << 8) | i64::from(*x)))
+    };
+    let (Some(version), Some(crc), Some(count)) = (be(0, 2), be(2, 4), be(6, 4)) else {
+        writeln!(err, "Snapshot failed schema validation: {} bytes is too short", bytes.len())?;
+        return Ok(());
+    };
+    let version = version as i16;
+    if version != 1 {
+        writeln!(err, "Snapshot contained an unknown file version {version}")?;
+        return Ok(());
+    }
+    let computed = crc32c::crc32c(&bytes[6..]);
+    if crc != i64::from(computed) {
+        writeln!(err, "Snapshot is corrupt (CRC is no longer valid). Stored crc: {crc}. Computed crc: {computed}")?;
+        return Ok(());
+    }
+    let count = count as i32;
+    let entries = &bytes[10..];
+    if count < 0 || entries.len() < count as usize * ENTRY {
+        writeln!(err, "Snapshot failed schema validation: {count} entries do not fit in {} bytes", entries.len())?;
+        return Ok(());
+    }
+    for i in 0..count as usize {
+        let at = 10 + i * ENTRY;
+        let field = |off: usize, n: usize| be(at + off, n).unwrap_or_default();
+        let sign = |v: i64, bits: u32| (v << (64 - bits)) >> (64 - bits);
+        let producer_id = field(0, 8);
+        let epoch = sign(field(8, 2), 16);
+        let last_seq = sign(field(10, 4), 32);
+        let last_offset = field(14, 8);
+        let offset_delta = sign(field(22, 4), 32);
+        let timestamp = field(26, 8);
+        let coordinator_epoch = sign(field(34, 4), 32);
+        let txn_first = field(38, 8);
+        let txn_first = if txn_first >= 0 { format!("OptionalLong[{txn_first}]") } else { "OptionalLong.empty".into() };
+        write!(
+            out,
+            "producerId: {producer_id} producerEpoch: {epoch} coordinatorEpoch: {coordinator_epoch} \
+             currentTxnFirstOffset: {txn_first} lastTimestamp: {timestamp}"
+        )?;
+        if last_offset >= 0 {
+            // Kafka's `decrementSequence`: sequences wrap below 0 to i32::MAX.
+            let first_seq = if last_seq < offset_delta {
+                i64::from(i32::MAX) - (offset_delta - last_seq) + 1
+            } else {
+                last_seq - offset_delta
+            };
+            write!(
+                out,
+                " firstSequence: {first_seq} lastSequence: {last_seq} lastOffset: {last_offset} \
+                 offsetDelta: {offset_delta} timestamp: {timestamp}"
+            )?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use kafka_protocol::records::{BatchBuilder, Header, batch};
@@ -989,6 +1057,52 @@ mod tests {
         }
         problems.write(&mut err).unwrap();
         (String::from_utf8(out).unwrap(), String::from_utf8(err).unwrap())
+    }
+
+    #[test]
+    fn producer_snapshots_print_like_kafkas_and_corrupt_ones_are_reported() {
+        let dir = Dir::new("snapshot");
+        // Two producers: one with a batch (sequences 8-9 at offsets 4-5)
+        // and an open transaction, one known only from a marker.
+        let mut entries = Vec::new();
+        for (pid, epoch, seq, offset, delta, ts, coord, txn) in
+            [(7i64, 1i16, 9i32, 5i64, 1i32, 1000i64, -1i32, 4i64), (8, 2, -1, -1, 0, 2000, 3, -1)]
+        {
+            entries.extend(pid.to_be_bytes());
+            entries.extend(epoch.to_be_bytes());
+            entries.extend(seq.to_be_bytes());
+            entries.extend(offset.to_be_bytes());
+            entries.extend(delta.to_be_bytes());
+            entries.extend(ts.to_be_bytes());
+            entries.extend(coord.to_be_bytes());
+            entries.extend(txn.to_be_bytes());
+        }
+        let mut body = 2i32.to_be_bytes().to_vec();
+        body.extend(entries);
+        let mut bytes = 1i16.to_be_bytes().to_vec();
+        bytes.extend(crc32c::crc32c(&body).to_be_bytes());
+        bytes.extend(&body);
+        let path = dir.0.join("00000000000000000006.snapshot");
+        std::fs::write(&path, &bytes).unwrap();
+        let (out, err) = run(&[&path], &DumpOptions::default());
+        assert_eq!(err, "");
+        assert_eq!(
+            out,
+            format!(
+                "Dumping {}\n\
+                 producerId: 7 producerEpoch: 1 coordinatorEpoch: -1 currentTxnFirstOffset: OptionalLong[4] \
+                 lastTimestamp: 1000 firstSequence: 8 lastSequence: 9 lastOffset: 5 offsetDelta: 1 timestamp: 1000\n\
+                 producerId: 8 producerEpoch: 2 coordinatorEpoch: 3 currentTxnFirstOffset: OptionalLong.empty \
+                 lastTimestamp: 2000\n",
+                path.display()
+            )
+        );
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        std::fs::write(&path, &bytes).unwrap();
+        let (out, err) = run(&[&path], &DumpOptions::default());
+        assert_eq!(out, format!("Dumping {}\n", path.display()));
+        assert!(err.starts_with("Snapshot is corrupt (CRC is no longer valid). Stored crc: "), "{err}");
     }
 
     #[test]

@@ -464,6 +464,58 @@ async fn transactions_on_the_testkit_at_transaction_version_1() {
     cluster.shutdown().await;
 }
 
+/// Marker writes that fail (a test control of the testkit, standing in
+/// for a WriteTxnMarkers answer with KAFKA_STORAGE_ERROR): the committed
+/// transaction stays invisible to read_committed and holds the LSO, the
+/// producer's next transaction waits, and everything completes once the
+/// fault clears, as Kafka's coordinator retrying the marker would make it.
+async fn failing_markers_hold_the_transaction(cluster: &broker_testkit::Cluster) {
+    use broker_testkit::txn::marker_faults::MarkerFault;
+    use kafka_protocol::ErrorCode;
+
+    let bootstrap = cluster.bootstrap_servers();
+    let topic = "txn-marker-fault";
+    create_topic(&bootstrap, topic, 1).await;
+    let p = producer(&bootstrap, "txn-marker-fault-writer");
+    p.init_transactions().await.unwrap();
+    cluster
+        .fail_transaction_markers(MarkerFault::partition(topic, 0).error(ErrorCode::KAFKA_STORAGE_ERROR))
+        .await
+        .unwrap();
+    let txn = p.transaction().await.unwrap();
+    send_all(&p, topic, "first", 3).await;
+    // EndTxn is answered once the commit is decided; the marker follows.
+    txn.commit().await.unwrap();
+    let (lso, open) = cluster.last_stable_offset(topic, 0).await.unwrap();
+    assert_eq!((lso, open.len()), (0, 1), "the failing marker holds the LSO");
+    // The next transaction's records wait while the marker is retried.
+    let next = p.transaction().await.unwrap();
+    let r = ProducerRecord::new(topic).key("k").value("second-0");
+    let delivery = p.send(r).await.map_err(|e| e.error).expect("send");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(cluster.last_stable_offset(topic, 0).await.unwrap().0, 0, "still held");
+    let fired = cluster.clear_transaction_marker_faults().await.unwrap();
+    assert!(fired >= 1, "the marker write was tried and failed");
+    delivery.await.expect("delivered once the marker is written");
+    next.commit().await.unwrap();
+    let got = read(&bootstrap, topic, 1, IsolationLevel::ReadCommitted, 4).await;
+    assert_eq!(
+        values(&got),
+        ["first-0", "first-1", "first-2", "second-0"].into_iter().map(String::from).collect(),
+        "read_committed sees both transactions once the markers are written"
+    );
+    p.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_markers_on_the_testkit() {
+    for version in [2, 1] {
+        let cluster = broker_testkit::Cluster::builder().transaction_version(version).start().await.unwrap();
+        failing_markers_hold_the_transaction(&cluster).await;
+        cluster.shutdown().await;
+    }
+}
+
 #[cfg(feature = "real-kafka")]
 mod real {
     use std::collections::BTreeSet;
@@ -600,6 +652,95 @@ mod real {
         let seen: Vec<String> = theirs.lines("record").into_iter().map(|f| f[3].clone()).collect();
         assert_eq!(seen.len(), 20, "librdkafka's read_committed reads each committed record once: {seen:?}");
         assert_eq!(seen.into_iter().collect::<BTreeSet<_>>(), expected);
+    }
+
+    /// Kafka's DumpLogSegments reads what the testkit wrote to disk for
+    /// partitions holding committed and aborted transactions (`.log`, the
+    /// `.txnindex` of segments with aborts, and the producer `.snapshot`
+    /// of the clean shutdown), and our kafka-dump-log prints the same for
+    /// those files; Kafka's `--transaction-log-decoder` reads the
+    /// coordinator's records in the testkit's `__transaction_state`.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn kafkas_dump_log_reads_the_testkits_transaction_files() {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+        let dir = std::env::temp_dir().join(format!("txn-files-{}-{nanos}", std::process::id()));
+        let cluster = broker_testkit::Cluster::builder().data_dir(&dir).start().await.unwrap();
+        super::commit_and_abort(&cluster.bootstrap_servers()).await;
+        cluster.shutdown().await;
+        let (mut logs, mut txn_indexes, mut snapshots) = (0, 0, 0);
+        for p in 0..3 {
+            let partition = dir.join(format!("broker-1/txn-visibility-{p}"));
+            for entry in std::fs::read_dir(&partition).expect("the partition directory") {
+                let path = entry.expect("entry").path();
+                let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+                if ![".log", ".txnindex", ".snapshot"].iter().any(|s| name.ends_with(s)) {
+                    continue;
+                }
+                let path = path.to_str().expect("a UTF-8 path").to_string();
+                let args = ["--files", path.as_str(), "--print-data-log"];
+                let ours = std::process::Command::new(tests::workspace_binary("examples", "kafka-dump-log"))
+                    .args(args)
+                    .output()
+                    .expect("kafka-dump-log");
+                let theirs = tests::real_kafka::kafka_java(NEWEST)
+                    .expect("Kafka's tools")
+                    .arg("org.apache.kafka.tools.DumpLogSegments")
+                    .args(args)
+                    .output()
+                    .expect("DumpLogSegments");
+                let (mine, kafkas) = (String::from_utf8_lossy(&ours.stdout), String::from_utf8_lossy(&theirs.stdout));
+                assert!(
+                    theirs.status.success() && theirs.stderr.is_empty(),
+                    "Kafka's tool failed on {path}: {}",
+                    String::from_utf8_lossy(&theirs.stderr)
+                );
+                assert!(!kafkas.contains("Exception"), "{path}: {kafkas}");
+                assert!(ours.status.success(), "{path}: {mine}");
+                assert_eq!(mine, kafkas, "kafka-dump-log {path} differs from Kafka's");
+                if name.ends_with(".txnindex") {
+                    assert!(kafkas.contains("producerId:"), "no aborted transaction in {path}: {kafkas}");
+                    txn_indexes += 1;
+                } else if name.ends_with(".snapshot") {
+                    assert!(kafkas.contains("producerEpoch:"), "no producer in {path}: {kafkas}");
+                    snapshots += 1;
+                } else {
+                    logs += 1;
+                }
+            }
+        }
+        // The coordinator's records, decoded by Kafka's own decoder.
+        let mut decoded = String::new();
+        for entry in std::fs::read_dir(dir.join("broker-1")).expect("the log directory") {
+            let path = entry.expect("entry").path().join("00000000000000000000.log");
+            let name = path.to_string_lossy().into_owned();
+            if !name.contains("__transaction_state-") || std::fs::metadata(&path).map_or(0, |m| m.len()) == 0 {
+                continue;
+            }
+            let out = tests::real_kafka::kafka_java(NEWEST)
+                .expect("Kafka's tools")
+                .arg("org.apache.kafka.tools.DumpLogSegments")
+                .args(["--transaction-log-decoder", "--files", name.as_str()])
+                .output()
+                .expect("DumpLogSegments");
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            assert!(
+                out.status.success() && out.stderr.is_empty() && !text.contains("Exception"),
+                "{name}: {text}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            decoded.push_str(&text);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        let key = r#"key: {"type":"0","data":{"transactionalId":"txn-visibility-writer"}} payload: {"version":"1""#;
+        assert!(decoded.contains(key), "the writer's records, at value version 1: {decoded}");
+        for status in ["Empty", "Ongoing", "PrepareCommit", "CompleteCommit", "PrepareAbort", "CompleteAbort"] {
+            let expected = format!(r#""transactionStatus":"{status}""#);
+            assert!(decoded.contains(&expected), "no {expected} in the decoded __transaction_state: {decoded}");
+        }
+        assert!(
+            logs >= 3 && txn_indexes >= 1 && snapshots >= 3,
+            "{logs} logs, {txn_indexes} transaction indexes, {snapshots} snapshots compared"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -29,7 +29,8 @@ use crate::config::{BrokerSettings, TopicDefaults, TopicOverrides};
 use crate::group::{GroupConfig, GroupCoordinator};
 use crate::handlers;
 use crate::persist::{self, Persistence};
-use crate::txn::{TransactionCoordinator, TxnConfig};
+use crate::txn::marker_faults::MarkerFaults;
+use crate::txn::{TransactionCoordinator, TxnConfig, TxnMetadata};
 use partition::{NO_LEADER, Partition};
 use topic::{CONSUMER_OFFSETS, TRANSACTION_STATE, Topic};
 
@@ -150,6 +151,11 @@ pub struct Core {
     /// A test control: while set, transaction markers are not written, so
     /// ending transactions stay in PrepareCommit / PrepareAbort.
     pub txn_markers_held: bool,
+    /// A test control: marker writes that fail, as a WriteTxnMarkers
+    /// answer with an error would; the markers stay pending and are retried.
+    pub txn_marker_faults: MarkerFaults,
+    /// The transaction metadata last written to `__transaction_state`, by id.
+    pub(crate) txn_log_written: BTreeMap<String, TxnMetadata>,
     /// The next producer id InitProducerId hands out.
     pub next_producer_id: i64,
     pub(crate) pending_produce: Vec<PendingProduce>,
@@ -181,6 +187,8 @@ impl Core {
             groups,
             txns,
             txn_markers_held: false,
+            txn_marker_faults: MarkerFaults::default(),
+            txn_log_written: BTreeMap::new(),
             next_producer_id: 1000,
             pending_produce: Vec::new(),
             pending_fetch: Vec::new(),
@@ -233,7 +241,9 @@ impl Core {
             handlers::Handled::Later => {}
             handlers::Handled::Replies(replies) => out.extend(replies),
         }
+        self.write_txn_log(now);
         self.drive_txn_markers(now);
+        self.write_txn_log(now);
         out.extend(self.wake(now));
         self.flush_storage();
         out
@@ -251,7 +261,9 @@ impl Core {
         }
         out.extend(handlers::groups::tick(self, now_ms));
         self.txns.abort_timed_out(now_ms);
+        self.write_txn_log(now_ms);
         self.drive_txn_markers(now_ms);
+        self.write_txn_log(now_ms);
         out.extend(self.wake(now_ms));
         out.extend(self.expire(now_ms));
         self.flush_storage();
@@ -266,7 +278,8 @@ impl Core {
         let produce = self.pending_produce.iter().map(|p| p.deadline_ms).min();
         let groups = self.groups.next_deadline();
         let txns = self.txns.next_deadline();
-        [isr, fetch, produce, groups, txns].into_iter().flatten().min()
+        let marker_retry = self.txn_marker_faults.retry_deadline();
+        [isr, fetch, produce, groups, txns, marker_retry].into_iter().flatten().min()
     }
 
     /// Completes parked produces and fetches whose conditions now hold
@@ -538,6 +551,25 @@ impl Core {
                 let hw = p.high_watermark;
                 for r in p.logs.values_mut() {
                     r.log.apply_retention(now_ms, hw);
+                }
+            }
+        }
+        self.flush_storage();
+    }
+
+    /// What a clean shutdown writes before the files are closed: the
+    /// transaction metadata not yet in `__transaction_state`, and every
+    /// replica log's producer snapshot at its end (Kafka's
+    /// `UnifiedLog.close`).
+    pub fn prepare_clean_shutdown(&mut self, now_ms: i64) {
+        if self.storage.is_none() {
+            return;
+        }
+        self.write_txn_log(now_ms);
+        for t in self.topics.values_mut() {
+            for p in &mut t.partitions {
+                for r in p.logs.values_mut() {
+                    r.log.take_producer_snapshot();
                 }
             }
         }

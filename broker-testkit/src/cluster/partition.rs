@@ -257,6 +257,7 @@ impl Partition {
             Some(r) => {
                 let log = &r.log;
                 self.producers = ProducerStates::rebuild(log.batches_from(log.log_start_offset()).map(|b| b.header()));
+                self.producers.seed_missing(log.producer_state().entries());
                 self.txns = PartitionTxns::rebuild(log.batches_from(log.log_start_offset()));
             }
             None => {
@@ -303,6 +304,27 @@ impl Partition {
         self.producers.marker(pid, epoch);
         self.replicate(now_ms, online);
         self.txns.marker_written(pid, commit, info.base_offset, self.high_watermark);
+        Ok(info.base_offset)
+    }
+
+    /// Appends a batch the cluster itself writes (a coordinator's record)
+    /// as the leader, and replicates it. Returns its offset.
+    pub fn append_records(
+        &mut self,
+        batch: bytes::Bytes,
+        now_ms: i64,
+        online: &dyn Fn(i32) -> bool,
+    ) -> Result<i64, Refused> {
+        let leader_epoch = self.leader_epoch;
+        let Some(leader) = self.logs.get_mut(&self.leader) else {
+            return Err(Refused { code: ErrorCode::NOT_LEADER_OR_FOLLOWER, message: "no leader".into() });
+        };
+        let info = leader
+            .log
+            .append_as_leader(bytes::BytesMut::from(&batch[..]), leader_epoch, None, now_ms)
+            .map_err(|e| Refused { code: ErrorCode::KAFKA_STORAGE_ERROR, message: e.to_string() })?;
+        leader.last_caught_up_ms = now_ms;
+        self.replicate(now_ms, online);
         Ok(info.base_offset)
     }
 

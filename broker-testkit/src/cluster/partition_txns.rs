@@ -1,6 +1,7 @@
 //! The transactions of one partition, as its leader tracks them: which
 //! producers have a transaction open here (and from which offset), and the
-//! index of aborted transactions (Kafka's `.txnindex`).
+//! aborted transactions a read_committed fetch reports (the on-disk
+//! `.txnindex` is each replica log's own, [`crate::log::TxnIndexEntry`]).
 //!
 //! A producer's transaction opens at its first transactional data batch
 //! and ends at the commit or abort marker the coordinator writes. The last
@@ -15,9 +16,7 @@
 
 use std::collections::BTreeMap;
 
-use kafka_protocol::records::{ControlRecord, ControlRecordType};
-
-use crate::log::{MAX_DECOMPRESSED_BATCH_BYTES, StoredBatch};
+use crate::log::{StoredBatch, end_marker_kind};
 
 /// An aborted transaction, as Kafka's transaction index holds it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,14 +124,7 @@ impl PartitionTxns {
 /// Whether a control batch is a commit (true) or abort (false) marker; None
 /// for other control records or unreadable ones.
 pub fn marker_kind(batch: &StoredBatch) -> Option<bool> {
-    let mut records = batch.record_batch().records(MAX_DECOMPRESSED_BATCH_BYTES).ok()?;
-    let record = records.next()?.ok()?;
-    let key = record.key.as_deref()?;
-    match ControlRecord::parse(key, record.value.as_deref()).ok()?.kind {
-        ControlRecordType::Commit => Some(true),
-        ControlRecordType::Abort => Some(false),
-        ControlRecordType::Other(_) => None,
-    }
+    end_marker_kind(batch.record_batch())
 }
 
 #[cfg(test)]

@@ -14,12 +14,16 @@
 //!   (its state may have been lost to retention or DeleteRecords).
 //!
 //! The state is rebuilt from the log whenever a replica becomes leader or a
-//! broker restarts, by replaying the batches' producer fields.
+//! broker restarts, by replaying the batches' producer fields; producers
+//! whose batches are gone are taken from the log's producer snapshot state
+//! ([`crate::log::ProducerSnapshot`]).
 
 use std::collections::{HashMap, VecDeque};
 
 use kafka_protocol::ErrorCode;
 use kafka_protocol::records::BatchHeader;
+
+use crate::log::ProducerSnapshotEntry;
 
 /// Batches remembered per producer (Kafka's `NUM_BATCHES_TO_RETAIN`).
 pub const BATCHES_TO_RETAIN: usize = 5;
@@ -159,6 +163,28 @@ impl ProducerStates {
             );
         }
         s
+    }
+
+    /// Adds what a producer snapshot says of producers the log's batches
+    /// no longer show (retention deleted them): their epoch and last batch,
+    /// as Kafka's state loaded from a snapshot holds them.
+    pub fn seed_missing<'a>(&mut self, entries: impl IntoIterator<Item = &'a ProducerSnapshotEntry>) {
+        for e in entries {
+            if self.producers.contains_key(&e.producer_id) || e.epoch < 0 {
+                continue;
+            }
+            let mut entry = ProducerEntry { epoch: e.epoch, ..ProducerEntry::default() };
+            if e.last_offset >= 0 && e.last_sequence >= 0 {
+                entry.batches.push_back(BatchMeta {
+                    first_seq: e.first_sequence(),
+                    last_seq: e.last_sequence,
+                    first_offset: e.last_offset - i64::from(e.offset_delta),
+                    last_offset: e.last_offset,
+                    timestamp: e.timestamp,
+                });
+            }
+            self.producers.insert(e.producer_id, entry);
+        }
     }
 
     /// The current epoch of `pid`, if known (for inspection).

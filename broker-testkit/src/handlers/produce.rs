@@ -60,9 +60,11 @@ fn check_transactional(
     };
     let Some(p) = core.topics.get(topic).and_then(|t| t.partition(partition)) else { return Ok(()) };
     // Not the leader: the append path answers NOT_LEADER_OR_FOLLOWER. An
-    // open transaction of the producer here needs no check: the producer
-    // state fences a stale epoch at append.
-    if p.leader != ctx.broker || p.txns.is_open(h.producer_id) {
+    // open transaction of the producer here, under the same epoch, needs
+    // no check (Kafka's `hasOngoingTransaction`): a newer epoch may belong
+    // to a transaction whose markers are still being written.
+    let ongoing = p.txns.is_open(h.producer_id) && p.producers.epoch_of(h.producer_id) == Some(h.producer_epoch);
+    if p.leader != ctx.broker || ongoing {
         return Ok(());
     }
     let add = ctx.version >= FIRST_TV2 && core.transaction_version() >= 2;

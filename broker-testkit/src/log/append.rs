@@ -97,6 +97,8 @@ impl Log {
             return;
         }
         self.active.on_become_inactive(&mut self.ops);
+        // Kafka snapshots the producer state at the new segment's base.
+        self.take_producer_snapshot();
         let base_offset = self.log_end_offset;
         self.ops.record(|| StorageOp::SegmentCreated { base_offset });
         let old = std::mem::replace(&mut self.active, Segment::new(base_offset, now_ms));
@@ -134,7 +136,12 @@ impl Log {
         if self.epochs.assign(header.partition_leader_epoch, header.base_offset) {
             self.record_epoch_checkpoint();
         }
+        let aborted = self.open_txns.observe(&batch);
+        self.producers.observe(&batch);
         self.active.append(batch, &self.config, now_ms, &mut self.ops);
+        if let Some(entry) = aborted {
+            self.active.append_txn_index(entry, &mut self.ops);
+        }
         self.log_end_offset = header.last_offset() + 1;
     }
 }

@@ -30,7 +30,13 @@
 //!   instead of on the next retention pass;
 //! - a follower's batch must start exactly at the log end offset (Kafka
 //!   accepts gaps, which only compacted topics produce);
-//! - there is no compaction, transaction index or producer-state snapshot.
+//! - there is no compaction.
+//!
+//! Each segment keeps its transaction index (`.txnindex`, see
+//! [`TxnIndexEntry`]), built from the batches appended, cut with the
+//! segment and deleted with it. The log follows what its batches say of
+//! each producer ([`ProducerSnapshot`]) and saves it as `<offset>.snapshot`
+//! on every roll and on request (clean shutdown).
 #![warn(missing_docs)]
 
 mod append;
@@ -38,23 +44,29 @@ mod config;
 mod epoch_cache;
 mod error;
 mod ops;
+mod producer_snapshot;
 mod read;
 mod retention;
 mod segment;
 #[cfg(test)]
 pub(crate) mod tests;
+mod txn_index;
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 pub use append::AppendInfo;
 pub use config::{LogConfig, SEVEN_DAYS_MS};
 pub use epoch_cache::{EpochEntry, LeaderEpochCache, UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET};
 pub use error::LogError;
 pub use ops::StorageOp;
+pub use producer_snapshot::{ProducerSnapshot, ProducerSnapshotEntry};
 pub use read::{ReadResult, TimestampAndOffset};
 pub use segment::{OffsetIndexEntry, Segment, StoredBatch, TimeIndexEntry, TimestampOffset};
+pub(crate) use txn_index::rebuild_indexes;
+pub use txn_index::{TxnIndexEntry, end_marker_kind};
 
 use ops::OpRecorder;
+use txn_index::OpenTxns;
 
 /// Decompressed records are bounded by this when a timestamp lookup reads
 /// inside a batch; stored batches were validated on the way in, so the
@@ -71,6 +83,13 @@ pub struct Log {
     log_start_offset: i64,
     log_end_offset: i64,
     epochs: LeaderEpochCache,
+    /// The transactions open in this replica's log, for its transaction
+    /// index.
+    open_txns: OpenTxns,
+    /// What the log's batches say of each producer, as of the log end.
+    producers: ProducerSnapshot,
+    /// The producer snapshots saved, by offset (their files' names).
+    snapshots: BTreeMap<i64, ProducerSnapshot>,
     ops: OpRecorder,
 }
 
@@ -88,31 +107,44 @@ impl Log {
             log_start_offset: 0,
             log_end_offset: 0,
             epochs: LeaderEpochCache::new(),
+            open_txns: OpenTxns::default(),
+            producers: ProducerSnapshot::default(),
+            snapshots: BTreeMap::new(),
             ops,
         }
     }
 
     /// A log rebuilt from storage. `segments` must be non-empty, ordered and
-    /// contiguous; the caller (recovery) guarantees it.
+    /// contiguous; the caller (recovery) guarantees it. `snapshots` are the
+    /// producer snapshots on disk at or below the log end: the newest is
+    /// the starting point of the producer state, the batches after it are
+    /// replayed.
     pub(crate) fn from_parts(
         config: LogConfig,
         mut segments: VecDeque<Segment>,
         log_start_offset: i64,
         epochs: LeaderEpochCache,
+        snapshots: BTreeMap<i64, ProducerSnapshot>,
         record_ops: bool,
         now_ms: i64,
     ) -> Self {
         let active = segments.pop_back().unwrap_or_else(|| Segment::new(log_start_offset, now_ms));
         let log_end_offset = active.next_offset();
-        Log {
+        let open_txns = OpenTxns::rebuild(segments.iter().chain(std::iter::once(&active)));
+        let mut log = Log {
             config,
             sealed: segments,
             active,
             log_start_offset,
             log_end_offset,
             epochs,
+            open_txns,
+            producers: ProducerSnapshot::default(),
+            snapshots,
             ops: OpRecorder::new(record_ops),
-        }
+        };
+        log.reload_producers();
+        log
     }
 
     /// The configs in force.
@@ -216,6 +248,54 @@ impl Log {
             return self.sealed.len();
         }
         self.sealed.partition_point(|s| s.base_offset() <= offset).saturating_sub(1)
+    }
+
+    /// What the log knows of each producer, as of its end (what a
+    /// snapshot taken now would hold).
+    pub fn producer_state(&self) -> &ProducerSnapshot {
+        &self.producers
+    }
+
+    /// The offsets of the producer snapshots saved, oldest first.
+    pub fn snapshot_offsets(&self) -> impl Iterator<Item = i64> + '_ {
+        self.snapshots.keys().copied()
+    }
+
+    /// Saves the producer state as of the log end (Kafka's `takeSnapshot`:
+    /// on a roll, and on clean shutdown). A snapshot at that offset already
+    /// saved is kept.
+    pub fn take_producer_snapshot(&mut self) {
+        let offset = self.log_end_offset;
+        if self.snapshots.contains_key(&offset) {
+            return;
+        }
+        self.snapshots.insert(offset, self.producers.clone());
+        let bytes = bytes::Bytes::from(self.producers.encode());
+        self.ops.record(|| StorageOp::ProducerSnapshotWritten { offset, bytes });
+    }
+
+    /// Drops the snapshots past the log end (a truncation) and rebuilds the
+    /// producer state from the newest one left plus the batches after it
+    /// (Kafka's `truncateAndReload`).
+    fn reload_producers(&mut self) {
+        let end = self.log_end_offset;
+        let stale: Vec<i64> = self.snapshots.range(end + 1..).map(|(o, _)| *o).collect();
+        for offset in stale {
+            self.snapshots.remove(&offset);
+            self.ops.record(|| StorageOp::ProducerSnapshotDeleted { offset });
+        }
+        let (from, mut state) = match self.snapshots.iter().next_back() {
+            Some((offset, snapshot)) => (*offset, snapshot.clone()),
+            None => (i64::MIN, ProducerSnapshot::default()),
+        };
+        state.replay(self.sealed.iter().chain(std::iter::once(&self.active)), from);
+        self.producers = state;
+    }
+
+    /// A segment was deleted: so is the snapshot named like it (Kafka
+    /// removes a deleted segment's snapshot with it).
+    fn forget_snapshot(&mut self, base_offset: i64) {
+        self.snapshots.remove(&base_offset);
     }
 
     fn record_epoch_checkpoint(&mut self) {

@@ -4,6 +4,7 @@ use bytes::Bytes;
 
 use super::epoch_cache::EpochEntry;
 use super::segment::{OffsetIndexEntry, TimeIndexEntry};
+use super::txn_index::TxnIndexEntry;
 
 /// One change to the log's persistent state, in the order it happened.
 ///
@@ -51,11 +52,34 @@ pub enum StorageOp {
         offset_index_entries: usize,
         /// Entries left in `.timeindex`.
         time_index_entries: usize,
+        /// Entries left in `.txnindex`.
+        txn_index_entries: usize,
     },
-    /// A segment removed with its indexes.
+    /// An aborted transaction appended to a segment's `.txnindex` (the
+    /// file is created with its first entry, as Kafka does).
+    TxnIndexAppended {
+        /// The segment's base offset.
+        segment: i64,
+        /// The entry.
+        entry: TxnIndexEntry,
+    },
+    /// A segment removed with its indexes (the transaction index too) and
+    /// the producer snapshot named like it.
     SegmentDeleted {
         /// The segment's base offset.
         segment: i64,
+    },
+    /// A producer snapshot saved as `<offset>.snapshot`.
+    ProducerSnapshotWritten {
+        /// The offset it was taken at (the file's name).
+        offset: i64,
+        /// The file's bytes.
+        bytes: Bytes,
+    },
+    /// A producer snapshot removed (a truncation below its offset).
+    ProducerSnapshotDeleted {
+        /// The offset it was taken at.
+        offset: i64,
     },
     /// The leader-epoch cache changed: rewrite `leader-epoch-checkpoint`.
     EpochCheckpoint {

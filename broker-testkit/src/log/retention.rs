@@ -2,7 +2,9 @@
 //! from the start.
 
 use super::ops::StorageOp;
+use super::producer_snapshot::ProducerSnapshot;
 use super::segment::Segment;
+use super::txn_index::OpenTxns;
 use super::{Log, LogError};
 
 impl Log {
@@ -44,6 +46,10 @@ impl Log {
             self.log_start_offset = new_end;
             self.ops.record(|| StorageOp::LogStartOffset { offset: new_end });
         }
+        // Kafka reloads its producer state to the cut; what is open is
+        // what the remaining batches say.
+        self.open_txns = OpenTxns::rebuild(self.segments());
+        self.reload_producers();
         Ok(true)
     }
 
@@ -66,6 +72,11 @@ impl Log {
         self.ops.record(|| StorageOp::SegmentCreated { base_offset: offset });
         self.log_end_offset = offset;
         self.log_start_offset = offset;
+        self.open_txns = OpenTxns::default();
+        self.producers = ProducerSnapshot::default();
+        for offset in std::mem::take(&mut self.snapshots).into_keys() {
+            self.ops.record(|| StorageOp::ProducerSnapshotDeleted { offset });
+        }
         self.ops.record(|| StorageOp::LogStartOffset { offset });
         if self.epochs.clear() {
             self.record_epoch_checkpoint();
@@ -170,6 +181,7 @@ impl Log {
         for _ in 0..count {
             if let Some(removed) = self.sealed.pop_front() {
                 let segment = removed.base_offset();
+                self.forget_snapshot(segment);
                 self.ops.record(|| StorageOp::SegmentDeleted { segment });
             }
         }

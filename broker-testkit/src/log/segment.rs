@@ -19,6 +19,7 @@ use kafka_protocol::records::{BatchHeader, RecordBatch};
 
 use super::config::LogConfig;
 use super::ops::{OpRecorder, StorageOp};
+use super::txn_index::TxnIndexEntry;
 
 /// Kafka's `RecordBatch.NO_TIMESTAMP`.
 const NO_TIMESTAMP: i64 = -1;
@@ -176,6 +177,8 @@ pub struct Segment {
     size: u64,
     offset_index: Vec<OffsetIndexEntry>,
     time_index: Vec<TimeIndexEntry>,
+    /// Transactions aborted by a marker in this segment (`.txnindex`).
+    txn_index: Vec<TxnIndexEntry>,
     bytes_since_last_index_entry: u64,
     max_timestamp_so_far: TimestampOffset,
     created_ms: i64,
@@ -190,6 +193,7 @@ impl Segment {
             size: 0,
             offset_index: Vec::new(),
             time_index: Vec::new(),
+            txn_index: Vec::new(),
             bytes_since_last_index_entry: 0,
             max_timestamp_so_far: TimestampOffset::UNKNOWN,
             created_ms: now_ms,
@@ -225,6 +229,23 @@ impl Segment {
     /// The time index entries (the `.timeindex` file).
     pub fn time_index(&self) -> &[TimeIndexEntry] {
         &self.time_index
+    }
+
+    /// The transactions aborted in this segment (its `.txnindex`).
+    pub fn txn_index(&self) -> &[TxnIndexEntry] {
+        &self.txn_index
+    }
+
+    /// Adds an aborted transaction whose marker was just appended here.
+    pub(crate) fn append_txn_index(&mut self, entry: TxnIndexEntry, ops: &mut OpRecorder) {
+        self.txn_index.push(entry);
+        let segment = self.base_offset;
+        ops.record(|| StorageOp::TxnIndexAppended { segment, entry });
+    }
+
+    /// Replaces the transaction index (recovery rebuilt it).
+    pub(crate) fn set_txn_index(&mut self, entries: Vec<TxnIndexEntry>) {
+        self.txn_index = entries;
     }
 
     /// The offset the next batch appended here would start at.
@@ -433,6 +454,9 @@ impl Segment {
         self.offset_index.truncate(keep_offsets);
         let keep_times = self.time_index.partition_point(|e| base + i64::from(e.relative_offset) < offset);
         self.time_index.truncate(keep_times);
+        // Kafka's `TransactionIndex.truncateTo`: aborts marked at or after
+        // the cut go.
+        self.txn_index.retain(|e| e.last_offset < offset);
 
         // Kafka restarts the index interval from the cut, so entries written
         // after a truncation can differ from what a rebuild would produce.
@@ -450,13 +474,14 @@ impl Segment {
         if truncated > 0 {
             self.last_modified_ms = now_ms;
         }
-        let (log_bytes, offset_index_entries, time_index_entries) =
-            (self.size, self.offset_index.len(), self.time_index.len());
+        let (log_bytes, offset_index_entries, time_index_entries, txn_index_entries) =
+            (self.size, self.offset_index.len(), self.time_index.len(), self.txn_index.len());
         ops.record(|| StorageOp::SegmentTruncated {
             segment: base,
             log_bytes,
             offset_index_entries,
             time_index_entries,
+            txn_index_entries,
         });
         truncated
     }

@@ -12,6 +12,10 @@ pub const LOG_SUFFIX: &str = ".log";
 pub const INDEX_SUFFIX: &str = ".index";
 /// Suffix of a segment's time index.
 pub const TIME_INDEX_SUFFIX: &str = ".timeindex";
+/// Suffix of a producer-state snapshot, named by the offset it was taken at.
+pub const SNAPSHOT_SUFFIX: &str = ".snapshot";
+/// Suffix of a segment's transaction index.
+pub const TXN_INDEX_SUFFIX: &str = ".txnindex";
 /// The partition's leader-epoch cache.
 pub const LEADER_EPOCH_CHECKPOINT: &str = "leader-epoch-checkpoint";
 /// The partition's topic id.

@@ -8,6 +8,8 @@
 //!     00000000000000000000.log       batches exactly as on the wire
 //!     00000000000000000000.index     8-byte entries: relative offset, position
 //!     00000000000000000000.timeindex 12-byte entries: timestamp, relative offset
+//!     00000000000000000000.txnindex  34-byte aborted transactions (once the segment has one)
+//!     00000000000000000042.snapshot  producer state at offset 42 (on roll and clean shutdown)
 //!     leader-epoch-checkpoint        0 / count / "epoch start_offset" lines
 //!     partition.metadata             "version: 0\ntopic_id: <base64 id>"
 //! ```
@@ -28,7 +30,7 @@
 //!
 //! Where it departs from Kafka: deleted segments and partitions are removed
 //! at once rather than renamed to `.deleted`/`-delete` and removed after
-//! `file.delete.delay.ms`; no `.txnindex` or `.snapshot` files are written;
+//! `file.delete.delay.ms`;
 //! and recovery always rebuilds every segment, where Kafka trusts the
 //! segments below its recovery point after a clean shutdown.
 #![warn(missing_docs)]
@@ -53,7 +55,8 @@ pub use checkpoint::{
 };
 pub use files::{
     INDEX_SUFFIX, LEADER_EPOCH_CHECKPOINT, LOG_START_OFFSET_CHECKPOINT, LOG_SUFFIX, PARTITION_METADATA,
-    REPLICATION_OFFSET_CHECKPOINT, TIME_INDEX_SUFFIX, parse_partition_dir_name, partition_dir_name, segment_file_name,
+    REPLICATION_OFFSET_CHECKPOINT, SNAPSHOT_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX, parse_partition_dir_name,
+    partition_dir_name, segment_file_name,
 };
 pub use log_dir::{LogDir, RecoveredLog};
 pub use partition_dir::PartitionDir;

@@ -11,10 +11,11 @@ use kafka_protocol::Uuid;
 use super::StorageError;
 use super::checkpoint::{parse_partition_metadata, render_leader_epoch_checkpoint, render_partition_metadata};
 use super::files::{
-    INDEX_SUFFIX, LEADER_EPOCH_CHECKPOINT, LOG_SUFFIX, PARTITION_METADATA, TIME_INDEX_SUFFIX, parse_partition_dir_name,
-    parse_segment_file_name, partition_dir_name, read_if_exists, remove_if_exists, segment_path, write_atomically,
+    INDEX_SUFFIX, LEADER_EPOCH_CHECKPOINT, LOG_SUFFIX, PARTITION_METADATA, SNAPSHOT_SUFFIX, TIME_INDEX_SUFFIX,
+    TXN_INDEX_SUFFIX, parse_partition_dir_name, parse_segment_file_name, partition_dir_name, read_if_exists,
+    remove_if_exists, segment_path, write_atomically,
 };
-use crate::log::{OffsetIndexEntry, StorageOp, TimeIndexEntry};
+use crate::log::{OffsetIndexEntry, StorageOp, TimeIndexEntry, TxnIndexEntry};
 
 /// One of a segment's files, open for appending, with the size the log
 /// believes it has.
@@ -65,27 +66,42 @@ impl AppendFile {
     }
 }
 
-/// A segment's three files.
+/// A segment's files; the transaction index exists once an abort was
+/// indexed in the segment.
 #[derive(Debug)]
 struct SegmentFiles {
     log: AppendFile,
     index: AppendFile,
     time_index: AppendFile,
+    txn_index: Option<AppendFile>,
 }
 
 impl SegmentFiles {
     fn open(dir: &Path, base_offset: i64, create: bool) -> Result<Self, StorageError> {
+        let txn_path = segment_path(dir, base_offset, TXN_INDEX_SUFFIX);
+        let txn_index = if create {
+            // A new segment has no aborts yet: a file left by an earlier
+            // segment of the same name is stale.
+            remove_if_exists(&txn_path)?;
+            None
+        } else if txn_path.exists() {
+            Some(AppendFile::open(txn_path, false)?)
+        } else {
+            None
+        };
         Ok(SegmentFiles {
             log: AppendFile::open(segment_path(dir, base_offset, LOG_SUFFIX), create)?,
             index: AppendFile::open(segment_path(dir, base_offset, INDEX_SUFFIX), create)?,
             time_index: AppendFile::open(segment_path(dir, base_offset, TIME_INDEX_SUFFIX), create)?,
+            txn_index,
         })
     }
 
     fn sync(&self) -> Result<(), StorageError> {
         self.log.sync()?;
         self.index.sync()?;
-        self.time_index.sync()
+        self.time_index.sync()?;
+        self.txn_index.as_ref().map_or(Ok(()), AppendFile::sync)
     }
 }
 
@@ -219,17 +235,41 @@ impl PartitionDir {
                 let at = index.len;
                 index.append_at(at, &entry.to_bytes())?;
             }
-            StorageOp::SegmentTruncated { segment, log_bytes, offset_index_entries, time_index_entries } => {
+            StorageOp::SegmentTruncated {
+                segment,
+                log_bytes,
+                offset_index_entries,
+                time_index_entries,
+                txn_index_entries,
+            } => {
                 let files = self.segment(*segment)?;
                 files.log.truncate(*log_bytes)?;
                 files.index.truncate((*offset_index_entries * OffsetIndexEntry::SIZE) as u64)?;
                 files.time_index.truncate((*time_index_entries * TimeIndexEntry::SIZE) as u64)?;
+                if let Some(txn_index) = &mut files.txn_index {
+                    txn_index.truncate((*txn_index_entries * TxnIndexEntry::SIZE) as u64)?;
+                }
+            }
+            StorageOp::TxnIndexAppended { segment, entry } => {
+                let path = segment_path(&self.path, *segment, TXN_INDEX_SUFFIX);
+                let files = self.segment(*segment)?;
+                let created = files.txn_index.is_none();
+                if created {
+                    files.txn_index = Some(AppendFile::open(path, true)?);
+                }
+                if let Some(txn_index) = &mut files.txn_index {
+                    let at = txn_index.len;
+                    txn_index.append_at(at, &entry.to_bytes())?;
+                }
+                if created {
+                    self.dir_unsynced = true;
+                }
             }
             StorageOp::SegmentDeleted { segment } => {
                 self.segments.remove(segment);
                 self.bases.remove(segment);
                 self.unsynced.remove(segment);
-                for suffix in [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
+                for suffix in [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX, SNAPSHOT_SUFFIX] {
                     remove_if_exists(&segment_path(&self.path, *segment, suffix))?;
                 }
                 self.dir_unsynced = true;
@@ -238,6 +278,18 @@ impl PartitionDir {
                 let text = render_leader_epoch_checkpoint(entries);
                 write_atomically(&self.path.join(LEADER_EPOCH_CHECKPOINT), text.as_bytes())?;
                 self.unsynced_files.insert(LEADER_EPOCH_CHECKPOINT);
+                self.dir_unsynced = true;
+            }
+            StorageOp::ProducerSnapshotWritten { offset, bytes } => {
+                // Kafka writes a snapshot once and fsyncs it; a crash
+                // leaves the old file or the new one.
+                let path = segment_path(&self.path, *offset, SNAPSHOT_SUFFIX);
+                write_atomically(&path, bytes)?;
+                File::open(&path).and_then(|f| f.sync_all()).map_err(StorageError::io("fsync", &path))?;
+                self.dir_unsynced = true;
+            }
+            StorageOp::ProducerSnapshotDeleted { offset } => {
+                remove_if_exists(&segment_path(&self.path, *offset, SNAPSHOT_SUFFIX))?;
                 self.dir_unsynced = true;
             }
             StorageOp::LogStartOffset { offset } => self.log_start_offset = Some(*offset),

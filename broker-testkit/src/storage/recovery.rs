@@ -3,9 +3,13 @@
 //! Every segment is recovered, as Kafka does after an unclean shutdown
 //! (Kafka skips the segments below its recovery point after a clean one;
 //! for a test broker the difference is only time). Index files are never
-//! trusted: they are rebuilt from the batches and rewritten.
+//! trusted: they are rebuilt from the batches and rewritten. The
+//! transaction index is rebuilt too; an entry on disk is kept only for an
+//! abort whose transaction began in data no longer in the log. Producer
+//! snapshots are trusted (they hold what deleted data said): the newest at
+//! or below the log end is loaded and the batches after it replayed.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::fs;
 use std::path::Path;
 
@@ -18,10 +22,11 @@ use super::checkpoint::{
     TopicPartition, read_leader_epoch_checkpoint, read_log_start_offsets, write_leader_epoch_checkpoint,
 };
 use super::files::{
-    INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX, parse_segment_file_name, remove_if_exists, segment_path,
+    INDEX_SUFFIX, LOG_SUFFIX, SNAPSHOT_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX, parse_segment_file_name,
+    remove_if_exists, segment_path,
 };
 use super::partition_dir::{PartitionDir, list_dir, segment_bases};
-use crate::log::{LeaderEpochCache, Log, LogConfig, Segment};
+use crate::log::{LeaderEpochCache, Log, LogConfig, ProducerSnapshot, Segment, TxnIndexEntry, rebuild_indexes};
 
 /// A log rebuilt by [`recover`], and what recovery had to repair.
 #[derive(Debug)]
@@ -123,6 +128,22 @@ pub fn recover(partition_dir: &Path, config: LogConfig, now_ms: i64) -> Result<R
         segments.push_back(segment);
     }
 
+    let on_disk: Vec<TxnIndexEntry> = segments
+        .iter()
+        .filter_map(|s| fs::read(segment_path(path, s.base_offset(), TXN_INDEX_SUFFIX)).ok())
+        .filter_map(|bytes| TxnIndexEntry::parse_file(&bytes))
+        .flatten()
+        .collect();
+    let known = |pid: i64, last_offset: i64| {
+        on_disk.iter().find(|e| e.producer_id == pid && e.last_offset == last_offset).copied()
+    };
+    rebuild_indexes(segments.iter_mut(), &known);
+    for segment in &segments {
+        write_txn_index(path, segment)?;
+        // The directory opened the segment's files before the rewrite.
+        dir.note_rewritten(segment.base_offset())?;
+    }
+
     let log_end = segments.back().map_or(log_start, Segment::next_offset);
     epochs.truncate_from_end(log_end);
     epochs.truncate_from_start(log_start);
@@ -131,7 +152,8 @@ pub fn recover(partition_dir: &Path, config: LogConfig, now_ms: i64) -> Result<R
         dir.note_replaced_checkpoint();
     }
     dir.note_log_start_offset(log_start);
-    let log = Log::from_parts(config, segments, log_start, epochs, true, now_ms);
+    let snapshots = load_snapshots(path, log_end)?;
+    let log = Log::from_parts(config, segments, log_start, epochs, snapshots, true, now_ms);
     Ok(Recovered { log, dir, truncated_bytes, deleted_segments })
 }
 
@@ -195,8 +217,45 @@ fn write_indexes(dir: &Path, segment: &Segment) -> Result<(), StorageError> {
     Ok(())
 }
 
+/// The producer snapshots of the directory at or below `log_end`, by
+/// offset. Unreadable ones (another version, a bad CRC) and those past the
+/// log end are deleted, as Kafka's loader does.
+fn load_snapshots(dir: &Path, log_end: i64) -> Result<BTreeMap<i64, ProducerSnapshot>, StorageError> {
+    let mut snapshots = BTreeMap::new();
+    for name in list_dir(dir)? {
+        let Some(offset) = parse_segment_file_name(&name, SNAPSHOT_SUFFIX) else { continue };
+        let path = dir.join(&name);
+        let bytes = fs::read(&path).map_err(StorageError::io("read", &path))?;
+        match ProducerSnapshot::decode(&bytes) {
+            Ok(snapshot) if offset <= log_end => {
+                snapshots.insert(offset, snapshot);
+            }
+            Ok(_) => remove_if_exists(&path)?,
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "corrupt producer snapshot deleted");
+                remove_if_exists(&path)?;
+            }
+        }
+    }
+    Ok(snapshots)
+}
+
+/// Replaces the segment's `.txnindex` with its entries; a segment without
+/// aborts has none, as in Kafka.
+fn write_txn_index(dir: &Path, segment: &Segment) -> Result<(), StorageError> {
+    let path = segment_path(dir, segment.base_offset(), TXN_INDEX_SUFFIX);
+    if segment.txn_index().is_empty() {
+        return remove_if_exists(&path);
+    }
+    let bytes: Vec<u8> = segment.txn_index().iter().flat_map(|e| e.to_bytes()).collect();
+    if fs::read(&path).ok().as_deref() == Some(&bytes[..]) {
+        return Ok(());
+    }
+    fs::write(&path, bytes).map_err(StorageError::io("write", &path))
+}
+
 fn delete_segment_files(dir: &Path, base: i64) -> Result<(), StorageError> {
-    for suffix in [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
+    for suffix in [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX] {
         remove_if_exists(&segment_path(dir, base, suffix))?;
     }
     Ok(())
@@ -207,8 +266,9 @@ fn delete_segment_files(dir: &Path, base: i64) -> Result<(), StorageError> {
 fn remove_orphan_indexes(dir: &Path) -> Result<(), StorageError> {
     let bases = segment_bases(dir)?;
     for name in list_dir(dir)? {
-        let base =
-            parse_segment_file_name(&name, INDEX_SUFFIX).or_else(|| parse_segment_file_name(&name, TIME_INDEX_SUFFIX));
+        let base = [INDEX_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX]
+            .into_iter()
+            .find_map(|suffix| parse_segment_file_name(&name, suffix));
         if base.is_some_and(|b| !bases.contains(&b)) {
             remove_if_exists(&dir.join(&name))?;
         }

@@ -5,7 +5,8 @@
 //! Every call of [`Core::handle`] and [`Core::tick`] writes what it can: a
 //! marker goes to a partition's leader through the normal append path and
 //! is replicated like any batch; a partition without a leader keeps its
-//! marker pending until one is elected; a partition that no longer exists
+//! marker pending until one is elected, and a write a test makes fail
+//! ([`super::marker_faults`]) is retried; a partition that no longer exists
 //! needs none. A marker written to a `__consumer_offsets` partition also
 //! completes the producer's pending transactional offsets there: they
 //! become visible on commit and are dropped on abort, as Kafka's group
@@ -21,6 +22,7 @@ impl Core {
     /// Writes the pending markers of every ending transaction that can be
     /// written now, and completes the transactions left with none.
     pub fn drive_txn_markers(&mut self, now_ms: i64) {
+        self.txn_marker_faults.retrying(now_ms);
         if self.txn_markers_held {
             return;
         }
@@ -37,13 +39,20 @@ impl Core {
                     // Deleted since it was added: there is nothing to mark.
                     None => true,
                     Some(p) if p.leader == NO_LEADER || !online(p.leader) => false,
-                    Some(p) => match p.append_marker(pid, epoch, commit, coordinator_epoch, now_ms, &online) {
-                        Ok(_) => true,
-                        Err(e) => {
-                            tracing::warn!(topic = %tp.0, partition = tp.1, error = %e.message, "transaction marker not written");
+                    Some(p) => {
+                        if let Some(error) = self.txn_marker_faults.fire(&tp, p.leader, now_ms) {
+                            tracing::info!(topic = %tp.0, partition = tp.1, ?error, "transaction marker write failed (injected); retrying");
                             false
+                        } else {
+                            match p.append_marker(pid, epoch, commit, coordinator_epoch, now_ms, &online) {
+                                Ok(_) => true,
+                                Err(e) => {
+                                    tracing::warn!(topic = %tp.0, partition = tp.1, error = %e.message, "transaction marker not written");
+                                    false
+                                }
+                            }
                         }
-                    },
+                    }
                 };
                 if written {
                     if tp.0 == CONSUMER_OFFSETS {
@@ -57,23 +66,31 @@ impl Core {
     }
 
     /// Aborts the transactions left open in the logs of a cluster rebuilt
-    /// from its data directory. The coordinator's state is not persisted,
-    /// so nothing would ever end them and their partitions' last stable
-    /// offset would never move; Kafka's coordinator, which reloads its
-    /// state, would abort them once they time out. The abort markers carry
-    /// the producer's epoch bumped, fencing the producer as a timeout
-    /// would. Returns how many were aborted.
+    /// from its data directory that the coordinator's state (loaded from
+    /// `__transaction_state`) does not account for, e.g. a data directory
+    /// written before the coordinator's records were kept: nothing would
+    /// ever end them and their partitions' last stable offset would never
+    /// move. The abort markers carry the producer's epoch bumped, fencing
+    /// the producer as a timeout would. Returns how many were aborted.
     pub fn abort_orphaned_transactions(&mut self, now_ms: i64) -> usize {
         let brokers = self.brokers.clone();
         let online = |b: i32| brokers.get(&b).is_some_and(|x| x.online);
         let coordinator_epoch = 0;
+        // Producers whose transaction the coordinator knows is still open
+        // or ending: it will end them.
+        let known: std::collections::BTreeSet<i64> = self
+            .txns
+            .all()
+            .filter(|m| matches!(m.state, TxnState::Ongoing | TxnState::PrepareCommit | TxnState::PrepareAbort))
+            .flat_map(|m| [m.producer_id, m.marker_producer.0])
+            .collect();
         let mut aborted = 0;
         for t in self.topics.values_mut() {
             for p in &mut t.partitions {
                 if p.leader == NO_LEADER {
                     continue;
                 }
-                let open: Vec<i64> = p.txns.open().keys().copied().collect();
+                let open: Vec<i64> = p.txns.open().keys().copied().filter(|pid| !known.contains(pid)).collect();
                 for pid in open {
                     let epoch = p.producers.epoch_of(pid).unwrap_or(0).saturating_add(1);
                     match p.append_marker(pid, epoch, false, coordinator_epoch, now_ms, &online) {

@@ -19,14 +19,16 @@
 //! the transaction is CompleteCommit or CompleteAbort. Until then requests
 //! for the transactional id get CONCURRENT_TRANSACTIONS, as in Kafka. The
 //! cluster writes markers synchronously, so this window is only seen when a
-//! partition has no leader or a test holds the markers back.
+//! partition has no leader, or a test holds the markers back or makes their
+//! writes fail ([`marker_faults`]).
 //!
 //! # Where this differs from Kafka
 //!
-//! - The metadata is not written to `__transaction_state`: it lives in
-//!   memory and survives coordinator moves (the new leader serves the same
-//!   state) but not a restart of the cluster from its data directory,
-//!   which aborts the transactions its logs show open
+//! - The metadata lives in memory for the whole cluster, so coordinator
+//!   moves need no load; every change is also written to
+//!   `__transaction_state` ([`log`]) and read back when the cluster
+//!   restarts from its data directory. Transactions the logs show open but
+//!   the coordinator does not know are aborted
 //!   ([`crate::cluster::Core::abort_orphaned_transactions`]).
 //! - Markers are written within the request or tick that ends the
 //!   transaction, carrying the leader epoch of the id's
@@ -37,6 +39,8 @@
 //!   `transaction.abort.timed.out.transaction.cleanup.interval.ms`.
 #![warn(missing_docs)]
 
+pub mod log;
+pub mod marker_faults;
 pub mod markers;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -264,6 +268,11 @@ impl TransactionCoordinator {
     /// Every transactional id's metadata, by id.
     pub fn all(&self) -> impl Iterator<Item = &TxnMetadata> + '_ {
         self.txns.values()
+    }
+
+    /// Installs metadata read back from `__transaction_state` (a restart).
+    pub fn load(&mut self, meta: TxnMetadata) {
+        self.txns.insert(meta.transactional_id.clone(), meta);
     }
 
     /// InitProducerId for a transactional id: the producer id and epoch to

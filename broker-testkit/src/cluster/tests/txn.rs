@@ -12,6 +12,7 @@ use kafka_protocol::records::{ControlRecord, ControlRecordType};
 use super::*;
 use crate::cluster::topic::{TRANSACTION_STATE, txn_partition_for};
 use crate::txn::TxnState;
+use crate::txn::marker_faults::{MarkerFault, RETRY_BACKOFF_MS};
 
 const TID: &str = "txn-app";
 const TIMEOUT_MS: i32 = 60_000;
@@ -610,6 +611,89 @@ fn held_markers_keep_the_transaction_completing_and_the_lso_in_place() {
     h.flush();
     assert_eq!(state(&h, TID).0, TxnState::CompleteCommit);
     assert_eq!(h.partition("t", 0).last_stable_offset(), 3);
+}
+
+#[test]
+fn failed_marker_writes_are_retried_until_the_fault_clears() {
+    let mut h = cluster(1, 1);
+    let (pid, epoch) = init_ok(&mut h, TID);
+    assert_eq!(add_partitions(&mut h, TID, pid, epoch, &[("t", 0), ("t", 1)]), vec![ErrorCode::NONE; 2]);
+    produce_txn(&mut h, PRODUCE_V, Some(TID), 0, txn_batch(pid, epoch, 0, 2, "a"));
+    produce_txn(&mut h, PRODUCE_V, Some(TID), 1, txn_batch(pid, epoch, 0, 1, "b"));
+    let rule = MarkerFault::partition("t", 0).error(ErrorCode::KAFKA_STORAGE_ERROR);
+    let id = h.core.txn_marker_faults.add(rule).unwrap();
+    assert_eq!(code(end_txn(&mut h, END_TXN_V1, TID, pid, epoch, true).error_code), ErrorCode::NONE);
+    // t-1's marker is written; t-0's failed and is pending.
+    let m = h.core.txns.get(TID).unwrap();
+    assert_eq!(m.state, TxnState::PrepareCommit);
+    assert_eq!(m.pending_markers.iter().cloned().collect::<Vec<_>>(), vec![("t".to_string(), 0)]);
+    assert_eq!(markers(&h, 0), vec![]);
+    assert_eq!(markers(&h, 1), vec![(1, ControlRecordType::Commit, pid, epoch)]);
+    assert_eq!(h.partition("t", 1).last_stable_offset(), 2);
+    // The LSO stays at the transaction's first offset: read_committed
+    // reads nothing of it.
+    let rc = fetch_iso(&mut h, 0, 0, 1);
+    assert_eq!((rc.high_watermark, rc.last_stable_offset), (2, 0));
+    assert_eq!(offsets_in(rc.records.as_ref()), Vec::<i64>::new());
+    assert_eq!(list_latest(&mut h, 0, 1), 0);
+    // The producer's next transaction and a retried commit wait, as in Kafka.
+    assert_eq!(add_partitions(&mut h, TID, pid, epoch, &[("t", 0)]), vec![ErrorCode::CONCURRENT_TRANSACTIONS]);
+    assert_eq!(code(end_txn(&mut h, END_TXN_V1, TID, pid, epoch, true).error_code), ErrorCode::CONCURRENT_TRANSACTIONS);
+    let c = coordinator_of(&mut h, TID);
+    assert_eq!(code(init(&mut h, c, INIT_V, TID, (-1, -1)).error_code), ErrorCode::CONCURRENT_TRANSACTIONS);
+    // The coordinator keeps retrying on its own: a tick is scheduled.
+    let retry = h.core.next_deadline().unwrap();
+    assert!(retry <= h.now + RETRY_BACKOFF_MS, "{retry}");
+    h.tick_at(retry);
+    assert!(h.core.txn_marker_faults.fired(id).unwrap() >= 5);
+    assert_eq!(state(&h, TID).0, TxnState::PrepareCommit);
+    // Once the fault clears, the next retry writes the marker.
+    h.core.txn_marker_faults.clear();
+    h.tick_at(retry + RETRY_BACKOFF_MS);
+    assert_eq!(state(&h, TID), (TxnState::CompleteCommit, pid, epoch));
+    assert_eq!(markers(&h, 0), vec![(2, ControlRecordType::Commit, pid, epoch)]);
+    let rc = fetch_iso(&mut h, 0, 0, 1);
+    assert_eq!((rc.high_watermark, rc.last_stable_offset), (3, 3));
+    assert_eq!(offsets_in(rc.records.as_ref()), vec![0, 1, 2]);
+    // The producer goes on.
+    assert_eq!(add_partitions(&mut h, TID, pid, epoch, &[("t", 0)]), vec![ErrorCode::NONE]);
+}
+
+#[test]
+fn a_count_limited_marker_fault_runs_out_on_the_coordinators_retries() {
+    let mut h = cluster(2, 2);
+    let (pid, epoch) = init_ok(&mut h, TID);
+    // Version 2: the partition joins the transaction with the produce.
+    let r = produce_txn(&mut h, PRODUCE_V2, Some(TID), 0, txn_batch(pid, epoch, 0, 1, "a"));
+    assert_eq!(code(r.error_code), ErrorCode::NONE);
+    // Every marker for a partition broker 1 leads fails twice.
+    let leader = h.partition("t", 0).leader;
+    h.core
+        .txn_marker_faults
+        .add(MarkerFault::broker(leader).error(ErrorCode::NOT_LEADER_OR_FOLLOWER).times(2))
+        .unwrap();
+    let r = end_txn(&mut h, END_TXN_V2, TID, pid, epoch, false);
+    assert_eq!((code(r.error_code), r.producer_epoch), (ErrorCode::NONE, epoch + 1));
+    assert_eq!(state(&h, TID).0, TxnState::PrepareAbort);
+    // Version 2's next transaction begins with a produce: it waits, with
+    // the retriable error Kafka's leader maps CONCURRENT_TRANSACTIONS to.
+    let r = produce_txn(&mut h, PRODUCE_V2, Some(TID), 0, txn_batch(pid, epoch + 1, 0, 1, "b"));
+    assert_eq!(code(r.error_code), ErrorCode::NOT_ENOUGH_REPLICAS);
+    assert_eq!(h.partition("t", 0).last_stable_offset(), 0);
+    // The two failures are used up by the coordinator's own retries; no
+    // client request is needed.
+    let mut ticks = 0;
+    while state(&h, TID).0 == TxnState::PrepareAbort {
+        let next = h.core.next_deadline().expect("a retry is scheduled");
+        h.tick_at(next);
+        ticks += 1;
+        assert!(ticks < 5, "the fault did not run out");
+    }
+    assert_eq!(state(&h, TID).0, TxnState::CompleteAbort);
+    assert_eq!(markers(&h, 0), vec![(1, ControlRecordType::Abort, pid, epoch + 1)]);
+    assert_eq!(h.partition("t", 0).last_stable_offset(), 2);
+    assert_eq!(fetch_iso(&mut h, 0, 0, 1).aborted_transactions.unwrap().len(), 1);
+    assert_eq!(h.core.txn_marker_faults.retry_deadline(), None);
 }
 
 #[test]

@@ -208,10 +208,16 @@ fn records_storage_ops_in_order() {
             StorageOp::TimeIndexAppended { segment, entry } => {
                 format!("time {segment} {} {}", entry.timestamp - T0, entry.relative_offset)
             }
+            StorageOp::ProducerSnapshotWritten { offset, bytes } => format!("snapshot {offset} {}", bytes.len()),
             other => format!("{other:?}"),
         })
         .collect();
-    assert_eq!(kinds, vec!["create 0", "epochs 1", "append 0@0+1000", "time 0 0 0", "create 1", "append 1@0+1000",]);
+    // The roll snapshots the (empty) producer state at the new base, as
+    // Kafka does.
+    assert_eq!(
+        kinds,
+        vec!["create 0", "epochs 1", "append 0@0+1000", "time 0 0 0", "snapshot 1 10", "create 1", "append 1@0+1000",]
+    );
     assert!(log.take_storage_ops().is_empty());
     let mut quiet = Log::new(config(), T0, false);
     quiet.append_as_leader(batch(&[T0]), 0, None, T0).unwrap();

@@ -54,7 +54,13 @@ fn truncate_into_an_earlier_segment() {
     // The time entry written when segment 2 was rolled named offset 3: gone.
     assert_eq!(
         ops[1],
-        StorageOp::SegmentTruncated { segment: 2, log_bytes: 1000, offset_index_entries: 0, time_index_entries: 0 }
+        StorageOp::SegmentTruncated {
+            segment: 2,
+            log_bytes: 1000,
+            offset_index_entries: 0,
+            time_index_entries: 0,
+            txn_index_entries: 0,
+        }
     );
     assert_eq!(
         ops[2],

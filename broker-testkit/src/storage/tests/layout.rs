@@ -31,6 +31,7 @@ fn files_are_named_and_formatted_like_kafkas() {
             "00000000000000000000.timeindex",
             "00000000000000000003.index",
             "00000000000000000003.log",
+            "00000000000000000003.snapshot",
             "00000000000000000003.timeindex",
             "leader-epoch-checkpoint",
             "partition.metadata",

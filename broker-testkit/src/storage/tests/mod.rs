@@ -6,6 +6,7 @@ mod layout;
 mod log_dir;
 mod props;
 mod recovery;
+mod txn_index;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -95,6 +96,14 @@ pub(crate) fn assert_disk_matches(log: &Log, dir: &Path) {
         for suffix in [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
             expected_files.push(segment_file_name(base, suffix));
         }
+        // The transaction index exists once an abort was indexed (a
+        // truncation may leave it empty).
+        let txn_index: Vec<u8> = segment.txn_index().iter().flat_map(|e| e.to_bytes()).collect();
+        let txn_path = dir.join(segment_file_name(base, crate::storage::TXN_INDEX_SUFFIX));
+        match std::fs::read(&txn_path) {
+            Ok(bytes) => assert_eq!(bytes, txn_index, "{base}.txnindex"),
+            Err(_) => assert!(txn_index.is_empty(), "{base}.txnindex missing"),
+        }
     }
     let mut files: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
@@ -173,6 +182,8 @@ pub(crate) fn assert_recovered_equals(original: &Log, recovered: &Log) {
         let (offsets, times) = rebuilt_indexes(o, interval);
         assert_eq!(r.offset_index(), offsets, "offset index of segment {}", o.base_offset());
         assert_eq!(r.time_index(), times, "time index of segment {}", o.base_offset());
+        assert_eq!(r.txn_index(), o.txn_index(), "transaction index of segment {}", o.base_offset());
     }
+    assert_eq!(recovered.producer_state(), original.producer_state(), "producer state");
     recovered.check_invariants();
 }
