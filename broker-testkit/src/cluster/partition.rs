@@ -300,7 +300,7 @@ impl Partition {
             .append_as_leader(bytes::BytesMut::from(&bytes[..]), leader_epoch, None, now_ms)
             .map_err(|e| Refused { code: ErrorCode::KAFKA_STORAGE_ERROR, message: e.to_string() })?;
         leader.last_caught_up_ms = now_ms;
-        self.producers.marker(pid, epoch);
+        self.producers.marker_from(pid, epoch, Some(coordinator_epoch), now_ms);
         self.replicate(now_ms, online);
         self.txns.marker_written(pid, commit, info.base_offset, self.high_watermark);
         Ok(info.base_offset)

@@ -37,6 +37,7 @@
 //!   `transaction.abort.timed.out.transaction.cleanup.interval.ms`.
 #![warn(missing_docs)]
 
+pub mod describe;
 pub mod markers;
 
 use std::collections::{BTreeMap, BTreeSet};
