@@ -256,7 +256,7 @@ impl Partition {
         match self.logs.get(&self.leader) {
             Some(r) => {
                 let log = &r.log;
-                self.producers = ProducerStates::rebuild(log.batches_from(log.log_start_offset()).map(|b| b.header()));
+                self.producers = ProducerStates::rebuild_from_log(log.batches_from(log.log_start_offset()));
                 self.txns = PartitionTxns::rebuild(log.batches_from(log.log_start_offset()));
             }
             None => {

@@ -125,14 +125,19 @@ impl PartitionTxns {
 /// Whether a control batch is a commit (true) or abort (false) marker; None
 /// for other control records or unreadable ones.
 pub fn marker_kind(batch: &StoredBatch) -> Option<bool> {
-    let mut records = batch.record_batch().records(MAX_DECOMPRESSED_BATCH_BYTES).ok()?;
-    let record = records.next()?.ok()?;
-    let key = record.key.as_deref()?;
-    match ControlRecord::parse(key, record.value.as_deref()).ok()?.kind {
+    match control_record(batch)?.kind {
         ControlRecordType::Commit => Some(true),
         ControlRecordType::Abort => Some(false),
         ControlRecordType::Other(_) => None,
     }
+}
+
+/// The control record of a control batch, None when unreadable.
+pub fn control_record(batch: &StoredBatch) -> Option<ControlRecord> {
+    let mut records = batch.record_batch().records(MAX_DECOMPRESSED_BATCH_BYTES).ok()?;
+    let record = records.next()?.ok()?;
+    let key = record.key.as_deref()?;
+    ControlRecord::parse(key, record.value.as_deref()).ok()
 }
 
 #[cfg(test)]

@@ -196,7 +196,7 @@ impl ProducerStates {
         for h in headers {
             if h.producer_id >= 0 && h.is_control() {
                 // The coordinator epoch is in the marker's record, not its
-                // header: a rebuilt state does not know it.
+                // header: `rebuild_from_log` reads it from there.
                 s.marker_from(h.producer_id, h.producer_epoch, None, h.max_timestamp);
                 continue;
             }
@@ -214,6 +214,25 @@ impl ProducerStates {
                     timestamp: h.max_timestamp,
                 },
             );
+        }
+        s
+    }
+
+    /// [`Self::rebuild`] from the stored batches, which also recovers each
+    /// producer's last coordinator epoch from its markers' records, as
+    /// Kafka's replay of a log does.
+    pub fn rebuild_from_log<'a>(batches: impl IntoIterator<Item = &'a crate::log::StoredBatch>) -> Self {
+        let batches: Vec<&crate::log::StoredBatch> = batches.into_iter().collect();
+        let mut s = ProducerStates::rebuild(batches.iter().map(|b| b.header()));
+        for b in batches {
+            let h = b.header();
+            if h.producer_id >= 0
+                && h.is_control()
+                && let Some(marker) = super::partition_txns::control_record(b)
+                && let Some(entry) = s.producers.get_mut(&h.producer_id)
+            {
+                entry.coordinator_epoch = Some(marker.coordinator_epoch);
+            }
         }
         s
     }

@@ -5,7 +5,8 @@
 //! a chosen broker): the leader from its live state, a follower from the
 //! state its log rebuilds to, as a Kafka follower keeps it while
 //! replicating. A broker without a replica says NOT_LEADER_OR_FOLLOWER, and
-//! a partition that does not exist is UNKNOWN_TOPIC_OR_PARTITION.
+//! a partition that does not exist is UNKNOWN_TOPIC_OR_PARTITION (with
+//! Kafka's message when the whole topic is unknown).
 
 use kafka_protocol::ErrorCode;
 use kafka_protocol::messages::describe_producers::{
@@ -27,7 +28,7 @@ fn producers_of(p: &Partition, broker: i32) -> Result<Vec<ProducerState>, ErrorC
         let Some(replica) = p.logs.get(&broker) else { return Err(ErrorCode::NOT_LEADER_OR_FOLLOWER) };
         let log = &replica.log;
         rebuilt = (
-            ProducerStates::rebuild(log.batches_from(log.log_start_offset()).map(|b| b.header())),
+            ProducerStates::rebuild_from_log(log.batches_from(log.log_start_offset())),
             PartitionTxns::rebuild(log.batches_from(log.log_start_offset())),
         );
         (&rebuilt.0, &rebuilt.1)
@@ -58,11 +59,21 @@ pub fn handle(core: &Core, ctx: &RequestCtx, req: DescribeProducersRequest) -> R
                 .partition_indexes
                 .iter()
                 .map(|&index| {
-                    let answer = match topic.and_then(|x| x.partition(index)) {
-                        None => Err(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION),
-                        Some(p) => producers_of(p, ctx.broker),
-                    };
                     let mut r = DescribeProducersPartitionResponse { partition_index: index, ..Default::default() };
+                    let answer = match topic {
+                        // Kafka's request handler refuses an unknown topic
+                        // with the error's message; an unknown partition of
+                        // a known one reaches the replica manager, which
+                        // gives none.
+                        None => {
+                            r.error_message = Some(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.message().to_string());
+                            Err(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)
+                        }
+                        Some(t) => match t.partition(index) {
+                            None => Err(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION),
+                            Some(p) => producers_of(p, ctx.broker),
+                        },
+                    };
                     match answer {
                         Ok(active) => r.active_producers = active,
                         Err(code) => r.error_code = code.0,
