@@ -85,13 +85,15 @@ pub async fn admin_calls(bootstrap: &str, pattern_supported: bool) {
     committer.begin_transaction().await.unwrap();
     send_all(&committer, topic, "committed", 3).await;
     committer.commit_transaction().await.unwrap();
+    // Kafka writes the commit marker after it answers EndTxn: wait for it,
+    // so the next transaction starts after it (at offset 4).
+    let c = settled(&admin, "adm-committer", TransactionState::CompleteCommit).await;
     let hanging = txn_producer(bootstrap, "adm-hanging");
     hanging.init_transactions().await.unwrap();
     hanging.begin_transaction().await.unwrap();
     send_all(&hanging, topic, "hanging", 2).await;
 
     // Describe.
-    let c = settled(&admin, "adm-committer", TransactionState::CompleteCommit).await;
     assert!(c.topic_partitions.is_empty(), "{c:?}");
     assert_eq!(c.transaction_timeout_ms, 60_000, "the producer's transaction.timeout.ms");
     let h = settled(&admin, "adm-hanging", TransactionState::Ongoing).await;
@@ -196,6 +198,9 @@ async fn transaction_admin_on_the_testkit() {
 
 #[cfg(feature = "real-kafka")]
 mod real {
+    use std::process::Command;
+
+    use kafka_client::producer::Producer;
     use tests::real_kafka::{KafkaCluster, NEWEST, OLDEST};
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -204,5 +209,108 @@ mod real {
             let kafka = KafkaCluster::launch(version, 1).await.expect("kafka");
             super::admin_calls(&kafka.bootstrap_servers(), version == NEWEST).await;
         }
+    }
+
+    /// Exit status, stdout, and the last line of stderr (the JVM and
+    /// Kafka's logging may print more before it).
+    async fn run(mut cmd: Command) -> (bool, String, String) {
+        let out = tokio::task::spawn_blocking(move || cmd.output().expect("run the tool")).await.unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or_default().to_string();
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), err)
+    }
+
+    /// What differs by nature between two runs of `describe`: the
+    /// transaction's duration (the time of the run) becomes `<d>`; `list`
+    /// rows come in the broker's order, which is compared as a set.
+    fn comparable(args: &[&str], out: &str) -> String {
+        let mut lines: Vec<String> = out
+            .lines()
+            .map(|l| {
+                let mut cells: Vec<&str> = l.split('\t').collect();
+                if args[0] == "describe" && cells.len() > 7 && !l.starts_with("CoordinatorId") {
+                    cells[7] = "<d>";
+                }
+                cells.join("\t")
+            })
+            .collect();
+        if args[0] == "list" && lines.len() > 1 {
+            lines[1..].sort();
+        }
+        lines.join("\n")
+    }
+
+    /// Our kafka-transactions prints what Kafka 4.4.0's TransactionsCommand
+    /// prints on the same cluster: list (with a duration filter and a
+    /// pattern), describe (committed, open, unknown), describe-producers,
+    /// abort of an offset no transaction starts at; then ours aborts the
+    /// hanging transaction and both describe its partition the same again.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn our_kafka_transactions_prints_what_kafkas_prints() {
+        let kafka = KafkaCluster::launch(NEWEST, 1).await.expect("kafka");
+        let b = kafka.bootstrap_servers();
+        let admin = kafka_client::admin::Admin::builder().bootstrap_servers(&b).build().unwrap();
+        admin.create_topics([kafka_client::admin::NewTopic::new("tools-tx", 1, 1)], Default::default()).await.unwrap()
+            ["tools-tx"]
+            .as_ref()
+            .expect("created");
+        let producer = |id: &str| {
+            Producer::builder().bootstrap_servers(&b).transactional_id(id).max_block(super::WAIT).build().unwrap()
+        };
+        let committer = producer("tools-committer");
+        committer.init_transactions().await.unwrap();
+        committer.begin_transaction().await.unwrap();
+        super::send_all(&committer, "tools-tx", "c", 3).await;
+        committer.commit_transaction().await.unwrap();
+        super::settled(&admin, "tools-committer", kafka_client::admin::TransactionState::CompleteCommit).await;
+        let hanging = producer("tools-hanging");
+        hanging.init_transactions().await.unwrap();
+        hanging.begin_transaction().await.unwrap();
+        super::send_all(&hanging, "tools-tx", "h", 2).await;
+
+        let ours = |args: &[&str]| {
+            let mut c = Command::new(tests::workspace_binary("examples", "kafka-transactions"));
+            c.arg("--bootstrap-server").arg(&b).args(args);
+            c
+        };
+        let theirs = |args: &[&str]| {
+            let mut c = kafka.java();
+            c.arg("org.apache.kafka.tools.TransactionsCommand").arg("--bootstrap-server").arg(&b).args(args);
+            c
+        };
+        let cases: Vec<Vec<&str>> = vec![
+            vec!["list"],
+            vec!["list", "--duration-filter", "3600000"],
+            vec!["list", "--transactional-id-pattern", "tools-h.*"],
+            vec!["describe", "--transactional-id", "tools-committer"],
+            vec!["describe", "--transactional-id", "tools-hanging"],
+            vec!["describe", "--transactional-id", "nobody"],
+            vec!["describe-producers", "--topic", "tools-tx", "--partition", "0"],
+            vec!["describe-producers", "--topic", "tools-tx", "--partition", "0", "--broker-id", "1"],
+            vec!["abort", "--topic", "tools-tx", "--partition", "0", "--start-offset", "99"],
+        ];
+        let mut compared = 0;
+        for args in &cases {
+            let (k_ok, k_out, k_err) = run(theirs(args)).await;
+            let (o_ok, o_out, o_err) = run(ours(args)).await;
+            assert_eq!(o_ok, k_ok, "{args:?}: exit status; Kafka: {k_out}{k_err}; ours: {o_out}{o_err}");
+            assert_eq!(comparable(args, &o_out), comparable(args, &k_out), "{args:?}: stdout");
+            if !k_ok {
+                assert_eq!(o_err, k_err, "{args:?}: the error line");
+            }
+            compared += 1;
+        }
+        // Ours aborts the hanging transaction (it starts after 3 records and a marker).
+        let (ok, out, err) =
+            run(ours(&["abort", "--topic", "tools-tx", "--partition", "0", "--start-offset", "4"])).await;
+        assert!(ok && out.is_empty(), "{out}{err}");
+        let args = ["describe-producers", "--topic", "tools-tx", "--partition", "0"];
+        let (k, o) = (run(theirs(&args)).await.1, run(ours(&args)).await.1);
+        assert_eq!(o, k, "after the abort");
+        assert!(o.lines().all(|l| !l.contains("\t4 ")), "no transaction open at 4 any more: {o}");
+        eprintln!("kafka-transactions: {} outputs compared with Kafka {NEWEST}'s, identical", compared + 1);
+        hanging.abort_transaction().await.unwrap();
+        hanging.close().await.unwrap();
+        committer.close().await.unwrap();
+        admin.close().await.unwrap();
     }
 }
