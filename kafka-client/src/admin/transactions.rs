@@ -159,7 +159,7 @@ impl ListTransactionsOptions {
     }
 
     /// Keep transactions that started more than `ms` milliseconds ago
-    /// (ListTransactions v1+, Kafka 3.8+). As Kafka's coordinator compares
+    /// (ListTransactions v1+). As Kafka's coordinator compares
     /// with the start time even when no transaction is open, ids with none
     /// since they registered pass it too.
     pub fn filter_on_duration(mut self, ms: i64) -> Self {
@@ -167,8 +167,9 @@ impl ListTransactionsOptions {
         self
     }
 
-    /// Keep ids that this regular expression matches (ListTransactions v2+,
-    /// Kafka 4.1+; the broker evaluates it, with Java's syntax).
+    /// Keep ids that this regular expression matches in full
+    /// (ListTransactions v2+: Kafka 4.4.0 has it, 4.0.2 not; the broker
+    /// evaluates it, with its own regular-expression syntax).
     pub fn filter_on_transactional_id_pattern(mut self, pattern: impl Into<String>) -> Self {
         self.transactional_id_pattern = Some(pattern.into());
         self
@@ -336,9 +337,11 @@ impl Admin {
 
     /// Lists the transactional ids of the cluster: ListTransactions is sent
     /// to every broker (each lists the ids it coordinates) and the answers
-    /// are merged, sorted by id. A duration filter needs brokers of Kafka
-    /// 3.8+ and a pattern 4.1+: older ones fail the call with
-    /// UNSUPPORTED_VERSION rather than list unfiltered.
+    /// are concatenated by broker id, each in the order the broker listed
+    /// them. A duration filter needs brokers speaking ListTransactions v1
+    /// and a pattern v2 (Kafka 4.4.0 speaks both, 4.0.2 only v1): other
+    /// brokers fail the call with UNSUPPORTED_VERSION rather than list
+    /// unfiltered.
     ///
     /// ```no_run
     /// # async fn demo(admin: &kafka_client::admin::Admin) -> kafka_client::Result<()> {
