@@ -10,6 +10,7 @@
 //! | `kafka-dump-log`           | `DumpLogSegments`                   |
 //! | `kafka-topics`             | `TopicCommand`                      |
 //! | `kafka-consumer-groups`    | `ConsumerGroupCommand`              |
+//! | `kafka-transactions`       | `TransactionsCommand`               |
 //!
 //! Next to them, runnable demos: `quickstart` (a cluster, a topic, a
 //! producer and a consumer group in one run, no Kafka to install) and the
@@ -30,3 +31,4 @@ pub mod perf;
 pub mod props;
 pub mod signals;
 pub mod topics;
+pub mod transactions;

@@ -424,6 +424,7 @@ async fn java_peers(bootstrap: &str) {
     assert_eq!(read.into_iter().collect::<BTreeSet<_>>(), expected);
 }
 
+#[cfg(feature = "real-kafka")]
 /// Our transactional producer writes six transactions of five records to
 /// a new 3-partition `topic`, aborting every third: returns the 20
 /// committed values.

@@ -256,7 +256,7 @@ impl Partition {
         match self.logs.get(&self.leader) {
             Some(r) => {
                 let log = &r.log;
-                self.producers = ProducerStates::rebuild(log.batches_from(log.log_start_offset()).map(|b| b.header()));
+                self.producers = ProducerStates::rebuild_from_log(log.batches_from(log.log_start_offset()));
                 self.producers.seed_missing(log.producer_state().entries());
                 self.txns = PartitionTxns::rebuild(log.batches_from(log.log_start_offset()));
             }
@@ -301,7 +301,7 @@ impl Partition {
             .append_as_leader(bytes::BytesMut::from(&bytes[..]), leader_epoch, None, now_ms)
             .map_err(|e| Refused { code: ErrorCode::KAFKA_STORAGE_ERROR, message: e.to_string() })?;
         leader.last_caught_up_ms = now_ms;
-        self.producers.marker(pid, epoch);
+        self.producers.marker_from(pid, epoch, Some(coordinator_epoch), now_ms);
         self.replicate(now_ms, online);
         self.txns.marker_written(pid, commit, info.base_offset, self.high_watermark);
         Ok(info.base_offset)

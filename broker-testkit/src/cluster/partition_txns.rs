@@ -16,7 +16,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::log::{StoredBatch, end_marker_kind};
+use kafka_protocol::records::ControlRecord;
+
+use crate::log::{MAX_DECOMPRESSED_BATCH_BYTES, StoredBatch, end_marker_kind};
 
 /// An aborted transaction, as Kafka's transaction index holds it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,6 +127,14 @@ impl PartitionTxns {
 /// for other control records or unreadable ones.
 pub fn marker_kind(batch: &StoredBatch) -> Option<bool> {
     end_marker_kind(batch.record_batch())
+}
+
+/// The control record of a control batch, None when unreadable.
+pub fn control_record(batch: &StoredBatch) -> Option<ControlRecord> {
+    let mut records = batch.record_batch().records(MAX_DECOMPRESSED_BATCH_BYTES).ok()?;
+    let record = records.next()?.ok()?;
+    let key = record.key.as_deref()?;
+    ControlRecord::parse(key, record.value.as_deref()).ok()
 }
 
 #[cfg(test)]

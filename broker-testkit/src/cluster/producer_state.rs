@@ -51,6 +51,27 @@ struct ProducerEntry {
     /// A transaction marker moved the producer to `epoch` and it has
     /// written nothing since: its next batch must start at sequence 0.
     bumped_by_marker: bool,
+    /// Timestamp of its last batch or marker (DescribeProducers).
+    last_timestamp: i64,
+    /// Coordinator epoch of its last marker, if it has one (DescribeProducers,
+    /// and the fencing of WriteTxnMarkers from an older coordinator).
+    coordinator_epoch: Option<i32>,
+}
+
+/// What DescribeProducers reports of one producer (Kafka's
+/// `ProducerStateEntry` as `activeProducers` lists it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProducerView {
+    /// Producer id.
+    pub producer_id: i64,
+    /// Current epoch.
+    pub epoch: i16,
+    /// Last sequence written at that epoch, or -1.
+    pub last_sequence: i32,
+    /// Timestamp of the last batch or marker.
+    pub last_timestamp: i64,
+    /// Coordinator epoch of the last marker, or -1.
+    pub coordinator_epoch: i32,
 }
 
 /// The verdict on an incoming batch.
@@ -118,6 +139,7 @@ impl ProducerStates {
             entry.batches.clear();
         }
         entry.bumped_by_marker = false;
+        entry.last_timestamp = meta.timestamp;
         if entry.batches.len() == BATCHES_TO_RETAIN {
             entry.batches.pop_front();
         }
@@ -139,12 +161,47 @@ impl ProducerStates {
         }
     }
 
+    /// A marker written by the coordinator at `coordinator_epoch` at time
+    /// `timestamp`: [`Self::marker`], and what DescribeProducers shows of it.
+    pub fn marker_from(&mut self, pid: i64, epoch: i16, coordinator_epoch: Option<i32>, timestamp: i64) {
+        self.marker(pid, epoch);
+        let entry = self.producers.entry(pid).or_default();
+        entry.last_timestamp = timestamp;
+        if coordinator_epoch.is_some() {
+            entry.coordinator_epoch = coordinator_epoch;
+        }
+    }
+
+    /// The coordinator epoch of `pid`'s last marker, if any.
+    pub fn coordinator_epoch_of(&self, pid: i64) -> Option<i32> {
+        self.producers.get(&pid).and_then(|e| e.coordinator_epoch)
+    }
+
+    /// Every producer with state here, by producer id.
+    pub fn describe(&self) -> Vec<ProducerView> {
+        let mut v: Vec<ProducerView> = self
+            .producers
+            .iter()
+            .map(|(&producer_id, e)| ProducerView {
+                producer_id,
+                epoch: e.epoch,
+                last_sequence: e.batches.back().map_or(-1, |b| b.last_seq),
+                last_timestamp: e.last_timestamp,
+                coordinator_epoch: e.coordinator_epoch.unwrap_or(-1),
+            })
+            .collect();
+        v.sort_by_key(|p| p.producer_id);
+        v
+    }
+
     /// Rebuilds the state from a log's batch headers, oldest first.
     pub fn rebuild<'a>(headers: impl IntoIterator<Item = &'a BatchHeader>) -> Self {
         let mut s = ProducerStates::new();
         for h in headers {
             if h.producer_id >= 0 && h.is_control() {
-                s.marker(h.producer_id, h.producer_epoch);
+                // The coordinator epoch is in the marker's record, not its
+                // header: `rebuild_from_log` reads it from there.
+                s.marker_from(h.producer_id, h.producer_epoch, None, h.max_timestamp);
                 continue;
             }
             if h.producer_id < 0 || h.base_sequence < 0 {
@@ -173,7 +230,12 @@ impl ProducerStates {
             if self.producers.contains_key(&e.producer_id) || e.epoch < 0 {
                 continue;
             }
-            let mut entry = ProducerEntry { epoch: e.epoch, ..ProducerEntry::default() };
+            let mut entry = ProducerEntry {
+                epoch: e.epoch,
+                last_timestamp: e.timestamp,
+                coordinator_epoch: (e.coordinator_epoch >= 0).then_some(e.coordinator_epoch),
+                ..ProducerEntry::default()
+            };
             if e.last_offset >= 0 && e.last_sequence >= 0 {
                 entry.batches.push_back(BatchMeta {
                     first_seq: e.first_sequence(),
@@ -185,6 +247,25 @@ impl ProducerStates {
             }
             self.producers.insert(e.producer_id, entry);
         }
+    }
+
+    /// [`Self::rebuild`] from the stored batches, which also recovers each
+    /// producer's last coordinator epoch from its markers' records, as
+    /// Kafka's replay of a log does.
+    pub fn rebuild_from_log<'a>(batches: impl IntoIterator<Item = &'a crate::log::StoredBatch>) -> Self {
+        let batches: Vec<&crate::log::StoredBatch> = batches.into_iter().collect();
+        let mut s = ProducerStates::rebuild(batches.iter().map(|b| b.header()));
+        for b in batches {
+            let h = b.header();
+            if h.producer_id >= 0
+                && h.is_control()
+                && let Some(marker) = super::partition_txns::control_record(b)
+                && let Some(entry) = s.producers.get_mut(&h.producer_id)
+            {
+                entry.coordinator_epoch = Some(marker.coordinator_epoch);
+            }
+        }
+        s
     }
 
     /// The current epoch of `pid`, if known (for inspection).

@@ -1582,3 +1582,4 @@ fn a_parked_produce_fails_when_leadership_leaves_and_comes_back() {
 }
 
 mod txn;
+mod txn_admin;

@@ -406,6 +406,70 @@ pub fn error_response(req: &RequestBody, code: ErrorCode) -> ResponseBody {
                 .collect(),
             ..Default::default()
         }),
+        RequestBody::WriteTxnMarkers(r) => ResponseBody::WriteTxnMarkers(WriteTxnMarkersResponse {
+            markers: r
+                .markers
+                .iter()
+                .map(|m| write_txn_markers::WritableTxnMarkerResult {
+                    producer_id: m.producer_id,
+                    topics: m
+                        .topics
+                        .iter()
+                        .map(|t| write_txn_markers::WritableTxnMarkerTopicResult {
+                            name: t.name.clone(),
+                            partitions: t
+                                .partition_indexes
+                                .iter()
+                                .map(|&p| write_txn_markers::WritableTxnMarkerPartitionResult {
+                                    partition_index: p,
+                                    error_code: e,
+                                    ..Default::default()
+                                })
+                                .collect(),
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }),
+        RequestBody::DescribeProducers(r) => ResponseBody::DescribeProducers(DescribeProducersResponse {
+            topics: r
+                .topics
+                .iter()
+                .map(|t| describe_producers::DescribeProducersTopicResponse {
+                    name: t.name.clone(),
+                    partitions: t
+                        .partition_indexes
+                        .iter()
+                        .map(|&p| describe_producers::DescribeProducersPartitionResponse {
+                            partition_index: p,
+                            error_code: e,
+                            error_message: msg(),
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }),
+        RequestBody::DescribeTransactions(r) => ResponseBody::DescribeTransactions(DescribeTransactionsResponse {
+            transaction_states: r
+                .transactional_ids
+                .iter()
+                .map(|id| describe_transactions::DescribedTransaction {
+                    error_code: e,
+                    transactional_id: id.clone(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }),
+        RequestBody::ListTransactions(_) => {
+            ResponseBody::ListTransactions(ListTransactionsResponse { error_code: e, ..Default::default() })
+        }
     }
 }
 
@@ -443,6 +507,9 @@ pub fn set_throttle(resp: &mut ResponseBody, ms: i32) {
         R::AddOffsetsToTxn(r) => r.throttle_time_ms = ms,
         R::EndTxn(r) => r.throttle_time_ms = ms,
         R::TxnOffsetCommit(r) => r.throttle_time_ms = ms,
-        R::SaslHandshake(_) | R::SaslAuthenticate(_) => {}
+        R::DescribeProducers(r) => r.throttle_time_ms = ms,
+        R::DescribeTransactions(r) => r.throttle_time_ms = ms,
+        R::ListTransactions(r) => r.throttle_time_ms = ms,
+        R::SaslHandshake(_) | R::SaslAuthenticate(_) | R::WriteTxnMarkers(_) => {}
     }
 }

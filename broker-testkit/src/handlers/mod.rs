@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod api_versions;
 pub mod configs;
+pub mod describe_producers;
 pub mod errors;
 pub mod fetch;
 pub mod find_coordinator;
@@ -15,6 +16,8 @@ pub mod metadata;
 pub mod offset_for_leader_epoch;
 pub mod produce;
 pub mod txn;
+pub mod txn_admin;
+pub mod write_txn_markers;
 
 use kafka_protocol::messages::{RequestBody, ResponseBody};
 
@@ -70,6 +73,10 @@ pub fn dispatch(core: &mut Core, ctx: &RequestCtx, body: RequestBody) -> Handled
         R::AddOffsetsToTxn(r) => Handled::Now(txn::add_offsets(core, ctx, r)),
         R::EndTxn(r) => Handled::Now(txn::end(core, ctx, r)),
         R::TxnOffsetCommit(r) => Handled::Now(txn::txn_offset_commit(core, ctx, r)),
+        R::WriteTxnMarkers(r) => Handled::Now(write_txn_markers::handle(core, ctx, r)),
+        R::DescribeProducers(r) => Handled::Now(describe_producers::handle(core, ctx, r)),
+        R::DescribeTransactions(r) => Handled::Now(txn_admin::describe(core, ctx, r)),
+        R::ListTransactions(r) => Handled::Now(txn_admin::list(core, ctx, r)),
         R::SaslHandshake(_) | R::SaslAuthenticate(_) => Handled::Close,
     }
 }

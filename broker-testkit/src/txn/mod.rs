@@ -39,6 +39,7 @@
 //!   `transaction.abort.timed.out.transaction.cleanup.interval.ms`.
 #![warn(missing_docs)]
 
+pub mod describe;
 pub mod log;
 pub mod marker_faults;
 pub mod markers;
@@ -116,7 +117,8 @@ pub struct TxnMetadata {
     pub state: TxnState,
     /// The partitions of the current transaction.
     pub partitions: BTreeSet<TopicPartition>,
-    /// When the current transaction started (its first partition), or -1.
+    /// When the current or last transaction started (its first partition);
+    /// -1 from InitProducerId until the next one starts.
     pub start_ms: i64,
     /// When the metadata last changed.
     pub last_update_ms: i64,
@@ -429,7 +431,8 @@ impl TransactionCoordinator {
         txn.state =
             if txn.state == TxnState::PrepareCommit { TxnState::CompleteCommit } else { TxnState::CompleteAbort };
         txn.partitions.clear();
-        txn.start_ms = -1;
+        // The start time stays: DescribeTransactions shows it for a
+        // completed transaction, as Kafka does.
         txn.last_update_ms = now_ms;
         if let Some(next) = txn.next_producer_id.take() {
             txn.previous_producer_id = txn.producer_id;

@@ -24,6 +24,7 @@ pub fn tool(name: &str) -> &'static str {
         "kafka-dump-log" => env!("CARGO_BIN_EXE_kafka-dump-log"),
         "kafka-topics" => env!("CARGO_BIN_EXE_kafka-topics"),
         "kafka-consumer-groups" => env!("CARGO_BIN_EXE_kafka-consumer-groups"),
+        "kafka-transactions" => env!("CARGO_BIN_EXE_kafka-transactions"),
         "quickstart" => env!("CARGO_BIN_EXE_quickstart"),
         "producer" => env!("CARGO_BIN_EXE_producer"),
         "consumer" => env!("CARGO_BIN_EXE_consumer"),

@@ -1,7 +1,8 @@
-//! Group coordinators: found with one batched FindCoordinator (v4+, one
-//! request per group before that), cached per group, and forgotten when a
-//! response says the group moved (NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE)
-//! or its broker cannot be reached.
+//! Group and transaction coordinators: found with one batched
+//! FindCoordinator (v4+, one request per key before that), cached per key
+//! (a cache per kind), and forgotten when a response says the key moved
+//! (NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE) or its broker cannot be
+//! reached.
 
 use std::collections::BTreeMap;
 
@@ -15,8 +16,37 @@ use crate::error::{Error, Result};
 use crate::metadata::BrokerAddr;
 use crate::net::Connection;
 
-/// FindCoordinator's key type for consumer groups.
-const GROUP_KEY_TYPE: i8 = 0;
+/// What a coordinator coordinates: FindCoordinator's key type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum CoordinatorKind {
+    /// A consumer group (key type 0).
+    Group,
+    /// A transactional id (key type 1).
+    Transaction,
+}
+
+impl CoordinatorKind {
+    fn key_type(self) -> i8 {
+        match self {
+            CoordinatorKind::Group => 0,
+            CoordinatorKind::Transaction => 1,
+        }
+    }
+
+    fn noun(self) -> &'static str {
+        match self {
+            CoordinatorKind::Group => "group",
+            CoordinatorKind::Transaction => "transactional id",
+        }
+    }
+
+    fn cache(self, admin: &Admin) -> &std::sync::Mutex<std::collections::HashMap<String, i32>> {
+        match self {
+            CoordinatorKind::Group => &admin.inner.coordinators,
+            CoordinatorKind::Transaction => &admin.inner.txn_coordinators,
+        }
+    }
+}
 
 /// Where the groups of a round go.
 pub(super) struct Coordinators<T> {
@@ -30,10 +60,16 @@ impl Admin {
     /// The coordinators of `groups`: cached ones as they are, the rest
     /// looked up together.
     pub(super) async fn coordinators<T>(&self, groups: &[String]) -> Coordinators<T> {
+        self.coordinators_of(CoordinatorKind::Group, groups).await
+    }
+
+    /// The coordinators of `keys` of `kind`: cached ones as they are, the
+    /// rest looked up together.
+    pub(super) async fn coordinators_of<T>(&self, kind: CoordinatorKind, groups: &[String]) -> Coordinators<T> {
         let mut out = Coordinators { by_broker: BTreeMap::new(), failed: BTreeMap::new() };
         let mut unknown = Vec::new();
         {
-            let cache = lock(&self.inner.coordinators);
+            let cache = lock(kind.cache(self));
             for g in groups {
                 match cache.get(g) {
                     Some(&id) => out.by_broker.entry(id).or_default().push(g.clone()),
@@ -44,7 +80,7 @@ impl Admin {
         if unknown.is_empty() {
             return out;
         }
-        for (group, found) in self.find_coordinators(&unknown).await {
+        for (group, found) in self.find_coordinators(kind, &unknown).await {
             match found {
                 Ok(id) => out.by_broker.entry(id).or_default().push(group),
                 Err(e) => {
@@ -57,7 +93,7 @@ impl Admin {
 
     /// Asks FindCoordinator about `groups`, batched when the broker speaks
     /// v4+, and caches what it learns.
-    async fn find_coordinators(&self, groups: &[String]) -> BTreeMap<String, Result<i32>> {
+    async fn find_coordinators(&self, kind: CoordinatorKind, groups: &[String]) -> BTreeMap<String, Result<i32>> {
         let conn = match self.any_broker().await {
             Ok(c) => c,
             Err(e) => return groups.iter().map(|g| (g.clone(), Err(e.clone()))).collect(),
@@ -66,30 +102,28 @@ impl Admin {
             Ok(v) => v,
             Err(e) => return groups.iter().map(|g| (g.clone(), Err(e.clone()))).collect(),
         };
-        let answers: Vec<(String, Result<Coordinator>)> =
-            if version >= 4 {
-                let req = FindCoordinatorRequest {
-                    key_type: GROUP_KEY_TYPE,
-                    coordinator_keys: groups.to_vec(),
-                    ..Default::default()
-                };
-                match conn.request_at(&req, version).await {
-                    Ok(resp) => groups
-                        .iter()
-                        .map(|g| {
-                            let c =
-                                resp.coordinators.iter().find(|c| c.key == *g).cloned().ok_or_else(|| {
-                                    no_answer(ApiKey::FindCoordinator, conn.broker(), format!("group {g}"))
-                                });
-                            (g.clone(), c)
-                        })
-                        .collect(),
-                    Err(e) => groups.iter().map(|g| (g.clone(), Err(e.clone()))).collect(),
-                }
-            } else {
-                let lookups = groups.iter().map(|g| find_one(&conn, g, version));
-                groups.iter().cloned().zip(futures::future::join_all(lookups).await).collect()
+        let answers: Vec<(String, Result<Coordinator>)> = if version >= 4 {
+            let req = FindCoordinatorRequest {
+                key_type: kind.key_type(),
+                coordinator_keys: groups.to_vec(),
+                ..Default::default()
             };
+            match conn.request_at(&req, version).await {
+                Ok(resp) => groups
+                    .iter()
+                    .map(|g| {
+                        let c = resp.coordinators.iter().find(|c| c.key == *g).cloned().ok_or_else(|| {
+                            no_answer(ApiKey::FindCoordinator, conn.broker(), format!("{} {g}", kind.noun()))
+                        });
+                        (g.clone(), c)
+                    })
+                    .collect(),
+                Err(e) => groups.iter().map(|g| (g.clone(), Err(e.clone()))).collect(),
+            }
+        } else {
+            let lookups = groups.iter().map(|g| find_one(&conn, kind, g, version));
+            groups.iter().cloned().zip(futures::future::join_all(lookups).await).collect()
+        };
         let mut out = BTreeMap::new();
         for (group, answer) in answers {
             let result = answer.and_then(|c| {
@@ -98,7 +132,7 @@ impl Admin {
                         ErrorCode(c.error_code),
                         ApiKey::FindCoordinator,
                         conn.broker(),
-                        format!("group {group}"),
+                        format!("{} {group}", kind.noun()),
                         c.error_message,
                     ));
                 }
@@ -108,7 +142,7 @@ impl Admin {
                     port: c.port,
                     rack: None,
                 });
-                lock(&self.inner.coordinators).insert(group.clone(), c.node_id);
+                lock(kind.cache(self)).insert(group.clone(), c.node_id);
                 Ok(c.node_id)
             });
             out.insert(group, result);
@@ -118,7 +152,12 @@ impl Admin {
 
     /// Forgets the coordinator of `group` (it moved, or is unreachable).
     pub(super) fn forget_coordinator(&self, group: &str) {
-        lock(&self.inner.coordinators).remove(group);
+        self.forget_coordinator_of(CoordinatorKind::Group, group);
+    }
+
+    /// Forgets the coordinator of `key` of `kind`.
+    pub(super) fn forget_coordinator_of(&self, kind: CoordinatorKind, key: &str) {
+        lock(kind.cache(self)).remove(key);
     }
 
     /// The connection to coordinator `broker` for `groups`; when it cannot
@@ -171,9 +210,9 @@ impl Admin {
     }
 }
 
-/// FindCoordinator for one group (before v4).
-async fn find_one(conn: &Connection, group: &str, version: i16) -> Result<Coordinator> {
-    let req = FindCoordinatorRequest { key: group.to_string(), key_type: GROUP_KEY_TYPE, ..Default::default() };
+/// FindCoordinator for one key (before v4).
+async fn find_one(conn: &Connection, kind: CoordinatorKind, group: &str, version: i16) -> Result<Coordinator> {
+    let req = FindCoordinatorRequest { key: group.to_string(), key_type: kind.key_type(), ..Default::default() };
     let resp = conn.request_at(&req, version).await?;
     Ok(Coordinator {
         key: group.to_string(),

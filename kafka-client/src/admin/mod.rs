@@ -1,6 +1,7 @@
 //! The admin client, shaped like Kafka's `AdminClient`: topics, configs,
-//! the cluster, partition offsets, and consumer groups with their offsets
-//! and lag.
+//! the cluster, partition offsets, consumer groups with their offsets and
+//! lag, and transactions (describe, list, the producers of a partition, and
+//! aborting a hanging transaction).
 //!
 //! Every call is an `async fn` with typed arguments and results. Where
 //! Kafka answers per item (per topic, config resource, partition or group),
@@ -11,8 +12,11 @@
 //! Requests go where Kafka's Java client sends them: topic creation and
 //! deletion to the controller, partition requests (ListOffsets,
 //! DeleteRecords) to each partition's leader, group requests to the group's
-//! coordinator (found with one batched FindCoordinator and cached), broker
-//! config requests to that broker, ListGroups to every broker. Retriable
+//! coordinator (found with one batched FindCoordinator and cached),
+//! DescribeTransactions to each transactional id's coordinator (likewise),
+//! broker config requests to that broker, ListGroups and ListTransactions
+//! to every broker, DescribeProducers and WriteTxnMarkers to partition
+//! leaders. Retriable
 //! errors are retried with exponential backoff (`retry.backoff.ms` up to
 //! `retry.backoff.max.ms`) until `default.api.timeout.ms` has passed; the
 //! leader or coordinator is looked up again when the error says it moved.
@@ -47,6 +51,7 @@ mod groups;
 mod offsets;
 mod routing;
 mod topics;
+mod transactions;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -64,6 +69,10 @@ pub use offsets::{ListOffsetsOptions, ListedOffset, OffsetSpec};
 pub use topics::{
     CreatePartitionsOptions, CreateTopicsOptions, CreatedTopic, NewPartitions, NewTopic, PartitionDescription,
     TopicDescription, TopicListing,
+};
+pub use transactions::{
+    AbortTransactionSpec, DescribeProducersOptions, ListTransactionsOptions, ProducerState, TransactionDescription,
+    TransactionListing, TransactionState,
 };
 
 use crate::error::{ConfigError, Error, Result};
@@ -89,6 +98,8 @@ struct Inner {
     net: Arc<NetworkClient>,
     /// Group id → coordinator broker, as FindCoordinator last said.
     coordinators: Mutex<HashMap<String, i32>>,
+    /// Transactional id → transaction coordinator broker.
+    txn_coordinators: Mutex<HashMap<String, i32>>,
     closed: AtomicBool,
 }
 
@@ -149,6 +160,7 @@ impl Admin {
                 cfg,
                 net,
                 coordinators: Mutex::new(HashMap::new()),
+                txn_coordinators: Mutex::new(HashMap::new()),
                 closed: AtomicBool::new(false),
             }),
         })

@@ -22,6 +22,7 @@ mod metadata;
 mod newest;
 mod produce;
 mod transactions;
+mod txn_admin;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -42,7 +43,11 @@ fn scenarios(release: &str) -> Vec<(&'static str, Scenario)> {
         ("admin", |s| Box::pin(admin::topics_configs_records(s))),
         ("bad-input", |s| Box::pin(bad_input::refused_and_still_serving(s))),
         ("transactions", |s| Box::pin(transactions::coordinator_and_markers(s))),
+        ("transaction-admin", |s| Box::pin(txn_admin::describe_list_and_abort(s))),
     ];
+    if release == NEWEST {
+        all.push(("transaction-admin-4.4", |s| Box::pin(txn_admin::newest_filters(s))));
+    }
     if release == NEWEST {
         all.push(("after-4.0", |s| Box::pin(newest::versions_after_4_0(s))));
     }

@@ -23,7 +23,7 @@ use crate::harness::Session;
 
 const TOPIC: &str = "txn-cmp";
 
-fn txn_batch(prefix: &str, n: usize, pid: i64, epoch: i16, seq: i32) -> Bytes {
+pub(crate) fn txn_batch(prefix: &str, n: usize, pid: i64, epoch: i16, seq: i32) -> Bytes {
     let mut b = BatchBuilder::new(Compression::None, None);
     b.set_producer(pid, epoch, seq);
     b.set_transactional(true);
@@ -39,7 +39,7 @@ fn txn_produce(txn: &str, partition: i32, records: Bytes) -> kafka_protocol::mes
     r
 }
 
-fn init(txn: &str, timeout_ms: i32, current: Option<(i64, i16)>) -> InitProducerIdRequest {
+pub(crate) fn init(txn: &str, timeout_ms: i32, current: Option<(i64, i16)>) -> InitProducerIdRequest {
     let (producer_id, producer_epoch) = current.unwrap_or((-1, -1));
     InitProducerIdRequest {
         transactional_id: Some(txn.into()),
@@ -50,7 +50,7 @@ fn init(txn: &str, timeout_ms: i32, current: Option<(i64, i16)>) -> InitProducer
     }
 }
 
-fn add_partitions(txn: &str, pid: i64, epoch: i16, parts: &[(&str, i32)]) -> AddPartitionsToTxnRequest {
+pub(crate) fn add_partitions(txn: &str, pid: i64, epoch: i16, parts: &[(&str, i32)]) -> AddPartitionsToTxnRequest {
     let mut topics: Vec<AddPartitionsToTxnTopic> = Vec::new();
     for (t, p) in parts {
         match topics.iter_mut().find(|x| x.name == *t) {
@@ -69,7 +69,7 @@ fn add_partitions(txn: &str, pid: i64, epoch: i16, parts: &[(&str, i32)]) -> Add
     }
 }
 
-fn end(txn: &str, pid: i64, epoch: i16, committed: bool) -> EndTxnRequest {
+pub(crate) fn end(txn: &str, pid: i64, epoch: i16, committed: bool) -> EndTxnRequest {
     EndTxnRequest {
         transactional_id: txn.into(),
         producer_id: pid,
@@ -79,7 +79,7 @@ fn end(txn: &str, pid: i64, epoch: i16, committed: bool) -> EndTxnRequest {
     }
 }
 
-fn read_committed_fetch(partition: i32) -> FetchRequest {
+pub(crate) fn read_committed_fetch_of(topic: &str, partition: i32) -> FetchRequest {
     FetchRequest {
         replica_id: -1,
         max_wait_ms: 0,
@@ -88,7 +88,7 @@ fn read_committed_fetch(partition: i32) -> FetchRequest {
         isolation_level: 1,
         session_epoch: -1,
         topics: vec![FetchTopic {
-            topic: TOPIC.into(),
+            topic: topic.into(),
             partitions: vec![FetchPartition {
                 partition,
                 current_leader_epoch: -1,
@@ -108,7 +108,12 @@ fn read_committed_fetch(partition: i32) -> FetchRequest {
 /// offsets, the aborted-transaction list and each batch's kind, leaving out
 /// the bytes of the markers (their timestamp is the broker's clock).
 async fn fetch_committed(s: &mut Session, label: &str, partition: i32) {
-    let r: Option<FetchResponse> = s.quiet(12, &read_committed_fetch(partition)).await;
+    fetch_committed_of(s, TOPIC, label, partition).await
+}
+
+/// [`fetch_committed`] of any topic.
+pub(crate) async fn fetch_committed_of(s: &mut Session, topic: &str, label: &str, partition: i32) {
+    let r: Option<FetchResponse> = s.quiet(12, &read_committed_fetch_of(topic, partition)).await;
     let Some(p) = r.and_then(|r| r.responses.into_iter().next()).and_then(|t| t.partitions.into_iter().next()) else {
         s.note(label, None);
         return;
@@ -153,7 +158,7 @@ async fn fetch_committed(s: &mut Session, label: &str, partition: i32) {
 
 /// Waits until the transaction coordinator of `txn` answers InitProducerId
 /// (Kafka creates `__transaction_state` on the first lookup and loads it).
-async fn txn_coordinator_ready(s: &mut Session, txn: &str) {
+pub(crate) async fn txn_coordinator_ready(s: &mut Session, txn: &str) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let f = FindCoordinatorRequest { key_type: 1, coordinator_keys: vec![txn.into()], ..Default::default() };
@@ -171,7 +176,7 @@ async fn txn_coordinator_ready(s: &mut Session, txn: &str) {
 /// once. Waits (unrecorded) until repeating `req`, a retry of the same
 /// outcome, is answered with anything else, so both sides go on from a
 /// completed transaction.
-async fn completed(s: &mut Session, version: i16, req: &EndTxnRequest) {
+pub(crate) async fn completed(s: &mut Session, version: i16, req: &EndTxnRequest) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while s.quiet(version, req).await.is_some_and(|r| r.error_code == 51) {
         assert!(Instant::now() < deadline, "the transaction never completed");
