@@ -4,6 +4,7 @@ pub mod eos;
 pub mod netsim;
 #[cfg(feature = "real-kafka")]
 pub mod real_kafka;
+pub mod txn;
 
 /// `kafka-testkit`, built (or found up to date) once per test binary by
 /// `cargo build -p broker-testkit --bin kafka-testkit`: cargo builds no

@@ -12,9 +12,10 @@ use kafka_client::admin::{
     OffsetSpec, TransactionState,
 };
 use kafka_client::consumer::{Consumer, IsolationLevel, OffsetReset};
-use kafka_client::producer::{Producer, ProducerRecord};
+use kafka_client::producer::Producer;
 use kafka_client::{Error, TopicPartition};
 use kafka_protocol::ErrorCode;
+use tests::txn::send_all;
 
 /// Bound of every wait in these tests.
 const WAIT: Duration = Duration::from_secs(60);
@@ -23,19 +24,8 @@ fn code<T: std::fmt::Debug>(r: &Result<T, Error>) -> Option<ErrorCode> {
     r.as_ref().err().and_then(Error::code)
 }
 
-async fn send_all(p: &Producer, topic: &str, prefix: &str, n: usize) {
-    let mut deliveries = Vec::new();
-    for i in 0..n {
-        let r = ProducerRecord::new(topic).key(format!("k{i}")).value(format!("{prefix}-{i}"));
-        deliveries.push(p.send(r).await.map_err(|e| e.error).expect("send"));
-    }
-    for d in deliveries {
-        d.await.expect("delivered");
-    }
-}
-
 fn txn_producer(bootstrap: &str, id: &str) -> Producer {
-    Producer::builder().bootstrap_servers(bootstrap).transactional_id(id).max_block(WAIT).build().expect("producer")
+    tests::txn::txn_producer(bootstrap, id, WAIT)
 }
 
 async fn end_offset(admin: &Admin, tp: &TopicPartition, level: IsolationLevel) -> i64 {

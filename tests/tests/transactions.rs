@@ -22,6 +22,7 @@ use kafka_client::consumer::{
 };
 use kafka_client::producer::{Producer, ProducerRecord};
 use kafka_client::{TopicPartition, TransactionErrorKind};
+use tests::txn::send_all;
 
 /// Bound of every wait in these tests.
 const WAIT: Duration = Duration::from_secs(60);
@@ -52,7 +53,7 @@ async fn create_topic(bootstrap: &str, name: &str, partitions: i32) {
 }
 
 fn producer(bootstrap: &str, txn_id: &str) -> Producer {
-    Producer::builder().bootstrap_servers(bootstrap).transactional_id(txn_id).max_block(WAIT).build().expect("producer")
+    tests::txn::txn_producer(bootstrap, txn_id, WAIT)
 }
 
 /// Reads `topic` from the beginning until `expect` records came and the
@@ -87,17 +88,6 @@ async fn read(
 
 fn values(records: &[ConsumerRecord]) -> BTreeSet<String> {
     records.iter().map(|r| String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).into_owned()).collect()
-}
-
-async fn send_all(p: &Producer, topic: &str, prefix: &str, n: usize) {
-    let mut deliveries = Vec::new();
-    for i in 0..n {
-        let r = ProducerRecord::new(topic).key(format!("k{i}")).value(format!("{prefix}-{i}"));
-        deliveries.push(p.send(r).await.map_err(|e| e.error).expect("send"));
-    }
-    for d in deliveries {
-        d.await.expect("delivered");
-    }
 }
 
 /// Commits, aborts and commits again: read_committed sees the committed

@@ -16,9 +16,7 @@
 
 use std::collections::BTreeMap;
 
-use kafka_protocol::records::ControlRecord;
-
-use crate::log::{MAX_DECOMPRESSED_BATCH_BYTES, StoredBatch, end_marker_kind};
+use crate::log::{StoredBatch, end_marker_kind};
 
 /// An aborted transaction, as Kafka's transaction index holds it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,7 +110,7 @@ impl PartitionTxns {
                 s.data_written(h.producer_id, h.base_offset);
                 continue;
             }
-            match marker_kind(b) {
+            match end_marker_kind(b.record_batch()) {
                 // The high watermark at the time is unknown here; the
                 // marker's own end is the best bound (it is only recorded).
                 Some(commit) => s.marker_written(h.producer_id, commit, h.base_offset, h.base_offset + 1),
@@ -121,20 +119,6 @@ impl PartitionTxns {
         }
         s
     }
-}
-
-/// Whether a control batch is a commit (true) or abort (false) marker; None
-/// for other control records or unreadable ones.
-pub fn marker_kind(batch: &StoredBatch) -> Option<bool> {
-    end_marker_kind(batch.record_batch())
-}
-
-/// The control record of a control batch, None when unreadable.
-pub fn control_record(batch: &StoredBatch) -> Option<ControlRecord> {
-    let mut records = batch.record_batch().records(MAX_DECOMPRESSED_BATCH_BYTES).ok()?;
-    let record = records.next()?.ok()?;
-    let key = record.key.as_deref()?;
-    ControlRecord::parse(key, record.value.as_deref()).ok()
 }
 
 #[cfg(test)]

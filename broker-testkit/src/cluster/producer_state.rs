@@ -259,10 +259,10 @@ impl ProducerStates {
             let h = b.header();
             if h.producer_id >= 0
                 && h.is_control()
-                && let Some(marker) = super::partition_txns::control_record(b)
+                && let Some(marker) = crate::log::ControlBatchRecord::read(b.record_batch())
                 && let Some(entry) = s.producers.get_mut(&h.producer_id)
             {
-                entry.coordinator_epoch = Some(marker.coordinator_epoch);
+                entry.coordinator_epoch = Some(marker.control.coordinator_epoch);
             }
         }
         s

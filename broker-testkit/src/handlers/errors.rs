@@ -406,34 +406,9 @@ pub fn error_response(req: &RequestBody, code: ErrorCode) -> ResponseBody {
                 .collect(),
             ..Default::default()
         }),
-        RequestBody::WriteTxnMarkers(r) => ResponseBody::WriteTxnMarkers(WriteTxnMarkersResponse {
-            markers: r
-                .markers
-                .iter()
-                .map(|m| write_txn_markers::WritableTxnMarkerResult {
-                    producer_id: m.producer_id,
-                    topics: m
-                        .topics
-                        .iter()
-                        .map(|t| write_txn_markers::WritableTxnMarkerTopicResult {
-                            name: t.name.clone(),
-                            partitions: t
-                                .partition_indexes
-                                .iter()
-                                .map(|&p| write_txn_markers::WritableTxnMarkerPartitionResult {
-                                    partition_index: p,
-                                    error_code: e,
-                                    ..Default::default()
-                                })
-                                .collect(),
-                            ..Default::default()
-                        })
-                        .collect(),
-                    ..Default::default()
-                })
-                .collect(),
-            ..Default::default()
-        }),
+        RequestBody::WriteTxnMarkers(r) => {
+            ResponseBody::WriteTxnMarkers(super::write_txn_markers::answer(r, |_, _, _| code))
+        }
         RequestBody::DescribeProducers(r) => ResponseBody::DescribeProducers(DescribeProducersResponse {
             topics: r
                 .topics

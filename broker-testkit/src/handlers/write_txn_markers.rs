@@ -60,6 +60,15 @@ fn write_one(core: &mut Core, ctx: &RequestCtx, m: &WritableTxnMarker, topic: &s
 
 /// WriteTxnMarkers: every marker to every partition it names.
 pub fn handle(core: &mut Core, ctx: &RequestCtx, req: WriteTxnMarkersRequest) -> ResponseBody {
+    ResponseBody::WriteTxnMarkers(answer(&req, |m, topic, index| write_one(core, ctx, m, topic, index)))
+}
+
+/// The response to `req` with `outcome`'s code for each partition of each
+/// marker, asked in request order.
+pub(crate) fn answer(
+    req: &WriteTxnMarkersRequest,
+    mut outcome: impl FnMut(&WritableTxnMarker, &str, i32) -> ErrorCode,
+) -> WriteTxnMarkersResponse {
     let markers = req
         .markers
         .iter()
@@ -75,7 +84,7 @@ pub fn handle(core: &mut Core, ctx: &RequestCtx, req: WriteTxnMarkersRequest) ->
                         .iter()
                         .map(|&index| WritableTxnMarkerPartitionResult {
                             partition_index: index,
-                            error_code: write_one(core, ctx, m, &t.name, index).0,
+                            error_code: outcome(m, &t.name, index).0,
                             ..Default::default()
                         })
                         .collect(),
@@ -85,5 +94,5 @@ pub fn handle(core: &mut Core, ctx: &RequestCtx, req: WriteTxnMarkersRequest) ->
             ..Default::default()
         })
         .collect();
-    ResponseBody::WriteTxnMarkers(WriteTxnMarkersResponse { markers, ..Default::default() })
+    WriteTxnMarkersResponse { markers, ..Default::default() }
 }

@@ -41,6 +41,7 @@
 
 mod append;
 mod config;
+mod control_batch;
 mod epoch_cache;
 mod error;
 mod ops;
@@ -56,14 +57,15 @@ use std::collections::{BTreeMap, VecDeque};
 
 pub use append::AppendInfo;
 pub use config::{LogConfig, SEVEN_DAYS_MS};
+pub use control_batch::{ControlBatchRecord, end_marker_kind};
 pub use epoch_cache::{EpochEntry, LeaderEpochCache, UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET};
 pub use error::LogError;
 pub use ops::StorageOp;
 pub use producer_snapshot::{ProducerSnapshot, ProducerSnapshotEntry};
 pub use read::{ReadResult, TimestampAndOffset};
 pub use segment::{OffsetIndexEntry, Segment, StoredBatch, TimeIndexEntry, TimestampOffset};
+pub use txn_index::TxnIndexEntry;
 pub(crate) use txn_index::rebuild_indexes;
-pub use txn_index::{TxnIndexEntry, end_marker_kind};
 
 use ops::OpRecorder;
 use txn_index::OpenTxns;

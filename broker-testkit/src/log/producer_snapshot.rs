@@ -21,9 +21,9 @@
 
 use std::collections::BTreeMap;
 
-use kafka_protocol::records::{ControlRecord, ControlRecordType, RecordBatch};
+use kafka_protocol::records::RecordBatch;
 
-use super::MAX_DECOMPRESSED_BATCH_BYTES;
+use super::control_batch::ControlBatchRecord;
 use super::segment::Segment;
 
 /// The snapshot format version Kafka writes and reads.
@@ -111,11 +111,11 @@ impl ProducerSnapshot {
             return;
         }
         if h.is_control() {
-            let Some((coordinator_epoch, timestamp)) = end_marker(batch) else { return };
+            let Some(marker) = ControlBatchRecord::read(batch).filter(|r| r.end_marker().is_some()) else { return };
             let e = self.0.entry(h.producer_id).or_insert_with(|| ProducerSnapshotEntry::new(h.producer_id));
             e.set_epoch(h.producer_epoch);
-            e.coordinator_epoch = coordinator_epoch;
-            e.timestamp = timestamp;
+            e.coordinator_epoch = marker.control.coordinator_epoch;
+            e.timestamp = marker.timestamp;
             e.current_txn_first_offset = -1;
             return;
         }
@@ -220,22 +220,10 @@ fn last_sequence(base: i32, delta: i32) -> i32 {
     if base > i32::MAX - delta { delta - (i32::MAX - base) - 1 } else { base + delta }
 }
 
-/// An end marker's coordinator epoch and timestamp; None for other
-/// control batches.
-fn end_marker(batch: &RecordBatch) -> Option<(i32, i64)> {
-    let mut records = batch.records(MAX_DECOMPRESSED_BATCH_BYTES).ok()?;
-    let record = records.next()?.ok()?;
-    let control = ControlRecord::parse(record.key.as_deref()?, record.value.as_deref()).ok()?;
-    match control.kind {
-        ControlRecordType::Commit | ControlRecordType::Abort => Some((control.coordinator_epoch, record.timestamp)),
-        ControlRecordType::Other(_) => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use kafka_protocol::Compression;
-    use kafka_protocol::records::BatchBuilder;
+    use kafka_protocol::records::{BatchBuilder, ControlRecord, ControlRecordType};
 
     use super::*;
 

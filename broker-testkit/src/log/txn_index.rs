@@ -16,9 +16,9 @@
 
 use std::collections::BTreeMap;
 
-use kafka_protocol::records::{ControlRecord, ControlRecordType, RecordBatch};
+use kafka_protocol::records::RecordBatch;
 
-use super::MAX_DECOMPRESSED_BATCH_BYTES;
+use super::control_batch::end_marker_kind;
 use super::segment::Segment;
 
 /// One aborted transaction, as the transaction index stores it.
@@ -72,22 +72,6 @@ impl TxnIndexEntry {
                 })
             })
             .collect()
-    }
-}
-
-/// Whether a control batch is a commit (true) or abort (false) marker;
-/// None for other control records, unreadable ones, and data batches.
-pub fn end_marker_kind(batch: &RecordBatch) -> Option<bool> {
-    if !batch.header().is_control() {
-        return None;
-    }
-    let mut records = batch.records(MAX_DECOMPRESSED_BATCH_BYTES).ok()?;
-    let record = records.next()?.ok()?;
-    let key = record.key.as_deref()?;
-    match ControlRecord::parse(key, record.value.as_deref()).ok()?.kind {
-        ControlRecordType::Commit => Some(true),
-        ControlRecordType::Abort => Some(false),
-        ControlRecordType::Other(_) => None,
     }
 }
 

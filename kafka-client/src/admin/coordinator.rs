@@ -6,45 +6,20 @@
 
 use std::collections::BTreeMap;
 
-use kafka_protocol::messages::FindCoordinatorRequest;
-use kafka_protocol::messages::find_coordinator::Coordinator;
-use kafka_protocol::{ApiKey, ErrorCode};
+use kafka_protocol::ApiKey;
 
 use super::routing::{Attempt, Round, all_failed, no_answer};
 use super::{Admin, lock};
 use crate::error::{Error, Result};
-use crate::metadata::BrokerAddr;
 use crate::net::Connection;
+pub(super) use crate::net::coordinator::CoordinatorKind;
+use crate::net::coordinator::find_coordinators;
 
-/// What a coordinator coordinates: FindCoordinator's key type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum CoordinatorKind {
-    /// A consumer group (key type 0).
-    Group,
-    /// A transactional id (key type 1).
-    Transaction,
-}
-
-impl CoordinatorKind {
-    fn key_type(self) -> i8 {
-        match self {
-            CoordinatorKind::Group => 0,
-            CoordinatorKind::Transaction => 1,
-        }
-    }
-
-    fn noun(self) -> &'static str {
-        match self {
-            CoordinatorKind::Group => "group",
-            CoordinatorKind::Transaction => "transactional id",
-        }
-    }
-
-    fn cache(self, admin: &Admin) -> &std::sync::Mutex<std::collections::HashMap<String, i32>> {
-        match self {
-            CoordinatorKind::Group => &admin.inner.coordinators,
-            CoordinatorKind::Transaction => &admin.inner.txn_coordinators,
-        }
+/// The coordinators `admin` has found for keys of `kind`: key → broker.
+fn cache(admin: &Admin, kind: CoordinatorKind) -> &std::sync::Mutex<std::collections::HashMap<String, i32>> {
+    match kind {
+        CoordinatorKind::Group => &admin.inner.coordinators,
+        CoordinatorKind::Transaction => &admin.inner.txn_coordinators,
     }
 }
 
@@ -69,7 +44,7 @@ impl Admin {
         let mut out = Coordinators { by_broker: BTreeMap::new(), failed: BTreeMap::new() };
         let mut unknown = Vec::new();
         {
-            let cache = lock(kind.cache(self));
+            let cache = lock(cache(self, kind));
             for g in groups {
                 match cache.get(g) {
                     Some(&id) => out.by_broker.entry(id).or_default().push(g.clone()),
@@ -98,54 +73,23 @@ impl Admin {
             Ok(c) => c,
             Err(e) => return groups.iter().map(|g| (g.clone(), Err(e.clone()))).collect(),
         };
-        let version = match conn.version_for(ApiKey::FindCoordinator) {
-            Ok(v) => v,
+        let answers = match find_coordinators(&conn, kind, groups).await {
+            Ok(answers) => answers,
             Err(e) => return groups.iter().map(|g| (g.clone(), Err(e.clone()))).collect(),
         };
-        let answers: Vec<(String, Result<Coordinator>)> = if version >= 4 {
-            let req = FindCoordinatorRequest {
-                key_type: kind.key_type(),
-                coordinator_keys: groups.to_vec(),
-                ..Default::default()
-            };
-            match conn.request_at(&req, version).await {
-                Ok(resp) => groups
-                    .iter()
-                    .map(|g| {
-                        let c = resp.coordinators.iter().find(|c| c.key == *g).cloned().ok_or_else(|| {
-                            no_answer(ApiKey::FindCoordinator, conn.broker(), format!("{} {g}", kind.noun()))
-                        });
-                        (g.clone(), c)
-                    })
-                    .collect(),
-                Err(e) => groups.iter().map(|g| (g.clone(), Err(e.clone()))).collect(),
-            }
-        } else {
-            let lookups = groups.iter().map(|g| find_one(&conn, kind, g, version));
-            groups.iter().cloned().zip(futures::future::join_all(lookups).await).collect()
-        };
         let mut out = BTreeMap::new();
-        for (group, answer) in answers {
-            let result = answer.and_then(|c| {
-                if c.error_code != 0 {
-                    return Err(Error::broker(
-                        ErrorCode(c.error_code),
-                        ApiKey::FindCoordinator,
-                        conn.broker(),
-                        format!("{} {group}", kind.noun()),
-                        c.error_message,
-                    ));
-                }
-                self.inner.net.metadata().add_broker(BrokerAddr {
-                    id: c.node_id,
-                    host: c.host,
-                    port: c.port,
-                    rack: None,
-                });
-                lock(kind.cache(self)).insert(group.clone(), c.node_id);
-                Ok(c.node_id)
+        for group in groups {
+            let answer = answers
+                .get(group)
+                .cloned()
+                .unwrap_or_else(|| Err(no_answer(ApiKey::FindCoordinator, conn.broker(), kind.describe(group))));
+            let result = answer.map(|c| {
+                let id = c.id;
+                self.inner.net.metadata().add_broker(c);
+                lock(cache(self, kind)).insert(group.clone(), id);
+                id
             });
-            out.insert(group, result);
+            out.insert(group.clone(), result);
         }
         out
     }
@@ -157,7 +101,7 @@ impl Admin {
 
     /// Forgets the coordinator of `key` of `kind`.
     pub(super) fn forget_coordinator_of(&self, kind: CoordinatorKind, key: &str) {
-        lock(kind.cache(self)).remove(key);
+        lock(cache(self, kind)).remove(key);
     }
 
     /// The connection to coordinator `broker` for `groups`; when it cannot
@@ -208,19 +152,4 @@ impl Admin {
         }
         Attempt::failed(e)
     }
-}
-
-/// FindCoordinator for one key (before v4).
-async fn find_one(conn: &Connection, kind: CoordinatorKind, group: &str, version: i16) -> Result<Coordinator> {
-    let req = FindCoordinatorRequest { key: group.to_string(), key_type: kind.key_type(), ..Default::default() };
-    let resp = conn.request_at(&req, version).await?;
-    Ok(Coordinator {
-        key: group.to_string(),
-        node_id: resp.node_id,
-        host: resp.host,
-        port: resp.port,
-        error_code: resp.error_code,
-        error_message: resp.error_message,
-        ..Default::default()
-    })
 }

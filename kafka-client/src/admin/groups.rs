@@ -288,22 +288,8 @@ impl Admin {
     /// # Ok(()) }
     /// ```
     pub async fn list_groups(&self, options: ListGroupsOptions) -> Result<Vec<GroupListing>> {
-        let brokers = self
-            .run_one(ApiKey::Metadata, (), move |_| async move {
-                let attempt = match self.all_brokers().await {
-                    Ok(ids) => Attempt::Done(Ok(ids)),
-                    Err(e) => Attempt::failed(e),
-                };
-                [((), attempt)].into()
-            })
-            .await?;
         let options = &options;
-        let per_broker = self
-            .run(ApiKey::ListGroups, brokers, move |brokers| async move {
-                let groups = brokers.into_iter().map(|b| (b, vec![b])).collect();
-                fan_out(groups, |b, _| self.list_groups_at(b, options)).await
-            })
-            .await?;
+        let per_broker = self.on_every_broker(ApiKey::ListGroups, |b| self.list_groups_at(b, options)).await?;
         let mut out: BTreeMap<String, GroupListing> = BTreeMap::new();
         for (_, listed) in per_broker {
             for g in listed? {
@@ -313,48 +299,40 @@ impl Admin {
         Ok(out.into_values().collect())
     }
 
-    async fn list_groups_at(&self, broker: i32, options: &ListGroupsOptions) -> Round<i32, Vec<GroupListing>> {
-        let attempt = async {
-            let conn = self.broker(broker).await?;
-            let version = conn.version_for(ApiKey::ListGroups)?;
-            let req = ListGroupsRequest {
-                states_filter: if version >= 4 {
-                    options.states.iter().map(|s| s.name().to_string()).collect()
-                } else {
-                    Vec::new()
-                },
-                ..Default::default()
-            };
-            let resp = conn.request_at(&req, version).await?;
-            if resp.error_code != 0 {
-                return Err(Error::broker(
-                    ErrorCode(resp.error_code),
-                    ApiKey::ListGroups,
-                    broker,
-                    format!("broker {broker}"),
-                    None,
-                ));
-            }
-            Ok(resp
-                .groups
-                .into_iter()
-                .map(|g| GroupListing {
-                    group_id: g.group_id,
-                    protocol_type: g.protocol_type,
-                    state: (version >= 4).then(|| GroupState::parse(&g.group_state)),
-                    group_type: (version >= 5).then_some(g.group_type),
-                    coordinator: broker,
-                })
-                // Older brokers cannot filter by state; newer ones already did.
-                .filter(|g| options.states.is_empty() || g.state.is_some_and(|s| options.states.contains(&s)))
-                .collect())
-        }
-        .await;
-        let attempt = match attempt {
-            Ok(groups) => Attempt::Done(Ok(groups)),
-            Err(e) => Attempt::failed(e),
+    async fn list_groups_at(&self, broker: i32, options: &ListGroupsOptions) -> Result<Vec<GroupListing>> {
+        let conn = self.broker(broker).await?;
+        let version = conn.version_for(ApiKey::ListGroups)?;
+        let req = ListGroupsRequest {
+            states_filter: if version >= 4 {
+                options.states.iter().map(|s| s.name().to_string()).collect()
+            } else {
+                Vec::new()
+            },
+            ..Default::default()
         };
-        [(broker, attempt)].into()
+        let resp = conn.request_at(&req, version).await?;
+        if resp.error_code != 0 {
+            return Err(Error::broker(
+                ErrorCode(resp.error_code),
+                ApiKey::ListGroups,
+                broker,
+                format!("broker {broker}"),
+                None,
+            ));
+        }
+        Ok(resp
+            .groups
+            .into_iter()
+            .map(|g| GroupListing {
+                group_id: g.group_id,
+                protocol_type: g.protocol_type,
+                state: (version >= 4).then(|| GroupState::parse(&g.group_state)),
+                group_type: (version >= 5).then_some(g.group_type),
+                coordinator: broker,
+            })
+            // Older brokers cannot filter by state; newer ones already did.
+            .filter(|g| options.states.is_empty() || g.state.is_some_and(|s| options.states.contains(&s)))
+            .collect())
     }
 
     /// [`Self::list_groups`] keeping consumer groups only, as Java's

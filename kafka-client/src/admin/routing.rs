@@ -211,6 +211,38 @@ impl Admin {
         Ok(resp.brokers.iter().map(|b| b.node_id).collect())
     }
 
+    /// Asks every broker of the cluster with `at`, concurrently, each
+    /// retried by [`Self::run`]'s rules: the brokers' answers by broker id.
+    /// Fails when the brokers cannot be listed.
+    pub(super) async fn on_every_broker<T, F, Fut>(&self, api: ApiKey, at: F) -> Result<BTreeMap<i32, Result<T>>>
+    where
+        F: Fn(i32) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let brokers = self
+            .run_one(ApiKey::Metadata, (), move |_| async move {
+                let attempt = match self.all_brokers().await {
+                    Ok(ids) => Attempt::Done(Ok(ids)),
+                    Err(e) => Attempt::failed(e),
+                };
+                [((), attempt)].into()
+            })
+            .await?;
+        let at = &at;
+        self.run(api, brokers, move |brokers| async move {
+            let groups = brokers.into_iter().map(|b| (b, vec![b])).collect();
+            fan_out(groups, |b, _| async move {
+                let attempt = match at(b).await {
+                    Ok(answer) => Attempt::Done(Ok(answer)),
+                    Err(e) => Attempt::failed(e),
+                };
+                [(b, attempt)].into()
+            })
+            .await
+        })
+        .await
+    }
+
     /// Looks up the leaders of `partitions` with one Metadata request.
     /// Partitions of topics that do not exist fail for good (as in Java's
     /// `PartitionLeaderStrategy`); partitions without a leader are retried.

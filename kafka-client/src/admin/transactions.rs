@@ -353,22 +353,9 @@ impl Admin {
     /// # Ok(()) }
     /// ```
     pub async fn list_transactions(&self, options: ListTransactionsOptions) -> Result<Vec<TransactionListing>> {
-        let brokers = self
-            .run_one(ApiKey::Metadata, (), move |_| async move {
-                let attempt = match self.all_brokers().await {
-                    Ok(ids) => Attempt::Done(Ok(ids)),
-                    Err(e) => Attempt::failed(e),
-                };
-                [((), attempt)].into()
-            })
-            .await?;
         let options = &options;
-        let per_broker = self
-            .run(ApiKey::ListTransactions, brokers, move |brokers| async move {
-                let groups = brokers.into_iter().map(|b| (b, vec![b])).collect();
-                fan_out(groups, |b, _| self.list_transactions_at(b, options)).await
-            })
-            .await?;
+        let per_broker =
+            self.on_every_broker(ApiKey::ListTransactions, |b| self.list_transactions_at(b, options)).await?;
         // By coordinator, each in the order it listed them (as Java's
         // `allByBrokerId` keeps them).
         let mut out = Vec::new();
@@ -382,59 +369,51 @@ impl Admin {
         &self,
         broker: i32,
         options: &ListTransactionsOptions,
-    ) -> Round<i32, Vec<TransactionListing>> {
-        let attempt = async {
-            let conn = self.broker(broker).await?;
-            let version = conn.version_for(ApiKey::ListTransactions)?;
-            let needs = |min: i16, what: &str| {
-                Error::broker(
-                    ErrorCode::UNSUPPORTED_VERSION,
-                    ApiKey::ListTransactions,
-                    broker,
-                    format!("broker {broker}"),
-                    Some(format!("{what} needs ListTransactions v{min}; the broker speaks v{version}")),
-                )
-            };
-            if options.duration_ms.is_some() && version < 1 {
-                return Err(needs(1, "a duration filter"));
-            }
-            if options.transactional_id_pattern.is_some() && version < 2 {
-                return Err(needs(2, "a transactional id pattern"));
-            }
-            let req = ListTransactionsRequest {
-                state_filters: state_name_filters(&options.states),
-                producer_id_filters: options.producer_ids.clone(),
-                duration_filter: options.duration_ms.unwrap_or(-1),
-                transactional_id_pattern: options.transactional_id_pattern.clone(),
-                ..Default::default()
-            };
-            let resp = conn.request_at(&req, version).await?;
-            if resp.error_code != 0 {
-                return Err(Error::broker(
-                    ErrorCode(resp.error_code),
-                    ApiKey::ListTransactions,
-                    broker,
-                    format!("broker {broker}"),
-                    None,
-                ));
-            }
-            Ok(resp
-                .transaction_states
-                .into_iter()
-                .map(|t| TransactionListing {
-                    transactional_id: t.transactional_id,
-                    producer_id: t.producer_id,
-                    state: TransactionState::parse(&t.transaction_state),
-                    coordinator_id: broker,
-                })
-                .collect::<Vec<_>>())
-        }
-        .await;
-        let attempt = match attempt {
-            Ok(listed) => Attempt::Done(Ok(listed)),
-            Err(e) => Attempt::failed(e),
+    ) -> Result<Vec<TransactionListing>> {
+        let conn = self.broker(broker).await?;
+        let version = conn.version_for(ApiKey::ListTransactions)?;
+        let needs = |min: i16, what: &str| {
+            Error::broker(
+                ErrorCode::UNSUPPORTED_VERSION,
+                ApiKey::ListTransactions,
+                broker,
+                format!("broker {broker}"),
+                Some(format!("{what} needs ListTransactions v{min}; the broker speaks v{version}")),
+            )
         };
-        [(broker, attempt)].into()
+        if options.duration_ms.is_some() && version < 1 {
+            return Err(needs(1, "a duration filter"));
+        }
+        if options.transactional_id_pattern.is_some() && version < 2 {
+            return Err(needs(2, "a transactional id pattern"));
+        }
+        let req = ListTransactionsRequest {
+            state_filters: state_name_filters(&options.states),
+            producer_id_filters: options.producer_ids.clone(),
+            duration_filter: options.duration_ms.unwrap_or(-1),
+            transactional_id_pattern: options.transactional_id_pattern.clone(),
+            ..Default::default()
+        };
+        let resp = conn.request_at(&req, version).await?;
+        if resp.error_code != 0 {
+            return Err(Error::broker(
+                ErrorCode(resp.error_code),
+                ApiKey::ListTransactions,
+                broker,
+                format!("broker {broker}"),
+                None,
+            ));
+        }
+        Ok(resp
+            .transaction_states
+            .into_iter()
+            .map(|t| TransactionListing {
+                transactional_id: t.transactional_id,
+                producer_id: t.producer_id,
+                state: TransactionState::parse(&t.transaction_state),
+                coordinator_id: broker,
+            })
+            .collect::<Vec<_>>())
     }
 
     /// Describes the producers each partition's replica holds state for:

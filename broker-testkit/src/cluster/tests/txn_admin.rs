@@ -5,6 +5,7 @@
 //! replica; DescribeTransactions and ListTransactions answered only by the
 //! id's coordinator.
 
+use kafka_protocol::messages::InitProducerIdResponse;
 use kafka_protocol::messages::add_partitions_to_txn;
 use kafka_protocol::messages::describe_producers::DescribeProducersTopic;
 use kafka_protocol::messages::write_txn_markers::{WritableTxnMarker, WritableTxnMarkerTopic};
@@ -48,6 +49,17 @@ fn abort_marker(h: &mut Harness, broker: i32, pid: i64, epoch: i16) -> ErrorCode
     code(r.markers[0].topics[0].partitions[0].error_code)
 }
 
+/// InitProducerId for `transactional_id` (timeout 60 s) at its coordinator.
+fn init_producer_id(h: &mut Harness, coordinator: i32, transactional_id: &str) -> InitProducerIdResponse {
+    let req = InitProducerIdRequest {
+        transactional_id: Some(transactional_id.into()),
+        transaction_timeout_ms: 60_000,
+        ..Default::default()
+    };
+    let id = h.send(coordinator, 5, req);
+    expect_body!(h.take(id), InitProducerId)
+}
+
 fn transactional(pid: i64, epoch: i16, seq: i32, n: usize) -> Bytes {
     let mut b = BatchBuilder::new(Compression::None, None);
     b.set_producer(pid, epoch, seq);
@@ -70,16 +82,7 @@ fn producers_are_described_by_any_replica_and_markers_written_by_the_leader_only
     }
     // A transaction left open (classic protocol: registered, partition added, written).
     let coordinator = h.core.txn_coordinator_for("app", h.now).expect("a coordinator");
-    let id = h.send(
-        coordinator,
-        5,
-        InitProducerIdRequest {
-            transactional_id: Some("app".into()),
-            transaction_timeout_ms: 60_000,
-            ..Default::default()
-        },
-    );
-    let init = expect_body!(h.take(id), InitProducerId);
+    let init = init_producer_id(&mut h, coordinator, "app");
     let (pid, epoch) = (init.producer_id, init.producer_epoch);
     let add = AddPartitionsToTxnRequest {
         v3_and_below_transactional_id: "app".into(),
@@ -133,16 +136,7 @@ fn transactions_are_described_and_listed_by_their_coordinator_only() {
     assert!(!h.core.topics.contains_key(crate::cluster::topic::TRANSACTION_STATE));
 
     let coordinator = h.core.txn_coordinator_for("app", h.now).expect("a coordinator");
-    let id = h.send(
-        coordinator,
-        5,
-        InitProducerIdRequest {
-            transactional_id: Some("app".into()),
-            transaction_timeout_ms: 60_000,
-            ..Default::default()
-        },
-    );
-    assert_eq!(code(expect_body!(h.take(id), InitProducerId).error_code), ErrorCode::NONE);
+    assert_eq!(code(init_producer_id(&mut h, coordinator, "app").error_code), ErrorCode::NONE);
     for broker in 1..=3 {
         let id = h.send(
             broker,
