@@ -116,3 +116,46 @@ async fn list_describe_and_abort() {
     committer.close().await.unwrap();
     cluster.shutdown().await;
 }
+
+/// `find-hanging`'s header row.
+const HANGING_HEADER: &str =
+    "Topic\tPartition\tProducerId\tProducerEpoch\tCoordinatorEpoch\tStartOffset\tLastTimestamp\tDuration(min)\t\n";
+
+/// find-hanging: a transaction open for longer than the timeout given is
+/// a candidate, and its coordinator vouches for it (its transaction holds
+/// the partition), searched by topic, partition or broker; the scope
+/// errors are Kafka's. (The testkit offers no transaction its coordinator
+/// does not know — it aborts those on recovery — so the rows of hanging
+/// transactions are checked by the unit tests of `examples::transactions`.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn find_hanging_asks_the_coordinator_about_old_open_transactions() {
+    let cluster = cluster(None).await;
+    let boot = cluster.bootstrap_servers();
+    topic(&cluster, "fh", 2).await;
+    let open = txn_producer(&boot, "fh-open");
+    open.init_transactions().await.unwrap();
+    open.begin_transaction().await.unwrap();
+    send(&open, "fh", 2).await;
+    // Older than a timeout of 0 minutes as soon as a millisecond passed.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let producers = txn(&boot, &["describe-producers", "--topic", "fh", "--partition", "0"]).await.ok().stdout;
+    assert!(producers.lines().nth(1).is_some_and(|l| l.ends_with("\t0                            \t")), "{producers}");
+    for args in [
+        &["find-hanging", "--topic", "fh", "--max-transaction-timeout", "0"][..],
+        &["find-hanging", "--topic", "fh", "--partition", "0", "--max-transaction-timeout", "0"],
+        &["find-hanging", "--broker-id", "2", "--max-transaction-timeout", "0"],
+        &["find-hanging", "--topic", "fh"],
+    ] {
+        assert_eq!(txn(&boot, args).await.ok().stdout, HANGING_HEADER, "{args:?}: the coordinator knows it");
+    }
+    let unscoped = txn(&boot, &["find-hanging"]).await;
+    assert_eq!(
+        unscoped.failed_with_one_line(),
+        "The `find-hanging` command requires either --topic or --broker-id to limit the scope of the search"
+    );
+    let partition_only = txn(&boot, &["find-hanging", "--broker-id", "1", "--partition", "0"]).await;
+    assert_eq!(partition_only.failed_with_one_line(), "The --partition argument requires --topic to be provided");
+    open.abort_transaction().await.unwrap();
+    open.close().await.unwrap();
+    cluster.shutdown().await;
+}

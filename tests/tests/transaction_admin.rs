@@ -189,9 +189,10 @@ async fn transaction_admin_on_the_testkit() {
 #[cfg(feature = "real-kafka")]
 mod real {
     use std::process::Command;
+    use std::time::{Duration, Instant};
 
     use kafka_client::producer::Producer;
-    use tests::real_kafka::{KafkaCluster, NEWEST, OLDEST};
+    use tests::real_kafka::{KafkaCluster, NEWEST, OLDEST, Signal};
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn transaction_admin_on_kafka() {
@@ -232,7 +233,9 @@ mod real {
     /// Our kafka-transactions prints what Kafka 4.4.0's TransactionsCommand
     /// prints on the same cluster: list (with a duration filter and a
     /// pattern), describe (committed, open, unknown), describe-producers,
-    /// abort of an offset no transaction starts at; then ours aborts the
+    /// abort of an offset no transaction starts at, find-hanging (by topic,
+    /// partition and broker, the open transaction a candidate its
+    /// coordinator vouches for; the scope errors); then ours aborts the
     /// hanging transaction and both describe its partition the same again.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn our_kafka_transactions_prints_what_kafkas_prints() {
@@ -277,6 +280,14 @@ mod real {
             vec!["describe-producers", "--topic", "tools-tx", "--partition", "0"],
             vec!["describe-producers", "--topic", "tools-tx", "--partition", "0", "--broker-id", "1"],
             vec!["abort", "--topic", "tools-tx", "--partition", "0", "--start-offset", "99"],
+            // The open transaction is a candidate past a 0-minute timeout;
+            // its coordinator vouches for it, so neither tool reports it.
+            vec!["find-hanging", "--topic", "tools-tx", "--max-transaction-timeout", "0"],
+            vec!["find-hanging", "--topic", "tools-tx", "--partition", "0", "--max-transaction-timeout", "0"],
+            vec!["find-hanging", "--broker-id", "1", "--max-transaction-timeout", "0"],
+            vec!["find-hanging", "--broker-id", "1"],
+            vec!["find-hanging"],
+            vec!["find-hanging", "--broker-id", "1", "--partition", "0"],
         ];
         let mut compared = 0;
         for args in &cases {
@@ -302,5 +313,93 @@ mod real {
         hanging.close().await.unwrap();
         committer.close().await.unwrap();
         admin.close().await.unwrap();
+    }
+
+    /// A transaction hanging on real Kafka: its partition keeps it open
+    /// while its coordinator lost every record of it (the node stopped,
+    /// its `__transaction_state` folders removed, the node started again).
+    /// Both tools report it, by topic and by broker, the same; after our
+    /// abort neither does.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn find_hanging_reports_what_kafkas_reports() {
+        let mut kafka = KafkaCluster::launch(NEWEST, 1).await.expect("kafka");
+        let b = kafka.bootstrap_servers();
+        let admin = kafka_client::admin::Admin::builder().bootstrap_servers(&b).build().unwrap();
+        admin.create_topics([kafka_client::admin::NewTopic::new("fh-tx", 1, 1)], Default::default()).await.unwrap()
+            ["fh-tx"]
+            .as_ref()
+            .expect("created");
+        admin.close().await.unwrap();
+        let open = super::txn_producer(&b, "fh-open");
+        open.init_transactions().await.unwrap();
+        open.begin_transaction().await.unwrap();
+        super::send_all(&open, "fh-tx", "h", 2).await;
+        // Not closed first: closing would abort the transaction.
+        let node = kafka.node_ids()[0];
+        tokio::task::block_in_place(|| kafka.signal(node, Signal::Term)).expect("stop");
+        let data = kafka.data_dir(node).expect("data dir");
+        let mut removed = 0;
+        for e in std::fs::read_dir(&data).unwrap().flatten() {
+            if e.file_name().to_string_lossy().starts_with("__transaction_state-") {
+                std::fs::remove_dir_all(e.path()).unwrap();
+                removed += 1;
+            }
+        }
+        assert!(removed > 0, "no __transaction_state in {}", data.display());
+        tokio::task::block_in_place(|| kafka.restart(node)).expect("restart");
+        open.close_timeout(Duration::from_secs(1)).await.ok();
+
+        let ours = |args: &[&str]| {
+            let mut c = Command::new(tests::workspace_binary("examples", "kafka-transactions"));
+            c.arg("--bootstrap-server").arg(&b).args(args);
+            c
+        };
+        let theirs = |args: &[&str]| {
+            let mut c = kafka.java();
+            c.arg("org.apache.kafka.tools.TransactionsCommand").arg("--bootstrap-server").arg(&b).args(args);
+            c
+        };
+        // The duration column (whole minutes since the last write) may
+        // tick between the two runs.
+        let masked = |out: &str| -> String {
+            out.lines()
+                .map(|l| {
+                    let mut cells: Vec<&str> = l.split('\t').collect();
+                    if cells.len() > 7 && !l.starts_with("Topic") {
+                        cells[7] = "<d>";
+                    }
+                    cells.join("\t")
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let by_topic = ["find-hanging", "--topic", "fh-tx", "--max-transaction-timeout", "0"];
+        // The coordinator loads its (empty) partition after the restart.
+        let deadline = Instant::now() + super::WAIT;
+        let kafkas = loop {
+            let (ok, out, err) = run(theirs(&by_topic)).await;
+            if ok {
+                break out;
+            }
+            assert!(Instant::now() < deadline, "Kafka's find-hanging kept failing: {err}");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        };
+        assert_eq!(kafkas.lines().count(), 2, "Kafka reports the transaction: {kafkas}");
+        eprintln!("find-hanging on Kafka {NEWEST}:\n{kafkas}");
+        let cases: [&[&str]; 3] = [
+            &by_topic,
+            &["find-hanging", "--topic", "fh-tx", "--partition", "0", "--max-transaction-timeout", "0"],
+            &["find-hanging", "--broker-id", "1", "--max-transaction-timeout", "0"],
+        ];
+        for args in cases {
+            let (k_ok, k_out, k_err) = run(theirs(args)).await;
+            let (o_ok, o_out, o_err) = run(ours(args)).await;
+            assert!(k_ok && o_ok, "{args:?}: Kafka: {k_err}; ours: {o_err}");
+            assert_eq!(masked(&o_out), masked(&k_out), "{args:?}");
+        }
+        let (ok, out, err) = run(ours(&["abort", "--topic", "fh-tx", "--partition", "0", "--start-offset", "0"])).await;
+        assert!(ok && out.is_empty(), "{out}{err}");
+        let (k, o) = (run(theirs(&by_topic)).await.1, run(ours(&by_topic)).await.1);
+        assert_eq!((o.lines().count(), &o), (1, &k), "nothing hangs after the abort");
     }
 }

@@ -1,21 +1,31 @@
 //! `kafka-transactions`: Kafka's `TransactionsCommand`. Lists the
 //! transactional ids of the cluster, describes one, describes the producers
-//! a partition knows, and aborts a hanging transaction — printing what
-//! Kafka 4.4's tool prints.
+//! a partition knows, finds hanging transactions and aborts one — printing
+//! what Kafka 4.4's tool prints.
 //!
 //! ```text
 //! kafka-transactions --bootstrap-server 127.0.0.1:9092 list --duration-filter 600000
 //! kafka-transactions --bootstrap-server 127.0.0.1:9092 describe --transactional-id payments-1
 //! kafka-transactions --bootstrap-server 127.0.0.1:9092 describe-producers --topic payments --partition 0
+//! kafka-transactions --bootstrap-server 127.0.0.1:9092 find-hanging --broker-id 1 --max-transaction-timeout 15
 //! kafka-transactions --bootstrap-server 127.0.0.1:9092 abort --topic payments --partition 0 --start-offset 1234
 //! ```
 //!
-//! Kafka's `find-hanging` and `forceTerminateTransaction` are not here.
+//! `find-hanging` describes the producers of the partitions searched (a
+//! topic's, one partition, or every partition with a replica on the
+//! broker), keeps the transactions open for longer than the largest
+//! transaction timeout (`--max-transaction-timeout`, in minutes, 15 by
+//! default), and reports those whose coordinator does not know them:
+//! ListTransactions finds no transactional id for the producer, the id is
+//! unknown to DescribeTransactions, or its transaction does not include
+//! the partition.
+//!
+//! Kafka's `forceTerminateTransaction` is not here.
 //! Options are given as Kafka's argparse4j reads them: the global ones
 //! (`--bootstrap-server`, `--command-config`) before the command, the
 //! command's after it, `--name value` or `--name=value`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::process::ExitCode;
 
 use examples::cli::{self, Failure};
@@ -24,11 +34,12 @@ use examples::{jvm, transactions};
 use kafka_client::TopicPartition;
 use kafka_client::admin::{
     AbortTransactionSpec, Admin, DescribeProducersOptions, ListTransactionsOptions, ProducerState,
+    TransactionDescription,
 };
 use kafka_protocol::ErrorCode;
 
 const USAGE: &str = "usage: kafka-transactions [-h] [--command-config FILE] --bootstrap-server host:port COMMAND ...\n\
-commands: list, describe, describe-producers, abort";
+commands: list, describe, describe-producers, find-hanging, abort";
 
 /// The options of one command, by name, as given.
 struct Parsed {
@@ -43,6 +54,7 @@ fn command_options(command: &str) -> Option<&'static [&'static str]> {
         "list" => &["duration-filter", "transactional-id-pattern"],
         "describe" => &["transactional-id"],
         "describe-producers" => &["topic", "partition", "broker-id"],
+        "find-hanging" => &["broker-id", "max-transaction-timeout", "topic", "partition"],
         "abort" => &["topic", "partition", "start-offset", "producer-id", "producer-epoch", "coordinator-epoch"],
         _ => return None,
     })
@@ -63,7 +75,7 @@ fn parse(args: Vec<String>) -> Result<Option<Parsed>, Failure> {
             }
             if command_options(&a).is_none() {
                 return Err(Failure::usage(format!(
-                    "argument COMMAND: invalid choice: '{a}' (choose from 'list', 'describe', 'describe-producers', 'abort')"
+                    "argument COMMAND: invalid choice: '{a}' (choose from 'list', 'describe', 'describe-producers', 'abort', 'find-hanging')"
                 )));
             }
             command = Some(a);
@@ -151,6 +163,7 @@ fn run(p: &Parsed) -> Result<(), Failure> {
             "list" => list(&admin, p).await,
             "describe" => describe(&admin, p).await,
             "describe-producers" => describe_producers(&admin, p).await,
+            "find-hanging" => find_hanging(&admin, p).await,
             _ => abort(&admin, p).await,
         };
         admin.close().await.ok();
@@ -210,6 +223,103 @@ async fn describe_producers(admin: &Admin, p: &Parsed) -> Result<String, Failure
         .await
         .map_err(|e| failure(&format!("Failed to describe producers for partition {tp} on {on}"), &e))?;
     Ok(transactions::producers_table(&producers))
+}
+
+/// Kafka's tool asks about partitions and producers this many at a time.
+const FIND_HANGING_BATCH: usize = 500;
+
+async fn find_hanging(admin: &Admin, p: &Parsed) -> Result<String, Failure> {
+    let broker = p.number::<i32>("broker-id")?;
+    let topic = p.opts.get("topic");
+    let max_minutes = p.number::<i32>("max-transaction-timeout")?.unwrap_or(15);
+    if broker.is_none() && topic.is_none() {
+        return Err(Failure::new(
+            "The `find-hanging` command requires either --topic or --broker-id to limit the scope of the search",
+        ));
+    }
+    let partition = p.number::<i32>("partition")?;
+    if partition.is_some() && topic.is_none() {
+        return Err(Failure::new("The --partition argument requires --topic to be provided"));
+    }
+    let max_timeout_ms = i64::from(max_minutes) * 60_000;
+    let partitions = match (topic, partition) {
+        (Some(t), Some(n)) => vec![TopicPartition::new(t.as_str(), n)],
+        (Some(t), None) => partitions_on(admin, broker, vec![t.clone()]).await?,
+        (None, _) => {
+            let topics = admin.list_topics(true).await.map_err(|e| failure("Failed to list topics", &e))?;
+            partitions_on(admin, broker, topics.into_keys().collect()).await?
+        }
+    };
+    let mut candidates = Vec::new();
+    for chunk in partitions.chunks(FIND_HANGING_BATCH) {
+        let mut options = DescribeProducersOptions::new();
+        if let Some(b) = broker {
+            options = options.broker_id(b);
+        }
+        // Java prints the broker as an `Optional`.
+        let on = broker.map_or_else(|| "Optional.empty".to_string(), |b| format!("Optional[{b}]"));
+        let fail = |e: &kafka_client::Error| {
+            failure(&format!("Failed to describe producers for {} partitions on broker {on}", chunk.len()), e)
+        };
+        let described = admin.describe_producers(chunk.iter().cloned(), options).await.map_err(|e| fail(&e))?;
+        let now = now_ms();
+        for (tp, producers) in described {
+            let producers = producers.map_err(|e| fail(&e))?;
+            candidates.extend(transactions::open_for_longer_than(&tp, &producers, now, max_timeout_ms));
+        }
+    }
+    if candidates.is_empty() {
+        return Ok(transactions::hanging_table(&[], now_ms()));
+    }
+    let producer_ids: BTreeSet<i64> = candidates.iter().map(|c| c.producer.producer_id).collect();
+    let listed = admin
+        .list_transactions(ListTransactionsOptions::new().filter_producer_ids(producer_ids.iter().copied()))
+        .await
+        .map_err(|e| failure(&format!("Failed to list transactions for {} producers", producer_ids.len()), &e))?;
+    let transactional_ids: BTreeMap<i64, String> = listed
+        .into_iter()
+        .filter(|t| producer_ids.contains(&t.producer_id))
+        .map(|t| (t.producer_id, t.transactional_id))
+        .collect();
+    let ids: BTreeSet<&String> = transactional_ids.values().collect();
+    let mut descriptions: BTreeMap<String, Option<TransactionDescription>> = BTreeMap::new();
+    if !ids.is_empty() {
+        let fail = |e: &kafka_client::Error| failure(&format!("Failed to describe {} transactions", ids.len()), e);
+        let described = admin.describe_transactions(ids.iter().map(|s| s.to_string())).await.map_err(|e| fail(&e))?;
+        for (id, d) in described {
+            let d = match d {
+                Ok(d) => Some(d),
+                Err(e) if e.code() == Some(ErrorCode::TRANSACTIONAL_ID_NOT_FOUND) => None,
+                Err(e) => return Err(fail(&e)),
+            };
+            descriptions.insert(id, d);
+        }
+    }
+    let found = transactions::hanging(candidates, &transactional_ids, &descriptions);
+    Ok(transactions::hanging_table(&found, now_ms()))
+}
+
+/// The partitions of `topics`, those with a replica on `broker` when given.
+async fn partitions_on(
+    admin: &Admin,
+    broker: Option<i32>,
+    topics: Vec<String>,
+) -> Result<Vec<TopicPartition>, Failure> {
+    let mut out = Vec::new();
+    for chunk in topics.chunks(FIND_HANGING_BATCH) {
+        let fail = |e: &kafka_client::Error| failure(&format!("Failed to describe {} topics", chunk.len()), e);
+        let described = admin.describe_topics(chunk.iter().cloned()).await.map_err(|e| fail(&e))?;
+        for (name, d) in described {
+            let d = d.map_err(|e| fail(&e))?;
+            out.extend(
+                d.partitions
+                    .iter()
+                    .filter(|p| broker.is_none_or(|b| p.replicas.contains(&b)))
+                    .map(|p| TopicPartition::new(name.as_str(), p.partition)),
+            );
+        }
+    }
+    Ok(out)
 }
 
 async fn abort(admin: &Admin, p: &Parsed) -> Result<String, Failure> {
