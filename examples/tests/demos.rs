@@ -78,7 +78,18 @@ async fn the_focused_examples_run_on_their_own() {
     ] {
         assert!(r.stdout.contains(line), "missing {line:?}:\n{}", r.stdout);
     }
-    for tool in ["producer", "consumer", "admin", "quickstart"] {
+    let r = run("transactions", &[], "").await.ok();
+    for line in [
+        "wrote the numbers 1-20 to examples-numbers",
+        "read_committed reads 20 results, each once",
+        "group examples-doubler committed offsets covering 20 of 20 numbers",
+    ] {
+        assert!(r.stdout.contains(line), "missing {line:?}:\n{}", r.stdout);
+    }
+    assert!(r.stdout.contains("aborted a transaction of "), "{}", r.stdout);
+    let aborted = r.stdout.lines().find_map(|l| l.strip_prefix("read_uncommitted also sees the ")).unwrap_or_default();
+    assert!(!aborted.starts_with('0'), "the aborted results are in the log: {}", r.stdout);
+    for tool in ["producer", "consumer", "admin", "quickstart", "transactions"] {
         let h = run(tool, &["--help"], "").await.ok();
         assert!(tool == "quickstart" || h.stdout.contains("--bootstrap-server"), "{tool}: {}", h.stdout);
     }
@@ -103,6 +114,11 @@ async fn the_focused_examples_use_a_given_cluster() {
     run("consumer", &["--bootstrap-server", &boot, "--topic", "pay", "--group", "payers"], "").await.ok();
     let committed = cluster.committed_offsets("payers").await.unwrap();
     assert_eq!(committed.values().sum::<i64>(), 12, "{committed:?}");
+
+    // The transactional worker commits its group's offsets with its results.
+    run("transactions", &["--bootstrap-server", &boot, "--group", "doublers"], "").await.ok();
+    let committed = cluster.committed_offsets("doublers").await.unwrap();
+    assert_eq!(committed.values().sum::<i64>(), 20, "{committed:?}");
 
     run("admin", &["--bootstrap-server", &boot], "").await.ok();
     assert!(cluster.partition_state("examples-audit", 0).await.is_err(), "the admin example cleans up");

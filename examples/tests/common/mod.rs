@@ -29,6 +29,7 @@ pub fn tool(name: &str) -> &'static str {
         "producer" => env!("CARGO_BIN_EXE_producer"),
         "consumer" => env!("CARGO_BIN_EXE_consumer"),
         "admin" => env!("CARGO_BIN_EXE_admin"),
+        "transactions" => env!("CARGO_BIN_EXE_transactions"),
         other => panic!("no tool {other}"),
     }
 }
